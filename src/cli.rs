@@ -1,0 +1,78 @@
+//! The command line: `serve` (default), `seed`, `import`, `token`, `schema`.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseSettings, ServeSettings};
+use crate::domain::BodyType;
+use crate::store::import::mapping::{Field, parse_assignment};
+use crate::store::seed;
+
+#[derive(Debug, Parser)]
+#[command(name = "salesgraph", version, about = "A GraphQL analytics gateway for car sales")]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate, seed the generated data set if the database is empty, and serve HTTP (the default).
+    Serve(ServeSettings),
+    /// (Re)generate the data set; equal arguments give identical data.
+    Seed(SeedArgs),
+    /// Import sales from a CSV file in one transaction; prints rows read, landed and rejected.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// Approximate number of sale rows (a row is one dealer's sales of one model on one day).
+    #[arg(long, default_value_t = seed::DEFAULT_ROWS)]
+    pub rows: u64,
+    /// Random seed.
+    #[arg(long, default_value_t = seed::DEFAULT_SEED)]
+    pub seed: u64,
+    /// First day of the data (YYYY-MM-DD).
+    #[arg(long, default_value_t = seed::default_from())]
+    pub from: NaiveDate,
+    /// Last day of the data (YYYY-MM-DD); default today.
+    #[arg(long)]
+    pub until: Option<NaiveDate>,
+    /// Generate without seasonality (every month alike): a control data set for analytics.
+    #[arg(long, hide = true)]
+    pub flat_seasons: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The CSV file (canonical header: sold_on,model,country,units,unit_price_usd,fuel_type,transmission,color).
+    pub file: PathBuf,
+    /// Map a field to a column of the file, e.g. `--map sold_on=Date --map units=Quantity`
+    /// (fields: sold_on, year, month, day, model, country, region, units, unit_price_usd,
+    /// fuel_type, transmission, color, body_type). Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', value_parser = parse_assignment)]
+    pub map: Vec<(Field, String)>,
+    /// Supply a value for a field the file lacks, e.g. `--set country=NO`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_assignment)]
+    pub set: Vec<(Field, String)>,
+    /// chrono format of the date column, e.g. `%d.%m.%Y`, `%m/%d/%Y`, `%Y-%m` or `%Y`.
+    #[arg(long)]
+    pub date_format: Option<String>,
+    /// Numbers use a decimal comma and dots for thousands ("8.300,00").
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// Land the good rows and report the bad ones, instead of rejecting the whole file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Body type of models the catalogue does not know yet.
+    #[arg(long, default_value = "UNKNOWN", value_parser = str::parse::<BodyType>)]
+    pub body: BodyType,
+    /// Field delimiter (one character; `\t` for tabs).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+}

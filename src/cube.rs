@@ -1,0 +1,192 @@
+//! The columnar in-memory view for analytics: the monthly rollup joined with the catalogue's
+//! dimensions, held as a polars frame. Its size follows the rollup (months × models × markets ×
+//! fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
+
+use polars::prelude::*;
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CubeError {
+    #[error("database error while loading the cube: {0}")]
+    Database(#[from] DbErr),
+    #[error("columnar engine error: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// Column names of the cube's frame.
+pub mod col {
+    /// Months since year 0 (year × 12 + month − 1): cheap to compare and to group.
+    pub const MONTH: &str = "month";
+    pub const MODEL_ID: &str = "model_id";
+    pub const COUNTRY: &str = "country";
+    pub const REGION: &str = "region";
+    pub const BODY_TYPE: &str = "body_type";
+    pub const FUEL_TYPE: &str = "fuel_type";
+    pub const TRANSMISSION: &str = "transmission";
+    pub const UNITS: &str = "units";
+    pub const REVENUE: &str = "revenue";
+    pub const PRICED_UNITS: &str = "priced_units";
+    pub const ROWS: &str = "rows";
+    pub const COARSE_ROWS: &str = "coarse_rows";
+}
+
+/// Month index of a date: year × 12 + month − 1.
+pub fn month_index(date: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.year() * 12 + date.month0() as i32
+}
+
+/// First day of the month with the given index.
+pub fn month_date(index: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
+}
+
+#[derive(Clone)]
+pub struct Cube {
+    /// The data version the cube was loaded at.
+    pub version: i64,
+    frame: DataFrame,
+}
+
+impl Cube {
+    pub fn empty(version: i64) -> Self {
+        Self::from_columns(version, Columns::default()).unwrap_or(Self { version, frame: DataFrame::empty() })
+    }
+
+    /// Loads the rollup. Reads the version first: if an ingest lands meanwhile, the cube is at
+    /// worst newer than its version says, and the next refresh reloads it.
+    pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Self, CubeError> {
+        let version = crate::store::data_version::current(db).await?;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT r.month, r.model_id, r.country_code, c.region, m.body_type, r.fuel_type, \
+                 r.transmission, r.units, r.revenue, r.priced_units, r.row_count, r.coarse_rows \
+                 FROM monthly_rollup r \
+                 JOIN car_model m ON m.id = r.model_id \
+                 JOIN country c ON c.code = r.country_code",
+            ))
+            .await?;
+        let mut columns = Columns::with_capacity(rows.len());
+        for row in rows {
+            let month: chrono::NaiveDate = row.try_get_by_index(0)?;
+            columns.month.push(month_index(month));
+            columns.model_id.push(row.try_get_by_index(1)?);
+            columns.country.push(row.try_get_by_index(2)?);
+            columns.region.push(row.try_get_by_index(3)?);
+            columns.body_type.push(row.try_get_by_index(4)?);
+            columns.fuel_type.push(row.try_get_by_index(5)?);
+            columns.transmission.push(row.try_get_by_index(6)?);
+            columns.units.push(row.try_get_by_index(7)?);
+            columns.revenue.push(row.try_get_by_index(8)?);
+            columns.priced_units.push(row.try_get_by_index(9)?);
+            columns.rows.push(row.try_get_by_index(10)?);
+            columns.coarse_rows.push(row.try_get_by_index(11)?);
+        }
+        Ok(Self::from_columns(version, columns)?)
+    }
+
+    fn from_columns(version: i64, c: Columns) -> PolarsResult<Self> {
+        let height = c.month.len();
+        let frame = DataFrame::new(
+            height,
+            vec![
+                Column::new(col::MONTH.into(), c.month),
+                Column::new(col::MODEL_ID.into(), c.model_id),
+                Column::new(col::COUNTRY.into(), c.country),
+                Column::new(col::REGION.into(), c.region),
+                Column::new(col::BODY_TYPE.into(), c.body_type),
+                Column::new(col::FUEL_TYPE.into(), c.fuel_type),
+                Column::new(col::TRANSMISSION.into(), c.transmission),
+                Column::new(col::UNITS.into(), c.units),
+                Column::new(col::REVENUE.into(), c.revenue),
+                Column::new(col::PRICED_UNITS.into(), c.priced_units),
+                Column::new(col::ROWS.into(), c.rows),
+                Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
+            ],
+        )?;
+        Ok(Self { version, frame })
+    }
+
+    pub fn frame(&self) -> &DataFrame {
+        &self.frame
+    }
+
+    pub fn lazy(&self) -> LazyFrame {
+        self.frame.clone().lazy()
+    }
+
+    /// Rollup groups held.
+    pub fn len(&self) -> usize {
+        self.frame.height()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame.height() == 0
+    }
+
+    /// Approximate heap bytes of the frame.
+    pub fn estimated_bytes(&self) -> usize {
+        self.frame.estimated_size()
+    }
+
+    /// Units over the whole cube (a cheap consistency check against the sale table).
+    pub fn total_units(&self) -> PolarsResult<i64> {
+        self.frame.column(col::UNITS)?.as_materialized_series().sum::<i64>()
+    }
+}
+
+#[derive(Default)]
+struct Columns {
+    month: Vec<i32>,
+    model_id: Vec<i32>,
+    country: Vec<String>,
+    region: Vec<String>,
+    body_type: Vec<String>,
+    fuel_type: Vec<String>,
+    transmission: Vec<String>,
+    units: Vec<i64>,
+    revenue: Vec<f64>,
+    priced_units: Vec<i64>,
+    rows: Vec<i64>,
+    coarse_rows: Vec<i64>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            month: Vec::with_capacity(n),
+            model_id: Vec::with_capacity(n),
+            country: Vec::with_capacity(n),
+            region: Vec::with_capacity(n),
+            body_type: Vec::with_capacity(n),
+            fuel_type: Vec::with_capacity(n),
+            transmission: Vec::with_capacity(n),
+            units: Vec::with_capacity(n),
+            revenue: Vec::with_capacity(n),
+            priced_units: Vec::with_capacity(n),
+            rows: Vec::with_capacity(n),
+            coarse_rows: Vec::with_capacity(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_index_round_trips() {
+        let date = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).unwrap();
+        assert_eq!(month_date(month_index(date)), Some(date));
+        assert_eq!(month_index(date) - month_index(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()), 11);
+    }
+
+    #[test]
+    fn empty_cube_has_the_schema() {
+        let cube = Cube::empty(3);
+        assert!(cube.is_empty());
+        assert_eq!(cube.total_units().unwrap(), 0);
+        assert!(cube.frame().column(col::REGION).is_ok());
+    }
+}

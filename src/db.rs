@@ -1,0 +1,68 @@
+//! Connecting to the database (SQLite by default, PostgreSQL for scale) and migrating it.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://salesgraph.db";
+
+/// Turns what a user may write (`sqlite://x.db`, `sqlite:x.db`, a bare path, `postgres://…`)
+/// into a URL the driver accepts.
+pub fn normalize_url(url: &str) -> String {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") {
+        url.to_string()
+    } else {
+        format!("sqlite://{url}")
+    }
+}
+
+/// Opens a pool. SQLite runs in WAL mode so that readers never wait for an ingest.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let url = normalize_url(url);
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30))
+                // Bulk ingests touch index pages all over the file; a large page cache (grown
+                // only as used) keeps them from spilling to disk mid-transaction.
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "memory")
+        });
+    } else {
+        options.max_connections(16).min_connections(1);
+    }
+    Database::connect(options).await
+}
+
+/// Opens a pool and applies pending migrations (which also install the catalogue).
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Replicas that start together: one migrates, the others wait on the same lock.
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let txn = db.begin().await?;
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7302215100)").await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        Ok(())
+    } else {
+        Migrator::up(db, None).await
+    }
+}

@@ -1,0 +1,102 @@
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use salesgraph::cli::{Cli, Command, ImportArgs, SeedArgs};
+use salesgraph::db;
+use salesgraph::store::import::{ImportError, ImportOptions, import_csv};
+use salesgraph::store::seed::{self, SeedOptions};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.database.url.clone();
+    match cli.command.unwrap_or(Command::Serve(Default::default())) {
+        Command::Serve(_settings) => {
+            let db = db::connect_and_migrate(&url).await.context("opening the database")?;
+            if seed::seed_if_empty(&db).await? {
+                tracing::info!("the database was empty: seeded the default data set");
+            }
+            let version = salesgraph::store::data_version::current(&db).await?;
+            tracing::info!(version, "database ready");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed(args) => seed_command(&url, args).await,
+        Command::Import(args) => import_command(&url, args).await,
+    }
+}
+
+async fn seed_command(url: &str, args: SeedArgs) -> anyhow::Result<ExitCode> {
+    let db = db::connect_and_migrate(url).await.context("opening the database")?;
+    let options = SeedOptions {
+        rows: args.rows,
+        seed: args.seed,
+        from: args.from,
+        until: args.until.unwrap_or_else(|| chrono::Local::now().date_naive()),
+        seasonal: !args.flat_seasons,
+    };
+    let started = std::time::Instant::now();
+    let summary = seed::run(&db, &options, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {} rows ({} units) from {} to {} in {:.2} s ({:.0} rows/s)",
+        summary.rows,
+        summary.units,
+        options.from,
+        options.until,
+        seconds,
+        summary.rows as f64 / seconds.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let delimiter = match args.delimiter.as_str() {
+        "\\t" | "tab" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => anyhow::bail!("--delimiter \"{d}\" must be one character"),
+    };
+    let options = ImportOptions {
+        map: args.map,
+        set: args.set,
+        date_format: args.date_format,
+        decimal_comma: args.decimal_comma,
+        skip_invalid: args.skip_invalid,
+        default_body: args.body,
+        delimiter,
+    };
+    let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let db = db::connect_and_migrate(url).await.context("opening the database")?;
+    let started = std::time::Instant::now();
+    match import_csv(&db, std::io::BufReader::with_capacity(1 << 20, file), &options).await {
+        Ok(report) => {
+            println!("{report}");
+            let seconds = started.elapsed().as_secs_f64();
+            println!("{:.2} s ({:.0} rows/s)", seconds, report.rows_landed as f64 / seconds.max(1e-9));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ImportError::Rejected(report)) => {
+            println!("{report}");
+            eprintln!(
+                "error: {} bad rows; nothing landed (--skip-invalid lands the good rows)",
+                report.rows_rejected
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,133 @@
+//! The catalogue as the database holds it: models and countries, with lookups by name.
+
+use std::collections::HashMap;
+
+use entity::{car_model, country};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set};
+
+use crate::domain::BodyType;
+
+/// Models and countries, indexed for lookups by id, code, name and alias.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    pub models: Vec<car_model::Model>,
+    pub countries: Vec<country::Model>,
+    model_by_key: HashMap<String, usize>,
+    country_by_key: HashMap<String, usize>,
+}
+
+/// Folds a model name for matching: case-insensitive, without spaces, hyphens, quotes or a
+/// leading make ("BMW X5", "x-5" and "X 5" all fold to "x5").
+pub fn model_key(name: &str) -> String {
+    let folded: String = name
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '_' && *c != '"' && *c != '\'')
+        .flat_map(char::to_lowercase)
+        .collect();
+    match folded.strip_prefix("bmw") {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => folded,
+    }
+}
+
+fn country_key(name: &str) -> String {
+    name.trim().trim_matches(|c| c == '"' || c == '\'').trim().to_lowercase()
+}
+
+impl Catalogue {
+    pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Self, DbErr> {
+        let models = car_model::Entity::find().order_by_asc(car_model::Column::Id).all(db).await?;
+        let countries = country::Entity::find().order_by_asc(country::Column::Code).all(db).await?;
+        Ok(Self::new(models, countries))
+    }
+
+    pub fn new(models: Vec<car_model::Model>, countries: Vec<country::Model>) -> Self {
+        let mut catalogue = Self { models, countries, ..Self::default() };
+        catalogue.reindex();
+        catalogue
+    }
+
+    fn reindex(&mut self) {
+        self.model_by_key = self.models.iter().enumerate().map(|(i, m)| (model_key(&m.name), i)).collect();
+        self.country_by_key.clear();
+        for (i, c) in self.countries.iter().enumerate() {
+            self.country_by_key.insert(country_key(&c.code), i);
+            self.country_by_key.insert(country_key(&c.name), i);
+        }
+    }
+
+    pub fn model_by_name(&self, name: &str) -> Option<&car_model::Model> {
+        self.model_by_key.get(&model_key(name)).map(|&i| &self.models[i])
+    }
+
+    pub fn model_by_id(&self, id: i32) -> Option<&car_model::Model> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// A country by ISO code or English name, case-insensitively.
+    pub fn country(&self, code_or_name: &str) -> Option<&country::Model> {
+        self.country_by_key.get(&country_key(code_or_name)).map(|&i| &self.countries[i])
+    }
+
+    pub fn regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self.countries.iter().map(|c| c.region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+
+    /// Adds a model that an import names but the catalogue lacks.
+    pub async fn add_model<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        name: &str,
+        body_type: BodyType,
+    ) -> Result<car_model::Model, DbErr> {
+        let model = car_model::ActiveModel {
+            name: Set(name.trim().to_string()),
+            body_type: Set(body_type.as_str().to_string()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        self.models.push(model.clone());
+        self.reindex();
+        Ok(model)
+    }
+
+    /// Adds a region's unallocated market (XE "Europe (unallocated)" …) the first time it is needed.
+    pub async fn add_country<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        code: &str,
+        name: &str,
+        region: &str,
+    ) -> Result<country::Model, DbErr> {
+        let country = country::ActiveModel {
+            code: Set(code.to_string()),
+            name: Set(name.to_string()),
+            region: Set(region.to_string()),
+        }
+        .insert(db)
+        .await?;
+        self.countries.push(country.clone());
+        self.reindex();
+        Ok(country)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_keys_fold_case_spaces_hyphens_and_make() {
+        assert_eq!(model_key("X5"), "x5");
+        assert_eq!(model_key(" BMW x-5 "), "x5");
+        assert_eq!(model_key("\"3 Series\""), "3series");
+        assert_eq!(model_key("3-series"), "3series");
+        assert_eq!(model_key("BMW"), "bmw");
+    }
+}

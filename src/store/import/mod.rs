@@ -1,0 +1,312 @@
+//! `salesgraph import` and the `importSales` mutation: CSV in, validated row by row, landed in
+//! one transaction — whole, or (with `--skip-invalid`) the good rows only; never half.
+
+pub mod mapping;
+pub mod parse;
+
+use std::io::Read;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+
+use self::mapping::{ColumnMap, Field};
+use super::StoreError;
+use super::catalogue::Catalogue;
+use super::ingest::{IngestWriter, NewSale};
+use crate::domain::{BodyType, DatePrecision, FuelType, Transmission};
+
+/// How to read one file (the command line's flags).
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub map: Vec<(Field, String)>,
+    pub set: Vec<(Field, String)>,
+    pub date_format: Option<String>,
+    pub decimal_comma: bool,
+    pub skip_invalid: bool,
+    /// Body type of models the catalogue lacks, unless the file has a body_type column.
+    pub default_body: BodyType,
+    pub delimiter: u8,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            map: Vec::new(),
+            set: Vec::new(),
+            date_format: None,
+            decimal_comma: false,
+            skip_invalid: false,
+            default_body: BodyType::Unknown,
+            delimiter: b',',
+        }
+    }
+}
+
+/// A row that could not land, with the file's own line number (the header is line 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// How many bad rows a report lists; the count covers all of them.
+pub const REPORTED_ERRORS: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportReport {
+    pub rows_read: u64,
+    pub rows_landed: u64,
+    pub rows_rejected: u64,
+    pub units_landed: u64,
+    /// The first bad rows, in file order.
+    pub errors: Vec<RowError>,
+    pub models_added: Vec<String>,
+    pub markets_added: Vec<String>,
+    /// The coarsest date precision among landed rows (DAY when all rows had days).
+    pub date_precision: Option<DatePrecision>,
+}
+
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rows read: {}, landed: {}, rejected: {}",
+            self.rows_read, self.rows_landed, self.rows_rejected
+        )?;
+        for error in &self.errors {
+            write!(f, "\n  line {}: {}", error.line, error.reason)?;
+        }
+        if self.rows_rejected as usize > self.errors.len() {
+            write!(f, "\n  … and {} more", self.rows_rejected as usize - self.errors.len())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read as asked (no header, a mapped column missing, bad options).
+    #[error("{0}")]
+    Setup(String),
+    /// Some rows are bad and `--skip-invalid` was not given: nothing landed.
+    #[error("import rejected, nothing landed: {0}")]
+    Rejected(ImportReport),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for ImportError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ImportError::Store(StoreError::Database(error))
+    }
+}
+
+/// One row as read, before its model and market are resolved to catalogue entries.
+struct ReadRow {
+    sale: NewSale,
+    model_name: String,
+    body_type: Option<BodyType>,
+}
+
+/// Rows written per ingest batch while streaming through a file. Each batch is sorted by date
+/// before it is written, so that index inserts land on neighbouring pages instead of all over
+/// the file (several times faster on files in no particular order).
+const STREAM_BATCH: usize = 100_000;
+
+pub async fn import_csv<R: Read>(
+    db: &DatabaseConnection,
+    input: R,
+    options: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(options.delimiter)
+        .flexible(true)
+        .trim(csv::Trim::None)
+        .from_reader(input);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| ImportError::Setup(format!("cannot read the header line: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let columns = ColumnMap::resolve(&headers, &options.map, &options.set).map_err(ImportError::Setup)?;
+
+    let mut catalogue = Catalogue::load(db).await?;
+    let txn = db.begin().await?;
+    let mut writer = IngestWriter::new(txn.get_database_backend());
+    let mut report = ImportReport::default();
+    let mut batch: Vec<NewSale> = Vec::with_capacity(STREAM_BATCH);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                reject(&mut report, line, format!("unreadable CSV: {e}"));
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        report.rows_read += 1;
+        let row = match read_row(&columns, &record, options) {
+            Ok(row) => row,
+            Err(reason) => {
+                reject(&mut report, line, reason);
+                continue;
+            }
+        };
+        match resolve(&txn, &mut catalogue, &columns, &record, row, options, &mut report).await? {
+            Ok(sale) => {
+                // Once a row is bad and the file will be rejected, later rows are only checked.
+                if report.rows_rejected == 0 || options.skip_invalid {
+                    let precision = sale.date_precision;
+                    report.date_precision =
+                        Some(report.date_precision.map_or(precision, |p| p.max(precision)));
+                    report.units_landed += sale.units as u64;
+                    batch.push(sale);
+                    if batch.len() >= STREAM_BATCH {
+                        batch.sort_by_key(|sale| sale.sold_on);
+                        writer.write(&txn, &batch).await?;
+                        batch.clear();
+                    }
+                }
+            }
+            Err(reason) => reject(&mut report, line, reason),
+        }
+    }
+    if report.rows_rejected > 0 && !options.skip_invalid {
+        txn.rollback().await?;
+        report.units_landed = 0;
+        report.date_precision = None;
+        report.models_added.clear();
+        report.markets_added.clear();
+        return Err(ImportError::Rejected(report));
+    }
+    batch.sort_by_key(|sale| sale.sold_on);
+    writer.write(&txn, &batch).await?;
+    let summary = writer.finish(&txn).await?;
+    txn.commit().await?;
+    report.rows_landed = summary.rows;
+    Ok(report)
+}
+
+fn reject(report: &mut ImportReport, line: u64, reason: String) {
+    report.rows_rejected += 1;
+    if report.errors.len() < REPORTED_ERRORS {
+        report.errors.push(RowError { line, reason });
+    }
+}
+
+/// Parses the cells of one record that need no catalogue.
+fn read_row(
+    columns: &ColumnMap,
+    record: &csv::StringRecord,
+    options: &ImportOptions,
+) -> Result<ReadRow, String> {
+    let (sold_on, date_precision) = match columns.get(record, Field::SoldOn) {
+        Some(date) => parse::parse_date(date, options.date_format.as_deref())?,
+        None => match columns.get(record, Field::Year) {
+            Some(year) => parse::parse_split_date(
+                year,
+                columns.get(record, Field::Month),
+                columns.get(record, Field::Day),
+            )?,
+            None => return Err("no date".to_string()),
+        },
+    };
+    let model_name = columns
+        .get(record, Field::Model)
+        .map(|m| m.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace()).to_string())
+        .filter(|m| !m.is_empty())
+        .ok_or("no model")?;
+    let units = match columns.get(record, Field::Units) {
+        Some(units) => parse::parse_units(units, options.decimal_comma)?,
+        None if columns.provides(Field::Units) => return Err("units is empty".to_string()),
+        None => 1,
+    };
+    let unit_price = match columns.get(record, Field::UnitPrice) {
+        Some(price) => parse::parse_price(price, options.decimal_comma)?,
+        None => None,
+    };
+    let fuel_type = match columns.get(record, Field::FuelType) {
+        Some(fuel) => fuel.parse::<FuelType>().map_err(|e| e.to_string())?,
+        None => FuelType::Unknown,
+    };
+    let transmission = match columns.get(record, Field::Transmission) {
+        Some(t) => t.parse::<Transmission>().map_err(|e| e.to_string())?,
+        None => Transmission::Unknown,
+    };
+    let body_type = columns
+        .get(record, Field::BodyType)
+        .map(str::parse::<BodyType>)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Ok(ReadRow {
+        sale: NewSale {
+            sold_on,
+            model_id: 0,
+            country_code: String::new(),
+            units,
+            unit_price,
+            fuel_type,
+            transmission,
+            color: columns.get(record, Field::Color).map(str::to_string),
+            date_precision,
+        },
+        model_name,
+        body_type,
+    })
+}
+
+/// Finds (or, inside the import's transaction, adds) the row's model and market.
+async fn resolve<C: ConnectionTrait>(
+    txn: &C,
+    catalogue: &mut Catalogue,
+    columns: &ColumnMap,
+    record: &csv::StringRecord,
+    mut row: ReadRow,
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<Result<NewSale, String>, ImportError> {
+    let country_code = if let Some(country) = columns.get(record, Field::Country) {
+        match catalogue.country(country) {
+            Some(c) => c.code.clone(),
+            None => {
+                return Ok(Err(format!(
+                    "unknown country \"{country}\" (use an ISO code such as DE or an English name)"
+                )));
+            }
+        }
+    } else if let Some(region) = columns.get(record, Field::Region) {
+        let Some((code, name)) = migration::catalogue::unallocated_market(region) else {
+            return Ok(Err(format!(
+                "unknown region \"{region}\" (expected one of {})",
+                catalogue.regions().join(", ")
+            )));
+        };
+        if catalogue.country(code).is_none() {
+            let region_name = name.trim_end_matches(" (unallocated)").to_string();
+            catalogue.add_country(txn, code, &name, &region_name).await?;
+            report.markets_added.push(name);
+        }
+        code.to_string()
+    } else {
+        return Ok(Err("no country or region".to_string()));
+    };
+    let model_id = match catalogue.model_by_name(&row.model_name) {
+        Some(model) => model.id,
+        None => {
+            let body = row.body_type.unwrap_or(options.default_body);
+            let model = catalogue.add_model(txn, &row.model_name, body).await?;
+            report.models_added.push(model.name.clone());
+            model.id
+        }
+    };
+    row.sale.model_id = model_id;
+    row.sale.country_code = country_code;
+    Ok(Ok(row.sale))
+}

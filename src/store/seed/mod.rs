@@ -1,0 +1,90 @@
+//! `salesgraph seed`: a deterministic generator of realistic sales that plants the patterns of
+//! data.md, stored through the same ingest path as imports.
+
+pub mod generator;
+pub mod plants;
+
+use chrono::{NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+
+use super::StoreError;
+use super::catalogue::Catalogue;
+use super::ingest::{IngestSummary, IngestWriter};
+pub use generator::{Generator, SeedOptions};
+
+/// The data set a new database gets on first `serve`, and `seed` without `--rows`.
+pub const DEFAULT_ROWS: u64 = 250_000;
+pub const DEFAULT_SEED: u64 = 42;
+
+pub fn default_from() -> NaiveDate {
+    plants::date(2010, 1)
+}
+
+/// Replaces all sales (and the rollup, inventory and planted facts) with a generated data set,
+/// in one transaction.
+pub async fn run(
+    db: &DatabaseConnection,
+    options: &SeedOptions,
+    progress: bool,
+) -> Result<IngestSummary, StoreError> {
+    if options.until < options.from {
+        return Err(StoreError::Invalid(format!(
+            "--from {} is after --until {}",
+            options.from, options.until
+        )));
+    }
+    let catalogue = Catalogue::load(db).await?;
+    let generator = Generator::new(&catalogue, options.clone());
+    let bar = if progress { ProgressBar::new(generator.expected_rows()) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} seeding [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+
+    let txn = db.begin().await?;
+    for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
+        txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+    }
+    let mut writer = IngestWriter::new(txn.get_database_backend());
+    let mut batch = Vec::with_capacity(16_384);
+    let mut carry = generator.new_carry();
+    for month in generator.months() {
+        generator.generate_month(month, &mut carry, &mut batch);
+        writer.write(&txn, &batch).await?;
+        bar.inc(batch.len() as u64);
+        batch.clear();
+    }
+    let inventory = generator.inventory();
+    generator::store_inventory(&txn, &inventory).await?;
+    generator::store_facts(&txn, options, &generator.facts(), Utc::now().naive_utc()).await?;
+    let summary = writer.finish(&txn).await?;
+    txn.commit().await?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+/// Seeds the default data set when the database has no sales yet; says whether it did.
+pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, StoreError> {
+    let any = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM sale LIMIT 1",
+        ))
+        .await?;
+    if any.is_some() {
+        return Ok(false);
+    }
+    let options = SeedOptions {
+        rows: DEFAULT_ROWS,
+        seed: DEFAULT_SEED,
+        from: default_from(),
+        until: chrono::Local::now().date_naive(),
+        seasonal: true,
+    };
+    run(db, &options, false).await?;
+    Ok(true)
+}

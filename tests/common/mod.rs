@@ -1,0 +1,228 @@
+//! Test support: a fresh database per test (a SQLite file, or a new PostgreSQL database when
+//! `DATABASE_URL` names a server), the command-line binary, and checksums of stored data.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use salesgraph::store::seed::{self, SeedOptions};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sha2::{Digest, Sha256};
+
+pub struct TestDb {
+    pub url: String,
+    pub db: DatabaseConnection,
+    _dir: Option<tempfile::TempDir>,
+    pg_cleanup: Option<(String, String)>,
+}
+
+fn unique_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!(
+        "sg_test_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The server URL tests use for PostgreSQL, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDb {
+    /// An empty, migrated database of the backend this test run targets.
+    pub async fn new() -> Self {
+        match postgres_url() {
+            Some(server) => {
+                let name = unique_name();
+                let admin = sea_orm::Database::connect(server.as_str()).await.expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                drop(admin);
+                let url = with_database(&server, &name);
+                let db = salesgraph::db::connect_and_migrate(&url).await.expect("migrate");
+                Self { url, db, _dir: None, pg_cleanup: Some((server, name)) }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let db = salesgraph::db::connect_and_migrate(&url).await.expect("migrate");
+                Self { url, db, _dir: Some(dir), pg_cleanup: None }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Runs the `salesgraph` binary against this database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_salesgraph"))
+            .args(args)
+            .env("DATABASE_URL", &self.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run salesgraph")
+    }
+
+    pub async fn seed(&self, options: &SeedOptions) {
+        seed::run(&self.db, options, false).await.expect("seed");
+    }
+
+    /// Rows of a query, each as text fields joined by '|'.
+    pub async fn rows(&self, sql: &str) -> Vec<String> {
+        let rows = self.db.query_all_raw(Statement::from_string(self.backend(), sql)).await.expect(sql);
+        rows.iter().map(row_text).collect()
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.backend(), sql))
+            .await
+            .expect(sql)
+            .expect("a row");
+        row.try_get_by_index::<Option<i64>>(0).expect("an integer").unwrap_or(0)
+    }
+
+    /// A checksum of every table's content, in a fixed order.
+    pub async fn checksum(&self) -> String {
+        let mut hasher = Sha256::new();
+        for sql in [
+            "SELECT id, name, body_type, base_price, fuels, launch_year, end_year FROM car_model ORDER BY id",
+            "SELECT code, name, region FROM country ORDER BY code",
+            "SELECT id, sold_on, model_id, country_code, units, unit_price, revenue, fuel_type, transmission, color, date_precision FROM sale ORDER BY id",
+            "SELECT month, model_id, country_code, fuel_type, transmission, units, revenue, priced_units, row_count, coarse_rows FROM monthly_rollup ORDER BY month, model_id, country_code, fuel_type, transmission",
+            "SELECT model_id, country_code, on_hand, as_of FROM inventory ORDER BY model_id, country_code",
+            "SELECT version FROM data_version",
+        ] {
+            for row in self.rows(sql).await {
+                hasher.update(row.as_bytes());
+                hasher.update(b"\n");
+            }
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// Checks that the rollup equals a GROUP BY over the raw rows.
+    pub async fn assert_rollup_matches_sales(&self) {
+        let month = match self.backend() {
+            DbBackend::Postgres => "to_char(sold_on, 'YYYY-MM')",
+            _ => "substr(sold_on, 1, 7)",
+        };
+        let rollup_month = match self.backend() {
+            DbBackend::Postgres => "to_char(month, 'YYYY-MM')",
+            _ => "substr(month, 1, 7)",
+        };
+        let from_sales = self
+            .rows(&format!(
+                "SELECT {month} AS m, model_id, country_code, fuel_type, transmission, SUM(units), \
+                 CAST(COALESCE(SUM(revenue), 0) AS DOUBLE PRECISION), \
+                 SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END), COUNT(*) \
+                 FROM sale GROUP BY {month}, model_id, country_code, fuel_type, transmission \
+                 ORDER BY 1, 2, 3, 4, 5"
+            ))
+            .await;
+        let from_rollup = self
+            .rows(&format!(
+                "SELECT {rollup_month} AS m, model_id, country_code, fuel_type, transmission, units, \
+                 CAST(revenue AS DOUBLE PRECISION), priced_units, row_count \
+                 FROM monthly_rollup ORDER BY 1, 2, 3, 4, 5"
+            ))
+            .await;
+        assert!(!from_sales.is_empty(), "no sales to compare");
+        assert_eq!(from_sales.len(), from_rollup.len(), "rollup groups differ from the sales' groups");
+        for (a, b) in from_sales.iter().zip(&from_rollup) {
+            let (a, b): (Vec<&str>, Vec<&str>) = (a.split('|').collect(), b.split('|').collect());
+            // Revenue (column 6) is a float sum whose last bits depend on the order of addition.
+            let (ra, rb): (f64, f64) = (a[6].parse().expect("revenue"), b[6].parse().expect("revenue"));
+            assert!((ra - rb).abs() <= 1e-6 * ra.abs().max(1.0), "revenue differs: {a:?} vs {b:?}");
+            assert_eq!(
+                (&a[..6], &a[7..]),
+                (&b[..6], &b[7..]),
+                "rollup group differs from the sales' GROUP BY"
+            );
+        }
+    }
+}
+
+fn row_text(row: &sea_orm::QueryResult) -> String {
+    let mut fields = Vec::new();
+    for i in 0.. {
+        let text = if let Ok(v) = row.try_get_by_index::<Option<i64>>(i) {
+            v.map_or("NULL".into(), |v| v.to_string())
+        } else if let Ok(v) = row.try_get_by_index::<Option<i32>>(i) {
+            v.map_or("NULL".into(), |v| v.to_string())
+        } else if let Ok(v) = row.try_get_by_index::<Option<f64>>(i) {
+            v.map_or("NULL".into(), |v| format!("{v:.4}"))
+        } else if let Ok(v) = row.try_get_by_index::<Option<String>>(i) {
+            v.unwrap_or_else(|| "NULL".into())
+        } else if let Ok(v) = row.try_get_by_index::<Option<chrono::NaiveDate>>(i) {
+            v.map_or("NULL".into(), |v| v.to_string())
+        } else if let Ok(v) = row.try_get_by_index::<Option<chrono::NaiveDateTime>>(i) {
+            v.map_or("NULL".into(), |v| v.to_string())
+        } else {
+            break;
+        };
+        fields.push(text);
+    }
+    fields.join("|")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg_cleanup.take() {
+            // Dropping needs async I/O; run it on a runtime of its own so any test runtime may drop
+            // us. FORCE ends the pool's connections, which belong to the test's runtime.
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    if let Ok(admin) = sea_orm::Database::connect(server.as_str()).await {
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+/// A small data set that still carries every planted pattern.
+pub fn small_seed(rows: u64, seed: u64) -> SeedOptions {
+    SeedOptions { rows, seed, from: date(2015, 1, 1), until: date(2024, 12, 31), seasonal: true }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,183 @@
+//! CSV import through the command line: formats, mapping, all-or-nothing, the rollup in step.
+
+mod common;
+
+use common::TestDb;
+
+fn write_csv(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write csv");
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn canonical_import_into_a_new_database_before_any_seed() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        &dir,
+        "sales.csv",
+        "sold_on,model,country,units,unit_price_usd,fuel_type,transmission,color\n\
+         2024-03-05,X5,DE,3,70000,Diesel,automatic,Black\n\
+         2024-03-06,3 Series,Germany,2,,PETROL,MANUAL,\n\
+         2024-04-01,BMW x-5,us,1,65000.50,hybrid,Automatic,White\n\
+         2024-04-02,Neue Klasse,DE,4,60000,ELECTRIC,,\n",
+    );
+    let out = db.cli(&["import", &file]);
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("rows read: 4, landed: 4, rejected: 0"),
+        "{}",
+        common::stdout(&out)
+    );
+
+    assert_eq!(db.scalar_i64("SELECT SUM(units) FROM sale").await, 10);
+    // A row without a price has no revenue (null, not zero).
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM sale WHERE revenue IS NULL").await, 1);
+    assert_eq!(
+        db.scalar_i64("SELECT CAST(SUM(revenue) AS BIGINT) FROM sale").await,
+        3 * 70_000 + 65_000 + 4 * 60_000
+    );
+    // "BMW x-5" is X5; "Germany" and "us" are countries by name and by code.
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM sale s JOIN car_model m ON m.id = s.model_id WHERE m.name = 'X5'"
+        )
+        .await,
+        2
+    );
+    // Unknown models join the catalogue; a missing transmission is UNKNOWN.
+    assert_eq!(db.rows("SELECT body_type FROM car_model WHERE name = 'Neue Klasse'").await, vec!["UNKNOWN"]);
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM sale WHERE transmission = 'UNKNOWN'").await, 1);
+    assert_eq!(
+        db.scalar_i64("SELECT version FROM data_version").await,
+        2,
+        "an import bumps the data version"
+    );
+    db.assert_rollup_matches_sales().await;
+}
+
+#[tokio::test]
+async fn mapped_import_with_german_headers_day_first_dates_and_decimal_commas() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        &dir,
+        "verkauf.csv",
+        " Datum ;Modell;Land;Stückzahl;Preis;;Bemerkung\n\
+         05.03.2024; \"X3\" ;DE;8.300,00;52.000,00;;ok\n\
+         31.12.2023;i4;AT;2;;;\n",
+    );
+    let out = db.cli(&[
+        "import",
+        &file,
+        "--delimiter",
+        ";",
+        "--map",
+        "sold_on=Datum,model=Modell,country=Land,units=Stückzahl,unit_price_usd=Preis",
+        "--date-format",
+        "%d.%m.%Y",
+        "--decimal-comma",
+    ]);
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(
+        db.rows("SELECT sold_on, units FROM sale ORDER BY sold_on").await,
+        vec!["2023-12-31|2", "2024-03-05|8300"]
+    );
+    assert_eq!(db.scalar_i64("SELECT CAST(SUM(revenue) AS BIGINT) FROM sale").await, 8_300 * 52_000);
+    db.assert_rollup_matches_sales().await;
+}
+
+#[tokio::test]
+async fn year_month_split_region_rows_and_a_market_from_set() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let split =
+        write_csv(&dir, "split.csv", "Year,Month,Model,Quantity\n2023,3,iX,40\n2023,April,iX,\"1,200\"\n");
+    let out = db.cli(&[
+        "import",
+        &split,
+        "--map",
+        "year=Year,month=Month,model=Model,units=Quantity",
+        "--set",
+        "country=NO",
+    ]);
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(
+        db.rows("SELECT sold_on, country_code, units, date_precision FROM sale ORDER BY sold_on").await,
+        vec!["2023-03-01|NO|40|MONTH", "2023-04-01|NO|1200|MONTH"]
+    );
+
+    let regions =
+        write_csv(&dir, "regions.csv", "Region,Year,Model\nEurope,2022,X1\nAsia,2022,X1\nEurope,2022,X2\n");
+    let out = db.cli(&["import", &regions, "--map", "region=Region,year=Year,model=Model"]);
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(
+        db.rows("SELECT code, name, region FROM country WHERE code IN ('XA', 'XE') ORDER BY code").await,
+        vec!["XA|Asia (unallocated)|Asia", "XE|Europe (unallocated)|Europe"]
+    );
+    assert_eq!(
+        db.rows("SELECT sold_on, country_code, units, date_precision FROM sale WHERE country_code = 'XE' ORDER BY id").await,
+        vec!["2022-01-01|XE|1|YEAR", "2022-01-01|XE|1|YEAR"]
+    );
+    db.assert_rollup_matches_sales().await;
+}
+
+#[tokio::test]
+async fn a_bad_file_is_rejected_whole_with_its_line_numbers_and_changes_nothing() {
+    let db = TestDb::new().await;
+    db.seed(&salesgraph::store::seed::SeedOptions {
+        from: common::date(2024, 1, 1),
+        ..common::small_seed(1_000, 1)
+    })
+    .await;
+    let before = db.checksum().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        &dir,
+        "bad.csv",
+        "sold_on,model,country,units\n\
+         2024-03-05,X5,DE,3\n\
+         2024-02-30,X5,DE,3\n\
+         2024-03-07,Brand New,Atlantis,1\n\
+         2024-03-08,X1,FR,-2\n\
+         2024-03-09,X1,FR,2\n",
+    );
+    let out = db.cli(&["import", &file]);
+    assert!(!out.status.success(), "a bad file must fail");
+    let report = common::stdout(&out);
+    assert!(report.contains("rows read: 5, landed: 0, rejected: 3"), "{report}");
+    assert!(report.contains("line 3:") && report.contains("2024-02-30"), "{report}");
+    assert!(report.contains("line 4:") && report.contains("Atlantis"), "{report}");
+    assert!(report.contains("line 5:") && report.contains("-2"), "{report}");
+    assert!(!report.contains("line 2:") && !report.contains("line 6:"), "{report}");
+    assert_eq!(db.checksum().await, before, "a rejected file must leave the database unchanged");
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM car_model WHERE name = 'Brand New'").await, 0);
+
+    // With --skip-invalid the good rows land and the bad ones are reported.
+    let out = db.cli(&["import", &file, "--skip-invalid"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("rows read: 5, landed: 2, rejected: 3"),
+        "{}",
+        common::stdout(&out)
+    );
+    assert_ne!(db.checksum().await, before);
+    db.assert_rollup_matches_sales().await;
+}
+
+#[tokio::test]
+async fn setup_mistakes_name_what_is_wrong() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(&dir, "odd.csv", "Date,Car\n2024-01-01,X5\n");
+    let out = db.cli(&["import", &file, "--map", "sold_on=Date,model=Vehicle"]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("\"Vehicle\""), "{}", common::stderr(&out));
+    let out = db.cli(&["import", &file, "--map", "sold_on=Date,model=Car"]);
+    assert!(common::stderr(&out).contains("country"), "{}", common::stderr(&out));
+    let out = db.cli(&["import", &file, "--map", "wheels=Car"]);
+    assert!(common::stderr(&out).contains("wheels"), "{}", common::stderr(&out));
+    let out = db.cli(&["import", "/nonexistent/file.csv"]);
+    assert!(common::stderr(&out).contains("/nonexistent/file.csv"), "{}", common::stderr(&out));
+}
