@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseSettings, ServeSettings};
+use crate::config::{DatabaseSettings, ServeSettings, TokenSettings};
 use crate::domain::BodyType;
 use crate::store::import::mapping::{Field, parse_assignment};
 use crate::store::seed;
@@ -27,6 +27,10 @@ pub enum Command {
     Seed(SeedArgs),
     /// Import sales from a CSV file in one transaction; prints rows read, landed and rejected.
     Import(ImportArgs),
+    /// Print a signed JWT for a role, using the configured secret.
+    Token(TokenSettings),
+    /// Print the GraphQL schema (SDL); schema.graphql at the repository root is this output.
+    Schema,
 }
 
 #[derive(Debug, clap::Args)]

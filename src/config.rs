@@ -1,6 +1,7 @@
 //! Settings: flags over environment over defaults (clap reads both), validated once at start-up.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -14,16 +15,100 @@ pub struct DatabaseSettings {
     pub url: String,
 }
 
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("\"{text}\" is not a duration such as 10s or 8h: {e}"))
+}
+
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        other => Err(format!("\"{other}\" is neither on nor off")),
+    }
+}
+
 /// Settings of `salesgraph serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
     /// Address to listen on.
     #[arg(long, env = "SALESGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// HS256 secret for bearer tokens; unset: dev mode with an ephemeral secret and printed tokens.
+    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Response cache: `on`, or `off` to answer every query from the data.
+    #[arg(long, env = "SALESGRAPH_CACHE", default_value = "on", value_parser = parse_switch)]
+    pub cache: bool,
+    /// Deepest query accepted (introspection counts too).
+    #[arg(long, env = "SALESGRAPH_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+    /// Most complex query accepted (each field 1, lists times their page size or limit).
+    #[arg(long, env = "SALESGRAPH_MAX_COMPLEXITY", default_value_t = 2_000)]
+    pub max_complexity: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "SALESGRAPH_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+    /// Time allowed per request.
+    #[arg(long, env = "SALESGRAPH_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Schema introspection: `on` or `off`.
+    #[arg(long, env = "SALESGRAPH_INTROSPECTION", default_value = "on", value_parser = parse_switch)]
+    pub introspection: bool,
+    /// How often to look for data that another process landed.
+    #[arg(long, env = "SALESGRAPH_REFRESH_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub refresh_interval: Duration,
+    /// Skip seeding an empty database on start.
+    #[arg(long, env = "SALESGRAPH_NO_SEED")]
+    pub no_seed: bool,
 }
 
 impl Default for ServeSettings {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: None,
+            cache: true,
+            max_depth: 15,
+            max_complexity: 2_000,
+            max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(10),
+            introspection: true,
+            refresh_interval: Duration::from_secs(1),
+            no_seed: false,
+        }
+    }
+}
+
+/// Settings of `salesgraph token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// admin, executive, manager or analyst.
+    #[arg(long)]
+    pub role: String,
+    /// A region the token is scoped to (managers); repeat for several.
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// The subject (user name) in the token.
+    #[arg(long, default_value = "cli")]
+    pub sub: String,
+    /// How long the token is valid, e.g. 30m, 8h, 7d.
+    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// The HS256 secret the server is configured with.
+    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_and_durations() {
+        assert_eq!(parse_switch("OFF"), Ok(false));
+        assert!(parse_switch("maybe").unwrap_err().contains("maybe"));
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
     }
 }

@@ -1,11 +1,20 @@
 //! salesgraph: a GraphQL analytics gateway for car sales.
 //!
-//! Layers, one way: `cli` → `app` (context) → `store` (SQL) and `cube` (columnar, in memory) →
-//! `domain` types shared by all.
+//! A request travels one way: `http` (auth, cache, limits) → `graphql` (thin resolvers) →
+//! `domain` (filters resolved against the catalogue) → `store` (SQL) and `cube`/`summary`
+//! (columnar, in memory). `startup` builds it all from `config`; `cli` is the command line.
 
+pub mod app;
+pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod cube;
 pub mod db;
 pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod startup;
 pub mod store;
+pub mod summary;

@@ -2,8 +2,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use salesgraph::auth::{Role, TokenKeys, Viewer};
 use salesgraph::cli::{Cli, Command, ImportArgs, SeedArgs};
+use salesgraph::config::{ServeSettings, TokenSettings};
 use salesgraph::db;
+use salesgraph::startup::{Application, shutdown_signal};
 use salesgraph::store::import::{ImportError, ImportOptions, import_csv};
 use salesgraph::store::seed::{self, SeedOptions};
 use tracing_subscriber::EnvFilter;
@@ -14,7 +17,12 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // No command means `serve`; parse again so that its settings read the environment too.
+        cli = Cli::parse_from(std::env::args_os().chain([std::ffi::OsString::from("serve")]));
+    }
+    match run(cli).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -25,19 +33,50 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.database.url.clone();
-    match cli.command.unwrap_or(Command::Serve(Default::default())) {
-        Command::Serve(_settings) => {
-            let db = db::connect_and_migrate(&url).await.context("opening the database")?;
-            if seed::seed_if_empty(&db).await? {
-                tracing::info!("the database was empty: seeded the default data set");
-            }
-            let version = salesgraph::store::data_version::current(&db).await?;
-            tracing::info!(version, "database ready");
+    match cli.command.unwrap_or_else(|| Command::Serve(ServeSettings::default())) {
+        Command::Serve(settings) => serve(&url, settings).await,
+        Command::Token(settings) => token(settings),
+        Command::Schema => {
+            print!("{}", salesgraph::graphql::sdl());
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed(args) => seed_command(&url, args).await,
         Command::Import(args) => import_command(&url, args).await,
     }
+}
+
+async fn serve(url: &str, settings: ServeSettings) -> anyhow::Result<ExitCode> {
+    let application = Application::build(url, settings).await?;
+    let address = application.local_addr()?;
+    let context = application.context();
+    if context.tokens.dev_mode {
+        println!("dev mode: SALESGRAPH_JWT_SECRET is unset, so tokens are signed with an ephemeral secret.");
+        println!("Paste one into GraphiQL's headers as {{\"Authorization\": \"Bearer <token>\"}}:");
+        for (role, regions) in [
+            (Role::Admin, vec![]),
+            (Role::Executive, vec![]),
+            (Role::Manager, vec!["Europe".to_string()]),
+            (Role::Analyst, vec![]),
+        ] {
+            let viewer = Viewer::new(format!("dev-{role}"), role, regions);
+            let token = context.tokens.issue(&viewer, std::time::Duration::from_secs(12 * 3600))?;
+            println!("  {role:<9} {token}");
+        }
+    }
+    println!("salesgraph serving http://{address}/graphql (data version {})", context.snapshot().version);
+    application.run_until_stopped(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token(settings: TokenSettings) -> anyhow::Result<ExitCode> {
+    let secret = settings
+        .jwt_secret
+        .filter(|s| !s.is_empty())
+        .context("no secret: set SALESGRAPH_JWT_SECRET (or --jwt-secret) to the server's secret")?;
+    let role: Role = settings.role.parse().map_err(anyhow::Error::msg)?;
+    let viewer = Viewer::new(settings.sub, role, settings.regions);
+    println!("{}", TokenKeys::hs256(secret.as_bytes()).issue(&viewer, settings.ttl)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn seed_command(url: &str, args: SeedArgs) -> anyhow::Result<ExitCode> {

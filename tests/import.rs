@@ -10,7 +10,7 @@ fn write_csv(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canonical_import_into_a_new_database_before_any_seed() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +57,7 @@ async fn canonical_import_into_a_new_database_before_any_seed() {
     db.assert_rollup_matches_sales().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mapped_import_with_german_headers_day_first_dates_and_decimal_commas() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
@@ -88,7 +88,7 @@ async fn mapped_import_with_german_headers_day_first_dates_and_decimal_commas() 
     db.assert_rollup_matches_sales().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn year_month_split_region_rows_and_a_market_from_set() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +123,7 @@ async fn year_month_split_region_rows_and_a_market_from_set() {
     db.assert_rollup_matches_sales().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_rejected_whole_with_its_line_numbers_and_changes_nothing() {
     let db = TestDb::new().await;
     db.seed(&salesgraph::store::seed::SeedOptions {
@@ -166,7 +166,7 @@ async fn a_bad_file_is_rejected_whole_with_its_line_numbers_and_changes_nothing(
     db.assert_rollup_matches_sales().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_mistakes_name_what_is_wrong() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();

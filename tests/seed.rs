@@ -32,7 +32,7 @@ async fn yearly_units(db: &TestDb, model: &str, year: i32) -> i64 {
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn equal_arguments_give_identical_data_and_other_seeds_differ() {
     let (a, b, c) = (TestDb::new().await, TestDb::new().await, TestDb::new().await);
     let options = salesgraph::store::seed::SeedOptions { from: date(2022, 1, 1), ..small_seed(4_000, 7) };
@@ -52,7 +52,7 @@ async fn equal_arguments_give_identical_data_and_other_seeds_differ() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_rows_carry_the_planted_patterns() {
     let db = TestDb::new().await;
     db.seed(&small_seed(30_000, 42)).await;
@@ -140,7 +140,7 @@ async fn stored_rows_carry_the_planted_patterns() {
     assert_eq!(cube.version, db.scalar_i64("SELECT version FROM data_version").await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_command_reports_and_refuses_a_reversed_range() {
     let db = TestDb::new().await;
     let ok =

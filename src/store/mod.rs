@@ -5,9 +5,48 @@ pub mod catalogue;
 pub mod data_version;
 pub mod import;
 pub mod ingest;
+pub mod sales;
 pub mod seed;
+pub mod sql;
 
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+
+/// The database handle for request paths, counting the queries it runs (exported as a metric,
+/// and how tests prove that a page of sales costs a constant number of queries).
+#[derive(Clone)]
+pub struct Store {
+    pub db: DatabaseConnection,
+    queries: prometheus_client::metrics::counter::Counter,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection, queries: prometheus_client::metrics::counter::Counter) -> Self {
+        Self { db, queries }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Queries run through this store since start.
+    pub fn queries_run(&self) -> u64 {
+        self.queries.get()
+    }
+
+    pub(crate) fn count_query(&self) {
+        self.queries.inc();
+    }
+
+    pub async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.count_query();
+        self.db.query_all_raw(statement).await
+    }
+
+    pub async fn query_one(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.count_query();
+        self.db.query_one_raw(statement).await
+    }
+}
 
 /// Errors of the data layer.
 #[derive(Debug, thiserror::Error)]

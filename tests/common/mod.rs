@@ -70,6 +70,12 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database (for a second server); the first keeps ownership.
+    pub async fn share(&self) -> TestDb {
+        let db = salesgraph::db::connect_and_migrate(&self.url).await.expect("connect");
+        TestDb { url: self.url.clone(), db, _dir: None, pg_cleanup: None }
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
@@ -225,4 +231,111 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A real server on an ephemeral port over a test database.
+pub struct TestServer {
+    pub base: String,
+    pub db: TestDb,
+    pub context: std::sync::Arc<salesgraph::app::AppContext>,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub const TEST_SECRET: &str = "test-secret-for-salesgraph";
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut salesgraph::config::ServeSettings)) -> Self {
+        let mut settings = salesgraph::config::ServeSettings {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            jwt_secret: Some(TEST_SECRET.to_string()),
+            no_seed: true,
+            refresh_interval: std::time::Duration::from_millis(200),
+            ..Default::default()
+        };
+        tweak(&mut settings);
+        let application =
+            salesgraph::startup::Application::build(&db.url, settings).await.expect("server builds");
+        let address = application.local_addr().expect("bound");
+        let context = application.context();
+        let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(application.run_until_stopped(async move {
+            let _ = receiver.await;
+        }));
+        Self {
+            base: format!("http://{address}"),
+            db,
+            context,
+            client: reqwest::Client::new(),
+            shutdown: Some(sender),
+        }
+    }
+
+    pub fn token(&self, role: salesgraph::auth::Role, regions: &[&str]) -> String {
+        let viewer =
+            salesgraph::auth::Viewer::new("tester", role, regions.iter().map(|r| r.to_string()).collect());
+        salesgraph::auth::TokenKeys::hs256(TEST_SECRET.as_bytes())
+            .issue(&viewer, std::time::Duration::from_secs(600))
+            .expect("token")
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token(salesgraph::auth::Role::Admin, &[])
+    }
+
+    /// POSTs a GraphQL request with an optional bearer token; returns status, x-cache and body.
+    pub async fn post(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, Option<String>, serde_json::Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let cache = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, cache, body)
+    }
+
+    /// Runs a query as admin and returns `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let (status, _, body) = self.post(Some(&self.admin_token()), query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
+    }
+
+    /// A counter or gauge from /metrics (summed over its labels).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.get_text("/metrics").await;
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter(|l| l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
 }

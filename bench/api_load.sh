@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# API benchmark: seeds ROWS (default 1,000,000) into a SQLite file, starts the release server
+# cold (SALESGRAPH_CACHE=off) and cached, and drives topModels, salesSummary and a sales page
+# with wrk (Debian's package) at 16 connections for DURATION each. Prints p50, p99 and req/s.
+#   bench/api_load.sh [ROWS] [DURATION]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS="${1:-1000000}"
+DURATION="${2:-10s}"
+command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
+mkdir -p bench/out
+cargo build --release --quiet
+BIN="$PWD/target/release/salesgraph"
+DB="sqlite://$PWD/bench/out/api.db"
+if [ ! -f bench/out/api.db ] || [ "$(cat bench/out/api.rows 2>/dev/null)" != "$ROWS" ]; then
+  rm -f bench/out/api.db*
+  DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
+  echo "$ROWS" > bench/out/api.rows
+fi
+export SALESGRAPH_JWT_SECRET=bench-secret
+TOKEN="$(DATABASE_URL="$DB" "$BIN" token --role admin --sub bench)"
+export TOKEN
+
+cat > bench/out/top_models.json <<'JSON'
+{"query":"{ topModels(filter: {countries: [\"DE\"], from: \"2024-01-01\", to: \"2024-03-31\"}, limit: 5) { rank model { name } units revenue share } }"}
+JSON
+cat > bench/out/summary.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2024-01-01\", to: \"2024-12-31\"}, groupBy: [COUNTRY]) { country { code } units revenue } }"}
+JSON
+cat > bench/out/summary_days.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2023-02-17\", to: \"2024-03-09\"}, groupBy: [COUNTRY]) { country { code } units revenue } }"}
+JSON
+cat > bench/out/sales_page.json <<'JSON'
+{"query":"{ sales(first: 100, filter: {countries: [\"DE\"]}) { edges { node { id soldOn units model { name } country { code } } } pageInfo { endCursor } } }"}
+JSON
+
+for mode in off on; do
+  SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
+  for q in top_models summary summary_days sales_page; do
+    printf 'cache=%-3s %-13s ' "$mode" "$q"
+    QUERY_FILE="bench/out/$q.json" wrk -t2 -c16 -d"$DURATION" -s bench/graphql_post.lua http://127.0.0.1:18080/graphql | grep RESULT
+  done
+  kill -TERM "$SERVER"; wait "$SERVER" || true
+done

@@ -1,0 +1,96 @@
+//! The application context: everything a request needs (settings, database, in-memory data,
+//! caches, token keys, metrics), built once at start-up and shared. No globals.
+
+use std::sync::{Arc, RwLock};
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::TokenKeys;
+use crate::cache::ResponseCache;
+use crate::config::ServeSettings;
+use crate::cube::{Cube, CubeError};
+use crate::metrics::Metrics;
+use crate::store::catalogue::Catalogue;
+use crate::store::{Store, data_version};
+
+/// The data as of one version: what every query of a request reads.
+pub struct Snapshot {
+    pub version: i64,
+    pub catalogue: Arc<Catalogue>,
+    pub cube: Arc<Cube>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Cube(#[from] CubeError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+}
+
+pub struct AppContext {
+    pub settings: ServeSettings,
+    pub store: Store,
+    pub tokens: TokenKeys,
+    pub cache: ResponseCache,
+    pub metrics: Metrics,
+    snapshot: RwLock<Arc<Snapshot>>,
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
+    let cube = Cube::load(db).await?;
+    let catalogue = Catalogue::load(db).await?;
+    Ok(Snapshot { version: cube.version, catalogue: Arc::new(catalogue), cube: Arc::new(cube) })
+}
+
+impl AppContext {
+    pub async fn new(settings: ServeSettings, db: DatabaseConnection) -> Result<Arc<Self>, AppError> {
+        let tokens = match &settings.jwt_secret {
+            Some(secret) if !secret.is_empty() => TokenKeys::hs256(secret.as_bytes()),
+            _ => TokenKeys::ephemeral()?,
+        };
+        let metrics = Metrics::new();
+        let store = Store::new(db, metrics.db_queries.clone());
+        let snapshot = load_snapshot(&store.db).await?;
+        metrics.data_version.set(snapshot.version);
+        Ok(Arc::new(Self {
+            cache: ResponseCache::new(settings.cache),
+            settings,
+            store,
+            tokens,
+            metrics,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the in-memory data and drops cached answers when the data version moved (an
+    /// ingest here or in another process). Says whether it reloaded.
+    pub async fn refresh(&self) -> Result<bool, AppError> {
+        let _one_at_a_time = self.refresh_lock.lock().await;
+        let current = data_version::current(&self.store.db).await?;
+        if current == self.snapshot().version {
+            return Ok(false);
+        }
+        let snapshot = load_snapshot(&self.store.db).await?;
+        let version = snapshot.version;
+        match self.snapshot.write() {
+            Ok(mut guard) => *guard = Arc::new(snapshot),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(snapshot),
+        }
+        self.cache.invalidate_all();
+        self.metrics.data_version.set(version);
+        tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
+        Ok(true)
+    }
+}

@@ -1,0 +1,119 @@
+//! The catalogue: models, countries, and who is asking.
+
+use async_graphql::{Context, ID, Object, Result};
+use entity::{car_model, country};
+
+use super::enums::{self, BodyType};
+use super::{app, viewer};
+use crate::auth;
+
+/// A car model of the catalogue.
+pub struct CarModel(pub car_model::Model);
+
+#[Object]
+impl CarModel {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The catalogue name, e.g. "3 Series", "X5", "iX".
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn body_type(&self) -> BodyType {
+        enums::body_type(&self.0.body_type)
+    }
+
+    /// Base price in USD before the country price index; null for imported models.
+    async fn base_price(&self) -> Option<f64> {
+        self.0.base_price
+    }
+}
+
+/// A market: an ISO 3166-1 country, or a region's unallocated market (XE …) for data kept by region.
+pub struct Country(pub country::Model);
+
+#[Object]
+impl Country {
+    /// ISO 3166-1 alpha-2 code, e.g. "DE".
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// English name, e.g. "Germany".
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The catalogue region, e.g. "Europe".
+    async fn region(&self) -> &str {
+        &self.0.region
+    }
+}
+
+/// The caller, as its token says.
+pub struct Viewer(pub auth::Viewer);
+
+#[Object]
+impl Viewer {
+    /// The token's subject (user name).
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// admin, executive, manager or analyst.
+    async fn role(&self) -> &str {
+        self.0.role.as_str()
+    }
+
+    /// Regions the token is scoped to (empty: not limited by region).
+    async fn regions(&self) -> &[String] {
+        &self.0.regions
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogueQuery;
+
+#[Object]
+impl CatalogueQuery {
+    /// Every car model of the catalogue, by name.
+    async fn models(&self, ctx: &Context<'_>) -> Result<Vec<CarModel>> {
+        let snapshot = app(ctx)?.snapshot();
+        let mut models: Vec<CarModel> = snapshot.catalogue.models.iter().cloned().map(CarModel).collect();
+        models.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(models)
+    }
+
+    /// Every market, optionally of one region, by code.
+    async fn countries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the markets of this region (e.g. \"Europe\").")] region: Option<String>,
+    ) -> Result<Vec<Country>> {
+        let snapshot = app(ctx)?.snapshot();
+        if let Some(region) = &region
+            && !snapshot.catalogue.regions().iter().any(|r| r.eq_ignore_ascii_case(region))
+        {
+            return Err(super::error::ApiError::BadUserInput(format!(
+                "unknown region \"{region}\" (expected one of {})",
+                snapshot.catalogue.regions().join(", ")
+            ))
+            .into());
+        }
+        Ok(snapshot
+            .catalogue
+            .countries
+            .iter()
+            .filter(|c| region.as_ref().is_none_or(|r| c.region.eq_ignore_ascii_case(r)))
+            .cloned()
+            .map(Country)
+            .collect())
+    }
+
+    /// Who is asking: subject, role and regions from the bearer token.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        Ok(Viewer(viewer(ctx)?.clone()))
+    }
+}

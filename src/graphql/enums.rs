@@ -1,0 +1,95 @@
+//! GraphQL mirrors of the domain's enumerations (async-graphql's `remote` keeps the domain free
+//! of GraphQL while the two stay in step by construction).
+
+use async_graphql::Enum;
+
+/// A car's body style.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::BodyType")]
+pub enum BodyType {
+    Sedan,
+    Hatchback,
+    Coupe,
+    Roadster,
+    Suv,
+    /// Imported models whose body style the source did not say.
+    Unknown,
+}
+
+/// What a sold car runs on.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::FuelType")]
+pub enum FuelType {
+    Petrol,
+    Diesel,
+    Hybrid,
+    Electric,
+    /// Imported rows that did not say.
+    Unknown,
+}
+
+/// A sold car's gearbox.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::Transmission")]
+pub enum Transmission {
+    Automatic,
+    Manual,
+    /// Imported rows that did not say.
+    Unknown,
+}
+
+/// A dimension to group sales by.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::summary::Dimension")]
+pub enum Dimension {
+    /// The calendar period at the requested granularity (its first day).
+    Period,
+    Model,
+    Country,
+    Region,
+    BodyType,
+    FuelType,
+    Transmission,
+}
+
+/// The length of a period.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::summary::Granularity")]
+pub enum Granularity {
+    Month,
+    Quarter,
+    Year,
+}
+
+/// What to measure and rank by.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::summary::Metric")]
+pub enum Metric {
+    /// Cars sold.
+    Units,
+    /// Money taken, in USD.
+    Revenue,
+}
+
+/// Ranking direction.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::summary::SortOrder")]
+pub enum SortOrder {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// Reads stored enumeration names; names this build does not know read as UNKNOWN.
+pub fn body_type(text: &str) -> BodyType {
+    text.parse::<crate::domain::BodyType>().unwrap_or(crate::domain::BodyType::Unknown).into()
+}
+
+pub fn fuel_type(text: &str) -> FuelType {
+    text.parse::<crate::domain::FuelType>().unwrap_or(crate::domain::FuelType::Unknown).into()
+}
+
+pub fn transmission(text: &str) -> Transmission {
+    text.parse::<crate::domain::Transmission>().unwrap_or(crate::domain::Transmission::Unknown).into()
+}

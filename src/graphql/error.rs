@@ -1,0 +1,97 @@
+//! One error type for the GraphQL edge, mapped once to `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+
+use crate::domain::FilterError;
+
+/// Deliberately not `Display`: async-graphql converts anything displayable into an error
+/// without a code, and this type must always carry one.
+#[derive(Debug)]
+pub enum ApiError {
+    BadUserInput(String),
+    Forbidden(String),
+    /// Logged with its cause; the client sees only that something failed inside.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadUserInput(m) | ApiError::Forbidden(m) => m.clone(),
+            ApiError::Internal(_) => "internal error".to_string(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &error {
+            tracing::error!(%cause, "internal error answering a GraphQL request");
+        }
+        let code = error.code();
+        async_graphql::Error::new(error.message()).extend_with(|_, e| e.set("code", code))
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(error: FilterError) -> Self {
+        ApiError::BadUserInput(error.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<crate::summary::SummaryError> for ApiError {
+    fn from(error: crate::summary::SummaryError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+/// The code for an error that async-graphql raised itself (parsing, validation, limits).
+pub fn code_for_engine_error(message: &str) -> &'static str {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("nested too deep") || lower.contains("too complex") || lower.contains("too many") {
+        "QUERY_TOO_COMPLEX"
+    } else {
+        "BAD_USER_INPUT"
+    }
+}
+
+/// Gives every error of a response an `extensions.code`.
+pub fn ensure_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            let code = code_for_engine_error(&error.message);
+            error.extensions.get_or_insert_with(Default::default).set("code", code);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_are_classified() {
+        assert_eq!(code_for_engine_error("Query is nested too deep."), "QUERY_TOO_COMPLEX");
+        assert_eq!(code_for_engine_error("Query is too complex."), "QUERY_TOO_COMPLEX");
+        assert_eq!(code_for_engine_error("Unknown field \"x\" on type \"Query\"."), "BAD_USER_INPUT");
+    }
+}

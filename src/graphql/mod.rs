@@ -1,0 +1,70 @@
+//! The GraphQL schema: one file per domain; resolvers stay thin (arguments → domain types →
+//! store, cube and summary functions).
+
+pub mod catalogue;
+pub mod enums;
+pub mod error;
+pub mod filter;
+pub mod import;
+pub mod loaders;
+pub mod sales;
+pub mod scalars;
+pub mod summary;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::app::AppContext;
+use crate::auth::Viewer;
+use crate::domain::ResolvedFilter;
+use error::ApiError;
+
+#[derive(MergedObject, Default)]
+pub struct Query(catalogue::CatalogueQuery, sales::SalesQuery, summary::SummaryQuery);
+
+pub type AppSchema = Schema<Query, import::MutationRoot, EmptySubscription>;
+
+/// Limits a schema is built with.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for SchemaLimits {
+    fn default() -> Self {
+        Self { max_depth: 15, max_complexity: 2_000, introspection: true }
+    }
+}
+
+pub fn build_schema(limits: SchemaLimits) -> AppSchema {
+    let builder = Schema::build(Query::default(), import::MutationRoot, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
+}
+
+/// The schema as SDL: what `salesgraph schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build_schema(SchemaLimits::default()).sdl()
+}
+
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<AppContext>> {
+    ctx.data::<Arc<AppContext>>()
+}
+
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    ctx.data::<Viewer>()
+}
+
+/// A filter argument checked against the catalogue, or the unfiltered view.
+pub(crate) fn resolve_filter(
+    ctx: &Context<'_>,
+    filter: Option<&filter::SalesFilter>,
+) -> Result<ResolvedFilter, ApiError> {
+    let snapshot = app(ctx).map_err(|e| ApiError::internal(e.message))?.snapshot();
+    let domain_filter: crate::domain::SalesFilter = filter.map(Into::into).unwrap_or_default();
+    Ok(domain_filter.resolve(&snapshot.catalogue)?)
+}

@@ -1,0 +1,197 @@
+//! Aggregates by any dimensions and period, and model rankings.
+
+use async_graphql::{Context, Object, Result};
+
+use super::catalogue::{CarModel, Country};
+use super::enums::{self, BodyType, Dimension, FuelType, Granularity, Metric, SortOrder, Transmission};
+use super::error::ApiError;
+use super::filter::SalesFilter;
+use super::scalars::Date;
+use super::{app, resolve_filter};
+use crate::app::Snapshot;
+use crate::summary::{self, AggregateRow, SummaryRequest};
+
+/// Largest `limit` a ranking or summary accepts.
+pub const MAX_LIMIT: i32 = 10_000;
+
+/// One group of sales; the dimensions not grouped by are null.
+pub struct SalesAggregate {
+    row: AggregateRow,
+    snapshot: std::sync::Arc<Snapshot>,
+}
+
+#[Object]
+impl SalesAggregate {
+    /// First day of the month, quarter or year (when grouped by PERIOD).
+    async fn period(&self) -> Option<Date> {
+        self.row.period.map(Date)
+    }
+
+    async fn model(&self) -> Option<CarModel> {
+        let id = self.row.model_id?;
+        self.snapshot.catalogue.model_by_id(id).cloned().map(CarModel)
+    }
+
+    async fn country(&self) -> Option<Country> {
+        let code = self.row.country.as_deref()?;
+        self.snapshot.catalogue.country(code).cloned().map(Country)
+    }
+
+    async fn region(&self) -> Option<&str> {
+        self.row.region.as_deref()
+    }
+
+    async fn body_type(&self) -> Option<BodyType> {
+        self.row.body_type.as_deref().map(enums::body_type)
+    }
+
+    async fn fuel_type(&self) -> Option<FuelType> {
+        self.row.fuel_type.as_deref().map(enums::fuel_type)
+    }
+
+    async fn transmission(&self) -> Option<Transmission> {
+        self.row.transmission.as_deref().map(enums::transmission)
+    }
+
+    /// Cars sold.
+    async fn units(&self) -> i64 {
+        self.row.units
+    }
+
+    /// Money taken in USD; null when no sale of the group had a price.
+    async fn revenue(&self) -> Option<f64> {
+        self.row.revenue()
+    }
+
+    /// Revenue per car in USD over the sales that had a price.
+    async fn average_price(&self) -> Option<f64> {
+        self.row.average_price()
+    }
+}
+
+/// A model's place in a ranking.
+pub struct RankedModel {
+    rank: i32,
+    model: CarModel,
+    row: AggregateRow,
+    share: f64,
+}
+
+#[Object]
+impl RankedModel {
+    /// 1 for the first.
+    async fn rank(&self) -> i32 {
+        self.rank
+    }
+
+    async fn model(&self) -> &CarModel {
+        &self.model
+    }
+
+    /// Cars sold.
+    async fn units(&self) -> i64 {
+        self.row.units
+    }
+
+    /// Money taken in USD; null when none of its sales had a price.
+    async fn revenue(&self) -> Option<f64> {
+        self.row.revenue()
+    }
+
+    /// Its part of the filtered total of the ranking metric, from 0 to 1.
+    async fn share(&self) -> f64 {
+        self.share
+    }
+}
+
+fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError> {
+    match limit {
+        Some(l) if !(1..=MAX_LIMIT).contains(&l) => {
+            Err(ApiError::BadUserInput(format!("`limit` is {l}: it must be between 1 and {MAX_LIMIT}")))
+        }
+        other => Ok(other.map(|l| l as usize)),
+    }
+}
+
+fn metric_value(row: &AggregateRow, metric: summary::Metric) -> f64 {
+    match metric {
+        summary::Metric::Units => row.units as f64,
+        summary::Metric::Revenue => row.revenue_sum,
+    }
+}
+
+#[derive(Default)]
+pub struct SummaryQuery;
+
+#[Object]
+impl SummaryQuery {
+    /// Sales grouped by the given dimensions, ordered by the metric. `granularity` matters only
+    /// when grouping by PERIOD; without PERIOD each group covers the whole filtered range.
+    #[graphql(complexity = "limit.unwrap_or(100).max(1) as usize + child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn sales_summary(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        group_by: Vec<Dimension>,
+        #[graphql(default_with = "Some(Granularity::Month)")] granularity: Option<Granularity>,
+        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+        #[graphql(default_with = "Some(SortOrder::Desc)")] order: Option<SortOrder>,
+        limit: Option<i32>,
+    ) -> Result<Vec<SalesAggregate>> {
+        let app = app(ctx)?;
+        let filter = resolve_filter(ctx, filter.as_ref())?;
+        let request = SummaryRequest {
+            group_by: group_by.into_iter().map(Into::into).collect(),
+            granularity: granularity.unwrap_or(Granularity::Month).into(),
+            metric: metric.unwrap_or(Metric::Units).into(),
+            order: order.unwrap_or(SortOrder::Desc).into(),
+            limit: check_limit(limit)?,
+        };
+        let snapshot = app.snapshot();
+        let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(|row| SalesAggregate { row, snapshot: snapshot.clone() }).collect())
+    }
+
+    /// The models ranked by the metric within the filter, with their share of the total.
+    #[graphql(complexity = "limit.unwrap_or(5).max(1) as usize + child_complexity")]
+    async fn top_models(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+        #[graphql(default_with = "Some(SortOrder::Desc)")] order: Option<SortOrder>,
+        #[graphql(default_with = "Some(5)")] limit: Option<i32>,
+    ) -> Result<Vec<RankedModel>> {
+        let app = app(ctx)?;
+        let filter = resolve_filter(ctx, filter.as_ref())?;
+        let metric: summary::Metric = metric.unwrap_or(Metric::Units).into();
+        let limit = limit.unwrap_or(5);
+        let snapshot = app.snapshot();
+        let ranking = SummaryRequest {
+            group_by: vec![summary::Dimension::Model],
+            metric,
+            order: order.unwrap_or(SortOrder::Desc).into(),
+            limit: check_limit(Some(limit))?,
+            ..Default::default()
+        };
+        let whole = SummaryRequest::default();
+        let (rows, total) = tokio::try_join!(
+            summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &ranking),
+            summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &whole),
+        )
+        .map_err(ApiError::from)?;
+        let total = total.first().map_or(0.0, |t| metric_value(t, metric));
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, row)| {
+                let model = snapshot.catalogue.model_by_id(row.model_id?)?.clone();
+                let share = if total > 0.0 { metric_value(&row, metric) / total } else { 0.0 };
+                Some(RankedModel { rank: i as i32 + 1, model: CarModel(model), row, share })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! Building and running the server: migrate, seed an empty database, load the data, bind, serve
+//! until told to stop (finishing in-flight requests), and follow ingests from any process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+
+use crate::app::{AppContext, AppError};
+use crate::config::ServeSettings;
+use crate::graphql::{SchemaLimits, build_schema};
+use crate::http::{HttpState, router};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("seeding the empty database: {0}")]
+    Seed(#[from] StoreError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    context: Arc<AppContext>,
+    router: axum::Router,
+}
+
+impl Application {
+    pub async fn build(database_url: &str, settings: ServeSettings) -> Result<Self, StartupError> {
+        let db = crate::db::connect_and_migrate(database_url).await?;
+        if !settings.no_seed && crate::store::seed::seed_if_empty(&db).await? {
+            tracing::info!("the database was empty: seeded the default data set");
+        }
+        let address = settings.listen;
+        let limits = SchemaLimits {
+            max_depth: settings.max_depth,
+            max_complexity: settings.max_complexity,
+            introspection: settings.introspection,
+        };
+        let max_body = settings.max_body_bytes;
+        let context = AppContext::new(settings, db).await?;
+        let schema = build_schema(limits);
+        let router =
+            router(HttpState { app: context.clone(), schema }).layer(DefaultBodyLimit::max(max_body));
+        let listener =
+            TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
+        Ok(Self { listener, context, router })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn context(&self) -> Arc<AppContext> {
+        self.context.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let refresher = tokio::spawn(follow_data_version(self.context.clone()));
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        refresher.abort();
+        result
+    }
+}
+
+/// Reloads the in-memory data when another process (or a command-line import) lands data.
+async fn follow_data_version(context: Arc<AppContext>) {
+    let mut ticker = tokio::time::interval(context.settings.refresh_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = context.refresh().await {
+            tracing::warn!(%error, "could not check the data version");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,122 @@
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use super::seeded_server;
+
+const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: SalesFilter) {
+  sales(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id soldOn units } }
+  }
+}";
+
+fn ids(page: &serde_json::Value) -> Vec<i64> {
+    page["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("id").parse().expect("numeric id"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walking_forward_and_backward_yields_every_row_once() {
+    let server = seeded_server(3_000).await;
+    let total = server.db.scalar_i64("SELECT COUNT(*) FROM sale").await;
+    assert!(total > 2_000, "seeded {total} rows");
+
+    let mut forward = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = server.data(PAGE, json!({ "first": 700, "after": after })).await;
+        let page = &data["sales"];
+        assert_eq!(page["totalCount"], json!(total));
+        forward.extend(ids(page));
+        if !page["pageInfo"]["hasNextPage"].as_bool().expect("flag") {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(forward.len() as i64, total, "forward walk missed or repeated rows");
+    assert_eq!(forward.iter().collect::<HashSet<_>>().len() as i64, total);
+    // Newest first, ties by id: the order the database gives for (sold_on DESC, id DESC).
+    let expected: Vec<i64> = server
+        .db
+        .rows("SELECT id FROM sale ORDER BY sold_on DESC, id DESC")
+        .await
+        .iter()
+        .map(|r| r.parse().expect("id"))
+        .collect();
+    assert_eq!(forward, expected);
+
+    let mut backward = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let data = server.data(PAGE, json!({ "last": 700, "before": before })).await;
+        let page = &data["sales"];
+        let mut chunk = ids(page);
+        chunk.extend(backward);
+        backward = chunk;
+        if !page["pageInfo"]["hasPreviousPage"].as_bool().expect("flag") {
+            break;
+        }
+        before = page["pageInfo"]["startCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(backward, expected, "backward walk differs from the forward order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_apply_to_pages_and_counts_and_bad_sizes_are_named() {
+    let server = seeded_server(1_500).await;
+    let filter =
+        json!({ "countries": ["DE"], "from": "2023-03-15", "to": "2023-09-10", "fuelTypes": ["DIESEL"] });
+    let data = server.data(PAGE, json!({ "first": 1000, "filter": filter })).await;
+    let expected = server
+        .db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM sale WHERE country_code = 'DE' AND sold_on >= '2023-03-15' \
+             AND sold_on <= '2023-09-10' AND fuel_type = 'DIESEL'",
+        )
+        .await;
+    assert!(expected > 0);
+    assert_eq!(data["sales"]["totalCount"], json!(expected));
+    assert_eq!(ids(&data["sales"]).len() as i64, expected);
+
+    for (args, named) in
+        [(json!({ "first": 0 }), "0"), (json!({ "first": 1001 }), "1001"), (json!({ "last": -5 }), "-5")]
+    {
+        let (status, _, body) = server.post(Some(&server.admin_token()), PAGE, args).await;
+        assert_eq!(status, 200);
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(error["message"].as_str().expect("message").contains(named), "{body}");
+        assert!(body["data"]["sales"].is_null());
+    }
+    let (_, _, body) =
+        server.post(Some(&server.admin_token()), PAGE, json!({ "first": 5, "after": "garbage" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_sales_with_models_and_countries_costs_constant_queries() {
+    let server = seeded_server(2_000).await;
+    let query = "query($n: Int) { sales(first: $n) { totalCount edges { node { id model { name bodyType } country { code name region } } } } }";
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let data = server.data(query, json!({ "n": 1000 })).await;
+    let after = server.metric("salesgraph_db_queries_total").await;
+    let edges = data["sales"]["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 1000);
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["model"]["name"].is_string() && e["node"]["country"]["code"].is_string())
+    );
+    let large = after - before;
+    let data = server.data(query, json!({ "n": 10 })).await;
+    assert_eq!(data["sales"]["edges"].as_array().expect("edges").len(), 10);
+    let small = server.metric("salesgraph_db_queries_total").await - after;
+    assert!(large <= 4.0, "a page of 1,000 took {large} queries");
+    assert_eq!(large, small, "query count must not grow with the page");
+}

@@ -1,0 +1,209 @@
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::common::TestServer;
+use super::seeded_server;
+
+/// One raw sale as the test reads it straight from the table.
+struct RawSale {
+    sold_on: String,
+    model: String,
+    country: String,
+    region: String,
+    body: String,
+    fuel: String,
+    transmission: String,
+    units: i64,
+    revenue: Option<f64>,
+}
+
+async fn raw_sales(server: &TestServer, from: &str, to: &str) -> Vec<RawSale> {
+    server
+        .db
+        .rows(&format!(
+            "SELECT s.sold_on, m.name, s.country_code, c.region, m.body_type, s.fuel_type, s.transmission, \
+             CAST(s.units AS BIGINT), s.revenue FROM sale s JOIN car_model m ON m.id = s.model_id \
+             JOIN country c ON c.code = s.country_code WHERE s.sold_on >= '{from}' AND s.sold_on <= '{to}'"
+        ))
+        .await
+        .into_iter()
+        .map(|row| {
+            let f: Vec<&str> = row.split('|').collect();
+            RawSale {
+                sold_on: f[0].to_string(),
+                model: f[1].to_string(),
+                country: f[2].to_string(),
+                region: f[3].to_string(),
+                body: f[4].to_string(),
+                fuel: f[5].to_string(),
+                transmission: f[6].to_string(),
+                units: f[7].parse().expect("units"),
+                revenue: f[8].parse().ok(),
+            }
+        })
+        .collect()
+}
+
+fn period(day: &str, granularity: &str) -> String {
+    let (year, month) = (&day[..4], day[5..7].parse::<u32>().expect("month"));
+    match granularity {
+        "MONTH" => format!("{year}-{month:02}-01"),
+        "QUARTER" => format!("{year}-{:02}-01", (month - 1) / 3 * 3 + 1),
+        _ => format!("{year}-01-01"),
+    }
+}
+
+fn key_of(sale: &RawSale, dimensions: &[&str], granularity: &str) -> String {
+    dimensions
+        .iter()
+        .map(|d| match *d {
+            "PERIOD" => period(&sale.sold_on, granularity),
+            "MODEL" => sale.model.clone(),
+            "COUNTRY" => sale.country.clone(),
+            "REGION" => sale.region.clone(),
+            "BODY_TYPE" => sale.body.clone(),
+            "FUEL_TYPE" => sale.fuel.clone(),
+            _ => sale.transmission.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn key_of_aggregate(row: &serde_json::Value, dimensions: &[&str]) -> String {
+    dimensions
+        .iter()
+        .map(|d| {
+            let value = match *d {
+                "PERIOD" => &row["period"],
+                "MODEL" => &row["model"]["name"],
+                "COUNTRY" => &row["country"]["code"],
+                "REGION" => &row["region"],
+                "BODY_TYPE" => &row["bodyType"],
+                "FUEL_TYPE" => &row["fuelType"],
+                _ => &row["transmission"],
+            };
+            value.as_str().expect("dimension value").to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+const SUMMARY: &str = "query($filter: SalesFilter, $groupBy: [Dimension!]!, $granularity: Granularity) {
+  salesSummary(filter: $filter, groupBy: $groupBy, granularity: $granularity) {
+    period model { name } country { code } region bodyType fuelType transmission units revenue averagePrice
+  }
+}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_grouping_equals_an_independent_sum_over_raw_rows() {
+    let server = seeded_server(2_500).await;
+    // A range that starts and ends inside months: its edges come from the rows, the rest from the cube.
+    let (from, to) = ("2023-02-17", "2024-03-09");
+    let raw = raw_sales(&server, from, to).await;
+    assert!(raw.len() > 500);
+    let groupings: &[(&[&str], &str)] = &[
+        (&[], "MONTH"),
+        (&["PERIOD"], "MONTH"),
+        (&["PERIOD"], "QUARTER"),
+        (&["PERIOD"], "YEAR"),
+        (&["MODEL"], "MONTH"),
+        (&["COUNTRY"], "MONTH"),
+        (&["REGION"], "MONTH"),
+        (&["BODY_TYPE"], "MONTH"),
+        (&["FUEL_TYPE"], "MONTH"),
+        (&["TRANSMISSION"], "MONTH"),
+        (&["MODEL", "COUNTRY"], "MONTH"),
+        (&["PERIOD", "REGION", "FUEL_TYPE"], "QUARTER"),
+    ];
+    for (dimensions, granularity) in groupings {
+        let mut expected: BTreeMap<String, (i64, f64)> = BTreeMap::new();
+        for sale in &raw {
+            let entry = expected.entry(key_of(sale, dimensions, granularity)).or_default();
+            entry.0 += sale.units;
+            entry.1 += sale.revenue.unwrap_or(0.0);
+        }
+        let data = server
+            .data(
+                SUMMARY,
+                json!({ "filter": { "from": from, "to": to }, "groupBy": dimensions, "granularity": granularity }),
+            )
+            .await;
+        let rows = data["salesSummary"].as_array().expect("rows");
+        assert_eq!(rows.len(), expected.len(), "group count for {dimensions:?} {granularity}");
+        let mut previous = i64::MAX;
+        for row in rows {
+            let key = key_of_aggregate(row, dimensions);
+            let (units, revenue) =
+                expected.get(&key).unwrap_or_else(|| panic!("unexpected group {key} for {dimensions:?}"));
+            let got_units = row["units"].as_i64().expect("units");
+            assert_eq!(got_units, *units, "units of {key} for {dimensions:?} {granularity}");
+            let got_revenue = row["revenue"].as_f64().expect("revenue");
+            assert!(
+                (got_revenue - revenue).abs() <= 1e-6 * revenue.max(1.0),
+                "revenue of {key}: {got_revenue} vs {revenue}"
+            );
+            assert!(got_units <= previous, "not ordered by units descending");
+            previous = got_units;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_limits_and_rankings_agree_with_raw_rows() {
+    let server = seeded_server(2_500).await;
+    let (from, to) = ("2023-01-01", "2023-12-31");
+    let raw = raw_sales(&server, from, to).await;
+    let europe_suv: i64 =
+        raw.iter().filter(|s| s.region == "Europe" && s.body == "SUV").map(|s| s.units).sum();
+    let data = server
+        .data(SUMMARY, json!({ "filter": { "from": from, "to": to, "regions": ["Europe"], "bodyTypes": ["SUV"] }, "groupBy": [] }))
+        .await;
+    assert_eq!(data["salesSummary"][0]["units"], json!(europe_suv));
+
+    let mut by_model: BTreeMap<&str, i64> = BTreeMap::new();
+    for sale in raw.iter().filter(|s| s.country == "DE") {
+        *by_model.entry(sale.model.as_str()).or_default() += sale.units;
+    }
+    let total: i64 = by_model.values().sum();
+    let mut ranked: Vec<(&str, i64)> = by_model.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let data = server
+        .data(
+            "query($f: SalesFilter) { topModels(filter: $f, limit: 3) { rank model { name } units revenue share } }",
+            json!({ "f": { "from": from, "to": to, "countries": ["Germany"] } }),
+        )
+        .await;
+    let top = data["topModels"].as_array().expect("ranking");
+    assert_eq!(top.len(), 3);
+    for (i, row) in top.iter().enumerate() {
+        assert_eq!(row["rank"], json!(i + 1));
+        assert_eq!(row["units"], json!(ranked[i].1), "{row}");
+        let share = row["share"].as_f64().expect("share");
+        assert!((share - ranked[i].1 as f64 / total as f64).abs() < 1e-9);
+    }
+
+    let ascending = server
+        .data(
+            "query($f: SalesFilter) { topModels(filter: $f, order: ASC, limit: 1) { model { name } units } }",
+            json!({ "f": { "from": from, "to": to, "countries": ["DE"] } }),
+        )
+        .await;
+    assert_eq!(ascending["topModels"][0]["units"], json!(ranked.last().expect("a model").1));
+
+    // Mistakes name the bad value.
+    for (filter, named) in [
+        (json!({ "countries": ["Atlantis"] }), "Atlantis"),
+        (json!({ "models": ["Model T"] }), "Model T"),
+        (json!({ "from": "2024-05-01", "to": "2024-04-01" }), "2024-05-01"),
+        (json!({ "regions": ["Mars"] }), "Mars"),
+        (json!({ "from": "2024-02-30" }), "2024-02-30"),
+    ] {
+        let (status, _, body) = server
+            .post(Some(&server.admin_token()), SUMMARY, json!({ "filter": filter, "groupBy": [] }))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().expect("message").contains(named), "{body}");
+    }
+}
