@@ -16,6 +16,8 @@ use crate::store::{Store, data_version};
 /// The data as of one version: what every query of a request reads.
 pub struct Snapshot {
     pub version: i64,
+    /// The day of the latest sale, which bounds "the current period".
+    pub last_sale_day: Option<chrono::NaiveDate>,
     pub catalogue: Arc<Catalogue>,
     pub cube: Arc<Cube>,
 }
@@ -43,7 +45,13 @@ pub struct AppContext {
 async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
     let cube = Cube::load(db).await?;
     let catalogue = Catalogue::load(db).await?;
-    Ok(Snapshot { version: cube.version, catalogue: Arc::new(catalogue), cube: Arc::new(cube) })
+    let last_sale_day = crate::store::sales::last_sale_day(db).await?;
+    Ok(Snapshot {
+        version: cube.version,
+        last_sale_day,
+        catalogue: Arc::new(catalogue),
+        cube: Arc::new(cube),
+    })
 }
 
 impl AppContext {

@@ -45,12 +45,20 @@ pub fn month_date(index: i32) -> Option<chrono::NaiveDate> {
 pub struct Cube {
     /// The data version the cube was loaded at.
     pub version: i64,
+    /// Rows sorted by month.
     frame: DataFrame,
+    /// (month index, first row of that month), ascending: a month range is a slice, so a
+    /// query over a quarter reads a quarter's rows rather than scanning every month.
+    month_starts: Vec<(i32, usize)>,
 }
 
 impl Cube {
     pub fn empty(version: i64) -> Self {
-        Self::from_columns(version, Columns::default()).unwrap_or(Self { version, frame: DataFrame::empty() })
+        Self::from_columns(version, Columns::default()).unwrap_or(Self {
+            version,
+            frame: DataFrame::empty(),
+            month_starts: Vec::new(),
+        })
     }
 
     /// Loads the rollup. Reads the version first: if an ingest lands meanwhile, the cube is at
@@ -64,7 +72,8 @@ impl Cube {
                  r.transmission, r.units, r.revenue, r.priced_units, r.row_count, r.coarse_rows \
                  FROM monthly_rollup r \
                  JOIN car_model m ON m.id = r.model_id \
-                 JOIN country c ON c.code = r.country_code",
+                 JOIN country c ON c.code = r.country_code \
+                 ORDER BY r.month",
             ))
             .await?;
         let mut columns = Columns::with_capacity(rows.len());
@@ -88,6 +97,13 @@ impl Cube {
 
     fn from_columns(version: i64, c: Columns) -> PolarsResult<Self> {
         let height = c.month.len();
+        debug_assert!(c.month.windows(2).all(|w| w[0] <= w[1]), "cube rows must come sorted by month");
+        let mut month_starts: Vec<(i32, usize)> = Vec::new();
+        for (row, month) in c.month.iter().enumerate() {
+            if month_starts.last().is_none_or(|(m, _)| m != month) {
+                month_starts.push((*month, row));
+            }
+        }
         let frame = DataFrame::new(
             height,
             vec![
@@ -105,7 +121,7 @@ impl Cube {
                 Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
             ],
         )?;
-        Ok(Self { version, frame })
+        Ok(Self { version, frame, month_starts })
     }
 
     pub fn frame(&self) -> &DataFrame {
@@ -114,6 +130,15 @@ impl Cube {
 
     pub fn lazy(&self) -> LazyFrame {
         self.frame.clone().lazy()
+    }
+
+    /// The rows of the months `first..=last` (month indices), without scanning the others.
+    pub fn months(&self, first: i32, last: i32) -> LazyFrame {
+        let start = self.month_starts.partition_point(|(m, _)| *m < first);
+        let end = self.month_starts.partition_point(|(m, _)| *m <= last);
+        let row = |i: usize| self.month_starts.get(i).map_or(self.frame.height(), |(_, r)| *r);
+        let (from, to) = (row(start), row(end));
+        self.frame.slice(from as i64, to.saturating_sub(from)).lazy()
     }
 
     /// Rollup groups held.

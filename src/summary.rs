@@ -68,6 +68,8 @@ pub struct AggregateRow {
     /// Sum over the rows that had a price.
     pub revenue_sum: f64,
     pub priced_units: i64,
+    /// Sale rows in the group.
+    pub rows: i64,
 }
 
 impl AggregateRow {
@@ -135,12 +137,12 @@ pub fn split_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> RangeSplit
 }
 
 fn in_list<T: Clone>(name: &str, values: &BTreeSet<T>, series: impl FnOnce(Vec<T>) -> Series) -> Expr {
-    col(name).is_in(lit(series(values.iter().cloned().collect())), false)
+    col(name).is_in(lit(series(values.iter().cloned().collect())).implode(true), false)
 }
 
 /// The cube's rows for the whole months and the filter.
 fn cube_rows(cube: &Cube, filter: &ResolvedFilter, (start, end): (i32, i32)) -> LazyFrame {
-    let mut predicate = col(c::MONTH).gt_eq(lit(start)).and(col(c::MONTH).lt_eq(lit(end)));
+    let mut predicate = lit(true);
     if let Some(countries) = &filter.countries {
         predicate = predicate.and(in_list(c::COUNTRY, countries, |v| Series::new("".into(), v)));
     }
@@ -155,7 +157,7 @@ fn cube_rows(cube: &Cube, filter: &ResolvedFilter, (start, end): (i32, i32)) -> 
         let names: BTreeSet<String> = transmissions.iter().map(|t| t.as_str().to_string()).collect();
         predicate = predicate.and(in_list(c::TRANSMISSION, &names, |v| Series::new("".into(), v)));
     }
-    cube.lazy().filter(predicate)
+    cube.months(start, end).filter(predicate)
 }
 
 /// Partial-month groups from the sale rows, shaped like the cube.
@@ -270,6 +272,7 @@ pub async fn summarize(
         col(c::UNITS).sum().alias(c::UNITS),
         col(c::REVENUE).sum().alias(c::REVENUE),
         col(c::PRICED_UNITS).sum().alias(c::PRICED_UNITS),
+        col(c::ROWS).sum().alias(c::ROWS),
     ];
     let facts = if dims.contains(&Dimension::Period) {
         facts.with_column(period_expr(request.granularity))
@@ -307,6 +310,72 @@ pub async fn summarize(
     to_rows(&frame, &dims)
 }
 
+/// Consecutive periods of one metric over a filter, gaps filled with zero.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PeriodSeries {
+    /// First day of each period.
+    pub periods: Vec<NaiveDate>,
+    pub values: Vec<f64>,
+    /// Periods the data or the filter covers only in part.
+    pub partial: Vec<bool>,
+}
+
+impl Granularity {
+    pub fn months(self) -> u32 {
+        match self {
+            Granularity::Month => 1,
+            Granularity::Quarter => 3,
+            Granularity::Year => 12,
+        }
+    }
+
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        let index = month_index(day);
+        let step = self.months() as i32;
+        crate::cube::month_date(index - index.rem_euclid(step)).unwrap_or(day)
+    }
+}
+
+/// The filtered sales as a series of periods, from the filter's `from` (or the first sale) to
+/// its `to` (or the last sale day), marking periods that are not wholly covered.
+pub async fn period_series(
+    store: &Store,
+    cube: &Cube,
+    catalogue: &Catalogue,
+    filter: &ResolvedFilter,
+    granularity: Granularity,
+    metric: Metric,
+    last_sale_day: Option<NaiveDate>,
+) -> Result<PeriodSeries, SummaryError> {
+    let request =
+        SummaryRequest { group_by: vec![Dimension::Period], granularity, metric, ..Default::default() };
+    let rows = summarize(store, cube, catalogue, filter, &request).await?;
+    let value = |row: &AggregateRow| match metric {
+        Metric::Units => row.units as f64,
+        Metric::Revenue => row.revenue_sum,
+    };
+    let by_period: std::collections::BTreeMap<NaiveDate, f64> =
+        rows.iter().filter_map(|r| Some((r.period?, value(r)))).collect();
+    let covered_until = match (filter.to, last_sale_day) {
+        (Some(to), Some(last)) => Some(to.min(last)),
+        (to, last) => to.or(last),
+    };
+    let start = filter.from.map(|f| granularity.start_of(f)).or_else(|| by_period.keys().next().copied());
+    let end = covered_until.map(|e| granularity.start_of(e)).or_else(|| by_period.keys().last().copied());
+    let mut series = PeriodSeries::default();
+    let (Some(mut period), Some(end)) = (start, end) else { return Ok(series) };
+    while period <= end {
+        let Some(next) = period.checked_add_months(Months::new(granularity.months())) else { break };
+        let starts_late = filter.from.is_some_and(|f| f > period);
+        let ends_early = covered_until.is_some_and(|c| c < next.pred_opt().unwrap_or(next));
+        series.periods.push(period);
+        series.values.push(by_period.get(&period).copied().unwrap_or(0.0));
+        series.partial.push(starts_late || ends_early);
+        period = next;
+    }
+    Ok(series)
+}
+
 fn to_rows(frame: &DataFrame, dims: &[Dimension]) -> Result<Vec<AggregateRow>, SummaryError> {
     let height = frame.height();
     let units = frame.column(c::UNITS)?.cast(&DataType::Int64)?;
@@ -315,6 +384,8 @@ fn to_rows(frame: &DataFrame, dims: &[Dimension]) -> Result<Vec<AggregateRow>, S
     let revenue = revenue.f64()?;
     let priced = frame.column(c::PRICED_UNITS)?.cast(&DataType::Int64)?;
     let priced = priced.i64()?;
+    let row_counts = frame.column(c::ROWS)?.cast(&DataType::Int64)?;
+    let row_counts = row_counts.i64()?;
     let has = |d: Dimension| dims.contains(&d);
     let column = |d: Dimension, name: &str, dtype: DataType| -> Result<Option<Column>, PolarsError> {
         if has(d) && frame.schema().contains(name) {
@@ -351,6 +422,7 @@ fn to_rows(frame: &DataFrame, dims: &[Dimension]) -> Result<Vec<AggregateRow>, S
             units: units.get(i).unwrap_or(0),
             revenue_sum: revenue.get(i).unwrap_or(0.0),
             priced_units: priced.get(i).unwrap_or(0),
+            rows: row_counts.get(i).unwrap_or(0),
         });
     }
     if dims.is_empty() && rows.is_empty() {

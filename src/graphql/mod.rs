@@ -1,6 +1,7 @@
 //! The GraphQL schema: one file per domain; resolvers stay thin (arguments → domain types →
 //! store, cube and summary functions).
 
+pub mod analytics;
 pub mod catalogue;
 pub mod enums;
 pub mod error;
@@ -21,7 +22,12 @@ use crate::domain::ResolvedFilter;
 use error::ApiError;
 
 #[derive(MergedObject, Default)]
-pub struct Query(catalogue::CatalogueQuery, sales::SalesQuery, summary::SummaryQuery);
+pub struct Query(
+    catalogue::CatalogueQuery,
+    sales::SalesQuery,
+    summary::SummaryQuery,
+    analytics::AnalyticsQuery,
+);
 
 pub type AppSchema = Schema<Query, import::MutationRoot, EmptySubscription>;
 

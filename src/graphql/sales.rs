@@ -138,7 +138,18 @@ impl SalesQuery {
         };
         let page =
             sales::page(&app.store, &filter, direction, position, size).await.map_err(ApiError::from)?;
-        let total_count = sales::count(&app.store, &filter).await.map_err(ApiError::from)?;
+        // The rollup counts rows per group: only partial months at the range's edges touch the table.
+        let snapshot = app.snapshot();
+        let totals = crate::summary::summarize(
+            &app.store,
+            &snapshot.cube,
+            &snapshot.catalogue,
+            &filter,
+            &crate::summary::SummaryRequest::default(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let total_count = totals.first().map_or(0, |t| t.rows);
         let (has_previous, has_next) = match direction {
             Direction::Forward => (position.is_some(), page.has_more),
             Direction::Backward => (page.has_more, position.is_some()),

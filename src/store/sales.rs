@@ -82,11 +82,18 @@ pub async fn page(
     Ok(Page { rows, has_more })
 }
 
-pub async fn count(store: &Store, filter: &ResolvedFilter) -> Result<i64, DbErr> {
-    let mut sql = SqlBuilder::new(store.backend(), "SELECT COUNT(*) AS n FROM sale WHERE 1 = 1");
-    sql.and_filter(filter);
-    let row = store.query_one(sql.build()).await?;
-    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
+/// The day of the latest sale, if any.
+pub async fn last_sale_day<C: sea_orm::ConnectionTrait>(db: &C) -> Result<Option<NaiveDate>, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT MAX(sold_on) FROM sale",
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get_by_index::<Option<NaiveDate>>(0),
+        None => Ok(None),
+    }
 }
 
 /// Sums of the rows in one partial month, in the rollup's grouping.

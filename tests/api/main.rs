@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod analytics;
 mod auth;
 mod cache;
 mod pagination;

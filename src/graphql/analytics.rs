@@ -1,0 +1,152 @@
+//! Trend and seasonality of any filtered series.
+
+use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+
+use super::enums::{Granularity, Metric};
+use super::error::ApiError;
+use super::filter::SalesFilter;
+use super::scalars::Date;
+use super::{app, resolve_filter};
+use crate::analytics::{seasonality, trend};
+use crate::summary::{self, PeriodSeries};
+
+/// Which way a series is heading, seasonality and one-off dips aside.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::analytics::trend::Direction")]
+pub enum TrendDirection {
+    /// Growing by more than 2% a year of its mean level.
+    Up,
+    /// Shrinking by more than 2% a year of its mean level.
+    Down,
+    /// Within ±2% a year.
+    Flat,
+}
+
+/// One period of a trend.
+#[derive(SimpleObject)]
+pub struct TrendPoint {
+    /// First day of the period.
+    pub period: Date,
+    /// Units, or revenue in USD, in the period.
+    pub value: f64,
+    /// Trailing mean over a year of periods (two years for yearly series).
+    pub moving_average: Option<f64>,
+    /// Change against the same period a year before (0.1 = +10%).
+    pub year_over_year: Option<f64>,
+    /// True when the data or the filter covers the period only in part: not comparable.
+    pub partial: bool,
+}
+
+/// A series with its direction and slope.
+#[derive(SimpleObject)]
+pub struct Trend {
+    pub points: Vec<TrendPoint>,
+    pub direction: TrendDirection,
+    /// Robust (Theil–Sen, year-apart pairs) change per month, in the metric's unit.
+    pub slope_per_month: f64,
+    /// The last complete year against the year before (0.1 = +10%).
+    pub year_over_year: Option<f64>,
+}
+
+/// Monthly seasonal pattern of a series.
+#[derive(SimpleObject)]
+pub struct Seasonality {
+    /// 12 indices, January first, averaging 1.0 (1.3 = 30% above an average month).
+    pub monthly_index: Vec<f64>,
+    /// Months 1-12 with index at least 1.05, highest first (at least the single highest).
+    pub peak_months: Vec<u32>,
+    /// Months 1-12 with index at most 0.95, lowest first (at least the single lowest).
+    pub trough_months: Vec<u32>,
+    /// 0 (no seasonality) to 1 (all variation seasonal).
+    pub strength: f64,
+    /// Months of data the decomposition used.
+    pub months: i32,
+}
+
+async fn series(
+    ctx: &Context<'_>,
+    filter: Option<&SalesFilter>,
+    granularity: summary::Granularity,
+    metric: summary::Metric,
+) -> Result<PeriodSeries, ApiError> {
+    let app = app(ctx).map_err(|e| ApiError::internal(e.message))?;
+    let filter = resolve_filter(ctx, filter)?;
+    let snapshot = app.snapshot();
+    Ok(summary::period_series(
+        &app.store,
+        &snapshot.cube,
+        &snapshot.catalogue,
+        &filter,
+        granularity,
+        metric,
+        snapshot.last_sale_day,
+    )
+    .await?)
+}
+
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// The filtered sales period by period, with a moving average, year-over-year changes, a
+    /// robust slope and a direction that ignores seasonality and one-off dips.
+    async fn trend(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(Granularity::Month)")] granularity: Option<Granularity>,
+        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+    ) -> Result<Trend> {
+        let granularity: summary::Granularity = granularity.unwrap_or(Granularity::Month).into();
+        let series =
+            series(ctx, filter.as_ref(), granularity, metric.unwrap_or(Metric::Units).into()).await?;
+        let periods_per_year = (12 / granularity.months()) as usize;
+        let analysis = trend::analyze(&series.values, &series.partial, periods_per_year);
+        Ok(Trend {
+            points: series
+                .periods
+                .iter()
+                .zip(analysis.points)
+                .map(|(period, p)| TrendPoint {
+                    period: Date(*period),
+                    value: p.value,
+                    moving_average: p.moving_average,
+                    year_over_year: p.year_over_year,
+                    partial: p.partial,
+                })
+                .collect(),
+            direction: analysis.direction.into(),
+            slope_per_month: analysis.slope_per_period / f64::from(granularity.months()),
+            year_over_year: analysis.year_over_year,
+        })
+    }
+
+    /// Monthly seasonal indices of the filtered sales from a classical decomposition; needs
+    /// at least 24 months of data and says so otherwise.
+    async fn seasonality(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+    ) -> Result<Seasonality> {
+        let series =
+            series(ctx, filter.as_ref(), summary::Granularity::Month, metric.unwrap_or(Metric::Units).into())
+                .await?;
+        // Only whole months are comparable: drop a partial first or last month.
+        let first = usize::from(series.partial.first() == Some(&true));
+        let last = series.values.len()
+            - usize::from(series.values.len() > first && series.partial.last() == Some(&true));
+        let values = &series.values[first..last.max(first)];
+        let first_month0 = series.periods.get(first).map_or(0, |p| chrono::Datelike::month0(p) as usize);
+        let result = seasonality::decompose(values, first_month0)
+            .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        Ok(Seasonality {
+            monthly_index: result.monthly_index.to_vec(),
+            peak_months: result.peak_months,
+            trough_months: result.trough_months,
+            strength: result.strength,
+            months: result.months as i32,
+        })
+    }
+}
