@@ -16,6 +16,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod planning;
 pub mod startup;
 pub mod store;
 pub mod summary;

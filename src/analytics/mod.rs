@@ -1,6 +1,7 @@
 //! Analytics over time series: plain data in, plain data out (no GraphQL, HTTP or SQL here),
 //! so each is unit-tested on small series.
 
+pub mod forecast;
 pub mod seasonality;
 pub mod trend;
 

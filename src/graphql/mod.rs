@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod import;
 pub mod loaders;
+pub mod planning;
 pub mod sales;
 pub mod scalars;
 pub mod summary;
@@ -27,6 +28,7 @@ pub struct Query(
     sales::SalesQuery,
     summary::SummaryQuery,
     analytics::AnalyticsQuery,
+    planning::PlanningQuery,
 );
 
 pub type AppSchema = Schema<Query, import::MutationRoot, EmptySubscription>;

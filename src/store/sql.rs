@@ -36,9 +36,14 @@ impl SqlBuilder {
 
     /// ` AND column IN (…)`; an empty list matches nothing.
     pub fn and_in<V: Into<Value>>(&mut self, column: &str, values: impl IntoIterator<Item = V>) -> &mut Self {
-        let mut values = values.into_iter().peekable();
-        if values.peek().is_none() {
+        let mut values: Vec<Value> = values.into_iter().map(Into::into).collect();
+        if values.is_empty() {
             return self.push(" AND 1 = 0");
+        }
+        if values.len() == 1 {
+            // `=` rather than a one-element IN, which some planners treat as a list and sort after.
+            self.push(" AND ").push(column).push(" = ");
+            return self.param(values.remove(0));
         }
         self.push(" AND ").push(column).push(" IN (");
         let mut first = true;

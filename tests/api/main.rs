@@ -7,6 +7,7 @@ mod analytics;
 mod auth;
 mod cache;
 mod pagination;
+mod planning;
 mod schema;
 mod summary;
 

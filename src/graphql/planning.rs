@@ -1,0 +1,338 @@
+//! Forecasts (which models will sell most) and inventory plans.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+
+use super::catalogue::{CarModel, Country};
+use super::error::ApiError;
+use super::filter::SalesFilter;
+use super::scalars::Date;
+use super::{app, resolve_filter};
+use crate::analytics::forecast;
+use crate::app::Snapshot;
+use crate::planning::{PlanningError, forecast as plan_forecast, inventory, marketing};
+
+/// Horizons a client may ask for, in months.
+pub const HORIZONS: std::ops::RangeInclusive<i32> = 1..=24;
+
+impl From<PlanningError> for ApiError {
+    fn from(error: PlanningError) -> Self {
+        match error {
+            PlanningError::Invalid(message) => ApiError::BadUserInput(message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+fn horizon(value: i32) -> Result<usize, ApiError> {
+    if HORIZONS.contains(&value) {
+        Ok(value as usize)
+    } else {
+        Err(ApiError::BadUserInput(format!(
+            "`horizonMonths` is {value}: it must be between {} and {}",
+            HORIZONS.start(),
+            HORIZONS.end()
+        )))
+    }
+}
+
+/// How well the method forecast the last 12 months from rolling origins.
+#[derive(SimpleObject)]
+pub struct Backtest {
+    pub holdout_months: i32,
+    /// Mean absolute error over the in-sample seasonal-naive error: below 1 beats it.
+    pub mase: f64,
+    /// Symmetric mean absolute percentage error, in percent (0-200).
+    pub smape: f64,
+    /// sMAPE of seasonal naive (same month last year) on the same months.
+    pub baseline_smape: f64,
+}
+
+impl From<forecast::Backtest> for Backtest {
+    fn from(b: forecast::Backtest) -> Self {
+        Self {
+            holdout_months: b.holdout_months as i32,
+            mase: b.mase,
+            smape: b.smape,
+            baseline_smape: b.baseline_smape,
+        }
+    }
+}
+
+/// One forecast month.
+#[derive(SimpleObject)]
+pub struct MonthForecast {
+    /// First day of the month.
+    pub month: Date,
+    /// Predicted units.
+    pub units: f64,
+    /// Lower end of the 80% interval.
+    pub lower: f64,
+    /// Upper end of the 80% interval.
+    pub upper: f64,
+}
+
+/// A model's forecast over the horizon.
+pub struct ModelForecast {
+    rank: i32,
+    prediction: plan_forecast::ModelPrediction,
+    country: Option<String>,
+    snapshot: Arc<Snapshot>,
+}
+
+#[Object]
+impl ModelForecast {
+    /// 1 for the model predicted to sell most.
+    async fn rank(&self) -> i32 {
+        self.rank
+    }
+
+    async fn model(&self) -> Result<CarModel> {
+        let model = self.snapshot.catalogue.model_by_id(self.prediction.model_id).cloned();
+        Ok(model
+            .map(CarModel)
+            .ok_or_else(|| ApiError::internal("forecast for a model not in the catalogue"))?)
+    }
+
+    /// The market, when the filter names exactly one.
+    async fn country(&self) -> Option<Country> {
+        self.snapshot.catalogue.country(self.country.as_deref()?).cloned().map(Country)
+    }
+
+    /// Predicted units over the horizon.
+    async fn units(&self) -> f64 {
+        self.prediction.total.units
+    }
+
+    /// Sum of the monthly 80% lower bounds.
+    async fn lower(&self) -> f64 {
+        self.prediction.total.lower
+    }
+
+    /// Sum of the monthly 80% upper bounds.
+    async fn upper(&self) -> f64 {
+        self.prediction.total.upper
+    }
+
+    /// The path month by month.
+    async fn months(&self) -> Vec<MonthForecast> {
+        self.prediction
+            .months
+            .iter()
+            .map(|(month, m)| MonthForecast {
+                month: Date(*month),
+                units: m.units,
+                lower: m.lower,
+                upper: m.upper,
+            })
+            .collect()
+    }
+}
+
+/// Forecasts ranked by predicted units, with the method and its measured accuracy.
+#[derive(SimpleObject)]
+pub struct Forecast {
+    pub method: String,
+    /// Pooled over the models returned.
+    pub backtest: Backtest,
+    pub predictions: Vec<ModelForecast>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::planning::inventory::StockStatus")]
+pub enum StockStatus {
+    /// On hand does not cover the forecast demand.
+    Short,
+    Ok,
+    /// More than another horizon's demand above the recommended stock.
+    Excess,
+}
+
+/// What a market should hold of one model.
+pub struct InventoryRecommendation {
+    recommendation: inventory::Recommendation,
+    snapshot: Arc<Snapshot>,
+}
+
+#[Object]
+impl InventoryRecommendation {
+    async fn model(&self) -> Result<CarModel> {
+        let model = self.snapshot.catalogue.model_by_id(self.recommendation.model_id).cloned();
+        Ok(model.map(CarModel).ok_or_else(|| ApiError::internal("plan for a model not in the catalogue"))?)
+    }
+
+    /// Predicted units over the horizon.
+    async fn forecast_units(&self) -> f64 {
+        self.recommendation.forecast_units
+    }
+
+    /// Extra units against forecast error at a 95% service level.
+    async fn safety_stock(&self) -> f64 {
+        self.recommendation.safety_stock
+    }
+
+    /// Units in stock as of the last month.
+    async fn on_hand(&self) -> i64 {
+        self.recommendation.on_hand
+    }
+
+    /// Forecast plus safety stock, rounded up.
+    async fn recommended_stock(&self) -> i64 {
+        self.recommendation.recommended_stock
+    }
+
+    /// Units to order to reach the recommended stock.
+    async fn reorder_units(&self) -> i64 {
+        self.recommendation.reorder_units
+    }
+
+    async fn status(&self) -> StockStatus {
+        self.recommendation.status.into()
+    }
+
+    /// Why, in words.
+    async fn reasons(&self) -> &[String] {
+        &self.recommendation.reasons
+    }
+}
+
+/// A model that deserves more marketing in the filtered market.
+pub struct MarketingPriority {
+    rank: i32,
+    priority: marketing::Priority,
+    snapshot: Arc<Snapshot>,
+}
+
+#[Object]
+impl MarketingPriority {
+    /// 1 for the model that most needs it.
+    async fn rank(&self) -> i32 {
+        self.rank
+    }
+
+    async fn model(&self) -> Result<CarModel> {
+        let model = self.snapshot.catalogue.model_by_id(self.priority.model_id).cloned();
+        Ok(model
+            .map(CarModel)
+            .ok_or_else(|| ApiError::internal("priority for a model not in the catalogue"))?)
+    }
+
+    /// 0 when the model keeps pace with its market; higher for valuable models losing more ground.
+    async fn score(&self) -> f64 {
+        self.priority.score
+    }
+
+    /// Why, in words (revenue share, change against the market, price).
+    async fn reasons(&self) -> &[String] {
+        &self.priority.reasons
+    }
+}
+
+#[derive(Default)]
+pub struct PlanningQuery;
+
+#[Object]
+impl PlanningQuery {
+    /// Which models will sell most: monthly forecasts `horizonMonths` whole months after the
+    /// month of the filter's `to` (default: the last sale), from data up to `to` only, ranked
+    /// by predicted units. Units, lower and upper are totals over the horizon.
+    #[graphql(complexity = "limit.unwrap_or(5).max(1) as usize + child_complexity")]
+    async fn forecast(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(3)")] horizon_months: Option<i32>,
+        #[graphql(default_with = "Some(5)")] limit: Option<i32>,
+    ) -> Result<Forecast> {
+        let app = app(ctx)?;
+        let filter = resolve_filter(ctx, filter.as_ref())?;
+        let horizon = horizon(horizon_months.unwrap_or(3))?;
+        let limit = limit.unwrap_or(5);
+        if !(1..=super::summary::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadUserInput(format!(
+                "`limit` is {limit}: it must be between 1 and {}",
+                super::summary::MAX_LIMIT
+            ))
+            .into());
+        }
+        let snapshot = app.snapshot();
+        let result =
+            plan_forecast::forecast_models(&app.store, &snapshot, &filter, horizon, Some(limit as usize))
+                .await
+                .map_err(ApiError::from)?;
+        let country = filter.countries.as_ref().filter(|c| c.len() == 1).and_then(|c| c.first().cloned());
+        Ok(Forecast {
+            method: plan_forecast::METHOD.to_string(),
+            backtest: result.backtest.into(),
+            predictions: result
+                .predictions
+                .into_iter()
+                .enumerate()
+                .map(|(i, prediction)| ModelForecast {
+                    rank: i as i32 + 1,
+                    prediction,
+                    country: country.clone(),
+                    snapshot: snapshot.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Models that deserve more marketing in the filtered market over the last twelve months
+    /// up to the filter's `to`: valuable models whose sales lag the market's.
+    #[graphql(complexity = "limit.unwrap_or(10).max(1) as usize + child_complexity")]
+    async fn marketing_priorities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(10)")] limit: Option<i32>,
+    ) -> Result<Vec<MarketingPriority>> {
+        let app = app(ctx)?;
+        let filter = resolve_filter(ctx, filter.as_ref())?;
+        let limit = limit.unwrap_or(10);
+        if !(1..=super::summary::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadUserInput(format!(
+                "`limit` is {limit}: it must be between 1 and {}",
+                super::summary::MAX_LIMIT
+            ))
+            .into());
+        }
+        let snapshot = app.snapshot();
+        let ranked = marketing::priorities(&app.store, &snapshot, &filter).await.map_err(ApiError::from)?;
+        Ok(ranked
+            .into_iter()
+            .take(limit as usize)
+            .enumerate()
+            .map(|(i, priority)| MarketingPriority {
+                rank: i as i32 + 1,
+                priority,
+                snapshot: snapshot.clone(),
+            })
+            .collect())
+    }
+
+    /// What to stock in one market: per model, forecast demand over the horizon, safety stock,
+    /// on hand, recommended stock and reorder quantity; models needing the most first.
+    async fn inventory_plan(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "ISO code or English name of the market.")] country: String,
+        #[graphql(default_with = "Some(3)")] horizon_months: Option<i32>,
+    ) -> Result<Option<Vec<InventoryRecommendation>>> {
+        let app = app(ctx)?;
+        let snapshot = app.snapshot();
+        let code = snapshot
+            .catalogue
+            .country(&country)
+            .map(|c| c.code.clone())
+            .ok_or_else(|| ApiError::BadUserInput(format!("unknown country \"{country}\"")))?;
+        let horizon = horizon(horizon_months.unwrap_or(3))?;
+        let plan = inventory::plan(&app.store, &snapshot, &code, horizon).await.map_err(ApiError::from)?;
+        Ok(Some(
+            plan.into_iter()
+                .map(|recommendation| InventoryRecommendation { recommendation, snapshot: snapshot.clone() })
+                .collect(),
+        ))
+    }
+}

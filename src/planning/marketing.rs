@@ -1,0 +1,145 @@
+//! Which models deserve more marketing in a market: high-value models losing ground, scored
+//! from their value (price against the market's, revenue share) and their momentum against the
+//! market over the last year.
+
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
+
+use super::PlanningError;
+use crate::app::Snapshot;
+use crate::domain::ResolvedFilter;
+use crate::store::Store;
+use crate::summary::{self, AggregateRow, Dimension, SummaryRequest};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priority {
+    pub model_id: i32,
+    pub score: f64,
+    pub reasons: Vec<String>,
+}
+
+/// A model's last two years in a market, as the score needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ModelYears {
+    pub units_last: f64,
+    pub units_before: f64,
+    pub revenue_last: f64,
+    pub priced_units_last: f64,
+}
+
+fn change(last: f64, before: f64) -> Option<f64> {
+    (before > 0.0).then(|| last / before - 1.0)
+}
+
+/// Scores models; pure so that it is tested on its own. `names` only words the reasons.
+pub fn score(models: &BTreeMap<i32, ModelYears>, names: &dyn Fn(i32) -> String) -> Vec<Priority> {
+    let market_last: f64 = models.values().map(|m| m.units_last).sum();
+    let market_before: f64 = models.values().map(|m| m.units_before).sum();
+    let market_revenue: f64 = models.values().map(|m| m.revenue_last).sum();
+    let market_priced: f64 = models.values().map(|m| m.priced_units_last).sum();
+    let market_price = if market_priced > 0.0 { market_revenue / market_priced } else { 0.0 };
+    let market_change = change(market_last, market_before).unwrap_or(0.0);
+    let mut priorities: Vec<Priority> = models
+        .iter()
+        .filter(|(_, m)| m.units_last > 0.0 && m.units_before > 0.0)
+        .map(|(&model_id, m)| {
+            let own = change(m.units_last, m.units_before).unwrap_or(0.0);
+            let lag = (market_change - own).max(0.0);
+            let price = if m.priced_units_last > 0.0 { m.revenue_last / m.priced_units_last } else { 0.0 };
+            let price_ratio = if market_price > 0.0 { price / market_price } else { 1.0 };
+            let share = if market_revenue > 0.0 { m.revenue_last / market_revenue } else { 0.0 };
+            // Value weighs how much a recovered unit is worth; lag how much ground there is to win.
+            let score = 100.0 * lag * price_ratio.max(0.1).sqrt() * (1.0 + 5.0 * share);
+            let direction = if own < 0.0 { "down" } else { "up" };
+            let market = if market_change < 0.0 { "fell" } else { "grew" };
+            let mut reasons = vec![format!(
+                "revenue share {:.1}%, units {direction} {:.0}% year over year while the market {market} {:.0}%",
+                share * 100.0,
+                own.abs() * 100.0,
+                market_change.abs() * 100.0
+            )];
+            if price > 0.0 {
+                reasons.push(format!("average price ${price:.0}, {price_ratio:.2}× the market's ${market_price:.0}"));
+            }
+            if lag == 0.0 {
+                reasons.push(format!("{} keeps pace with the market: no marketing need", names(model_id)));
+            }
+            Priority { model_id, score, reasons }
+        })
+        .collect();
+    priorities.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.model_id.cmp(&b.model_id)));
+    priorities
+}
+
+fn window(rows: &[AggregateRow]) -> BTreeMap<i32, AggregateRow> {
+    rows.iter().filter_map(|r| Some((r.model_id?, r.clone()))).collect()
+}
+
+/// The last twelve months up to the filter's `to` (default the last sale) against the twelve before.
+pub async fn priorities(
+    store: &Store,
+    snapshot: &Snapshot,
+    filter: &ResolvedFilter,
+) -> Result<Vec<Priority>, PlanningError> {
+    let Some(end) = filter.to.or(snapshot.last_sale_day) else { return Ok(Vec::new()) };
+    let year_ago = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
+    let (last_from, before_to) = (year_ago(end).succ_opt().unwrap_or(end), year_ago(end));
+    let before_from = year_ago(before_to).succ_opt().unwrap_or(before_to);
+    let request = SummaryRequest { group_by: vec![Dimension::Model], ..Default::default() };
+    let last_filter = ResolvedFilter { from: Some(last_from), to: Some(end), ..filter.clone() };
+    let before_filter = ResolvedFilter { from: Some(before_from), to: Some(before_to), ..filter.clone() };
+    let (last, before) = tokio::try_join!(
+        summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &last_filter, &request),
+        summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &before_filter, &request),
+    )?;
+    let (last, before) = (window(&last), window(&before));
+    let mut models: BTreeMap<i32, ModelYears> = BTreeMap::new();
+    for (id, row) in &last {
+        let entry = models.entry(*id).or_default();
+        entry.units_last = row.units as f64;
+        entry.revenue_last = row.revenue_sum;
+        entry.priced_units_last = row.priced_units as f64;
+    }
+    for (id, row) in &before {
+        models.entry(*id).or_default().units_before = row.units as f64;
+    }
+    let names = |id: i32| {
+        snapshot.catalogue.model_by_id(id).map_or_else(|| format!("model {id}"), |m| m.name.clone())
+    };
+    Ok(score(&models, &names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn years(last: f64, before: f64, price: f64) -> ModelYears {
+        ModelYears {
+            units_last: last,
+            units_before: before,
+            revenue_last: last * price,
+            priced_units_last: last,
+        }
+    }
+
+    #[test]
+    fn a_falling_expensive_model_ranks_first() {
+        let models = BTreeMap::from([
+            (1, years(1_000.0, 900.0, 40_000.0)),
+            (2, years(70.0, 100.0, 95_000.0)),
+            (3, years(450.0, 500.0, 35_000.0)),
+        ]);
+        let ranked = score(&models, &|id| format!("m{id}"));
+        assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
+        assert!(ranked[0].reasons[0].contains("down 30%"), "{:?}", ranked[0].reasons);
+        assert!(ranked.iter().find(|p| p.model_id == 1).expect("m1").score == 0.0);
+    }
+
+    #[test]
+    fn empty_and_new_models_do_not_panic() {
+        assert!(score(&BTreeMap::new(), &|_| String::new()).is_empty());
+        let new_only = BTreeMap::from([(1, years(10.0, 0.0, 1.0))]);
+        assert!(score(&new_only, &|_| String::new()).is_empty());
+    }
+}
