@@ -3,6 +3,7 @@
 
 pub mod forecast;
 pub mod seasonality;
+pub mod segments;
 pub mod trend;
 
 /// Mean of a slice; 0 for an empty one.

@@ -11,7 +11,7 @@ use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::analytics::forecast;
 use crate::app::Snapshot;
-use crate::planning::{PlanningError, forecast as plan_forecast, inventory, marketing};
+use crate::planning::{PlanningError, forecast as plan_forecast, inventory, marketing, segments};
 
 /// Horizons a client may ask for, in months.
 pub const HORIZONS: std::ops::RangeInclusive<i32> = 1..=24;
@@ -229,6 +229,41 @@ impl MarketingPriority {
     }
 }
 
+/// A segment's centre, in original units.
+#[derive(SimpleObject)]
+pub struct SegmentCentroid {
+    /// USD per car.
+    pub average_price: f64,
+    /// Units over the last twelve months.
+    pub units_per_year: f64,
+    /// Last twelve months against the twelve before (0.1 = +10%).
+    pub growth: f64,
+    /// Coefficient of variation of monthly units over two years.
+    pub volatility: f64,
+    /// Share of units that are electric (0-1).
+    pub electric_share: f64,
+}
+
+/// A group of models with similar price, volume, growth and mix.
+#[derive(SimpleObject)]
+pub struct Segment {
+    /// 1 for the segment with the most volume.
+    pub id: i32,
+    /// Derived from the centroid ("volume core", "premium flagship", "electric growth", …).
+    pub label: String,
+    pub models: Vec<CarModel>,
+    pub centroid: SegmentCentroid,
+}
+
+/// Models grouped by k-means over standardized features.
+#[derive(SimpleObject)]
+pub struct SegmentAnalysis {
+    pub k: i32,
+    /// Mean silhouette (-1 to 1): how well separated the segments are.
+    pub silhouette: f64,
+    pub segments: Vec<Segment>,
+}
+
 #[derive(Default)]
 pub struct PlanningQuery;
 
@@ -274,6 +309,52 @@ impl PlanningQuery {
                     prediction,
                     country: country.clone(),
                     snapshot: snapshot.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Segments of the models the filter covers, by k-means over standardized price, volume,
+    /// growth, volatility and electric share over the last two years; `k` is chosen by
+    /// silhouette when omitted (2 to 8).
+    async fn segments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SalesFilter>,
+        k: Option<i32>,
+    ) -> Result<SegmentAnalysis> {
+        let app = app(ctx)?;
+        let filter = resolve_filter(ctx, filter.as_ref())?;
+        let k = match k {
+            Some(k) if k < 2 => {
+                return Err(ApiError::BadUserInput(format!("`k` is {k}: it must be at least 2")).into());
+            }
+            other => other.map(|k| k as usize),
+        };
+        let snapshot = app.snapshot();
+        let result =
+            segments::segment_models(&app.store, &snapshot, &filter, k).await.map_err(ApiError::from)?;
+        let model = |i: usize| {
+            result.model_ids.get(i).and_then(|id| snapshot.catalogue.model_by_id(*id)).cloned().map(CarModel)
+        };
+        Ok(SegmentAnalysis {
+            k: result.analysis.k as i32,
+            silhouette: result.analysis.silhouette,
+            segments: result
+                .analysis
+                .segments
+                .iter()
+                .map(|s| Segment {
+                    id: s.id as i32,
+                    label: s.label.clone(),
+                    models: s.members.iter().filter_map(|i| model(*i)).collect(),
+                    centroid: SegmentCentroid {
+                        average_price: s.centroid.average_price,
+                        units_per_year: s.centroid.units_per_year,
+                        growth: s.centroid.growth,
+                        volatility: s.centroid.volatility,
+                        electric_share: s.centroid.electric_share,
+                    },
                 })
                 .collect(),
         })

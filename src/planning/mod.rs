@@ -3,6 +3,7 @@
 pub mod forecast;
 pub mod inventory;
 pub mod marketing;
+pub mod segments;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanningError {

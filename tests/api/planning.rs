@@ -102,6 +102,23 @@ async fn forecasts_beat_seasonal_naive_and_plans_flag_the_planted_stock() {
             .contains("year over year")
     );
 
+    let segments = server
+        .data("{ segments { k silhouette segments { id label models { name } centroid { averagePrice unitsPerYear growth electricShare } } } }", json!({}))
+        .await;
+    let analysis = &segments["segments"];
+    let segment_of = |model: &str| {
+        analysis["segments"]
+            .as_array()
+            .expect("segments")
+            .iter()
+            .position(|s| s["models"].as_array().expect("models").iter().any(|m| m["name"] == model))
+            .unwrap_or_else(|| panic!("{model} in no segment: {analysis}"))
+    };
+    assert_eq!(segment_of("7 Series"), segment_of("M5"), "{analysis}");
+    assert_eq!(segment_of("i4"), segment_of("iX"), "{analysis}");
+    assert_ne!(segment_of("3 Series"), segment_of("i7"), "{analysis}");
+    assert!(analysis["silhouette"].as_f64().expect("silhouette") > 0.4, "{analysis}");
+
     let (_, _, body) = server.post(Some(&server.admin_token()), PLAN, json!({ "c": "Atlantis" })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     let (_, _, body) = server.post(Some(&server.admin_token()), FORECAST, json!({ "h": 0 })).await;
