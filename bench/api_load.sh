@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API benchmark: seeds ROWS (default 1,000,000) into a SQLite file, starts the release server
-# cold (SALESGRAPH_CACHE=off) and cached, and drives topModels, salesSummary and a sales page
-# with wrk (Debian's package) at 16 connections for DURATION each. Prints p50, p99 and req/s.
+# cold (SALESGRAPH_CACHE=off) and cached, and drives topModels, salesSummary, a sales page and
+# the analytics (trend, seasonality, segments, forecast) with wrk (Debian's package) at 16
+# connections for DURATION each. Prints p50, p99 and req/s. QUERIES="trend forecast" picks some.
 #   bench/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,16 +35,32 @@ cat > bench/out/sales_page.json <<'JSON'
 {"query":"{ sales(first: 100, filter: {countries: [\"DE\"]}) { edges { node { id soldOn units model { name } country { code } } } pageInfo { endCursor } } }"}
 JSON
 
+cat > bench/out/trend.json <<'JSON'
+{"query":"{ trend(filter: {models: [\"X5\"], from: \"2021-01-01\"}) { direction slopePerMonth points { period value } } }"}
+JSON
+cat > bench/out/seasonality.json <<'JSON'
+{"query":"{ seasonality(filter: {countries: [\"GB\"]}) { monthlyIndex peakMonths troughMonths strength } }"}
+JSON
+cat > bench/out/segments.json <<'JSON'
+{"query":"{ segments { k silhouette segments { label models { name } } } }"}
+JSON
+cat > bench/out/forecast.json <<'JSON'
+{"query":"{ forecast(filter: {countries: [\"DE\"]}, limit: 10) { backtest { smape baselineSmape } predictions { model { name } units } } }"}
+JSON
+CONNECTIONS="${CONNECTIONS:-16}"
+THREADS=$(( CONNECTIONS < 2 ? 1 : 2 ))
+QUERIES="${QUERIES:-top_models summary summary_days sales_page trend seasonality segments forecast}"
+
 for mode in off on; do
   SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
-  for q in top_models summary summary_days sales_page; do
+  for q in $QUERIES; do
     # One request first, so that "cached" measures hits rather than 16 simultaneous first misses.
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
       --data @"bench/out/$q.json" http://127.0.0.1:18080/graphql
     printf 'cache=%-3s %-13s ' "$mode" "$q"
-    QUERY_FILE="bench/out/$q.json" wrk -t2 -c16 -d"$DURATION" -s bench/graphql_post.lua http://127.0.0.1:18080/graphql | grep RESULT
+    QUERY_FILE="bench/out/$q.json" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/graphql_post.lua http://127.0.0.1:18080/graphql | grep RESULT
   done
   kill -TERM "$SERVER"; wait "$SERVER" || true
 done

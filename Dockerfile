@@ -1,0 +1,22 @@
+# Build the release binary in the full toolchain image, ship it alone on a slim base.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY entity entity
+COPY migration migration
+COPY src src
+RUN cargo build --release --locked --bin salesgraph
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --create-home salesgraph
+COPY --from=build /src/target/release/salesgraph /usr/local/bin/salesgraph
+USER salesgraph
+WORKDIR /data
+ENV SALESGRAPH_LISTEN=0.0.0.0:8080 \
+    DATABASE_URL=sqlite:///data/salesgraph.db
+EXPOSE 8080
+ENTRYPOINT ["salesgraph"]
+CMD ["serve"]
