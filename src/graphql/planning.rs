@@ -25,6 +25,14 @@ impl From<PlanningError> for ApiError {
     }
 }
 
+/// A model the answer refers to, from the snapshot's catalogue.
+fn catalogue_model(snapshot: &Snapshot, id: i32) -> Result<CarModel> {
+    let model = snapshot.catalogue.model_by_id(id).cloned();
+    Ok(model
+        .map(CarModel)
+        .ok_or_else(|| ApiError::internal(format!("model {id} is not in the catalogue")))?)
+}
+
 fn horizon(value: i32) -> Result<usize, ApiError> {
     if HORIZONS.contains(&value) {
         Ok(value as usize)
@@ -89,10 +97,7 @@ impl ModelForecast {
     }
 
     async fn model(&self) -> Result<CarModel> {
-        let model = self.snapshot.catalogue.model_by_id(self.prediction.model_id).cloned();
-        Ok(model
-            .map(CarModel)
-            .ok_or_else(|| ApiError::internal("forecast for a model not in the catalogue"))?)
+        catalogue_model(&self.snapshot, self.prediction.model_id)
     }
 
     /// The market, when the filter names exactly one.
@@ -158,8 +163,7 @@ pub struct InventoryRecommendation {
 #[Object]
 impl InventoryRecommendation {
     async fn model(&self) -> Result<CarModel> {
-        let model = self.snapshot.catalogue.model_by_id(self.recommendation.model_id).cloned();
-        Ok(model.map(CarModel).ok_or_else(|| ApiError::internal("plan for a model not in the catalogue"))?)
+        catalogue_model(&self.snapshot, self.recommendation.model_id)
     }
 
     /// Predicted units over the horizon.
@@ -212,10 +216,7 @@ impl MarketingPriority {
     }
 
     async fn model(&self) -> Result<CarModel> {
-        let model = self.snapshot.catalogue.model_by_id(self.priority.model_id).cloned();
-        Ok(model
-            .map(CarModel)
-            .ok_or_else(|| ApiError::internal("priority for a model not in the catalogue"))?)
+        catalogue_model(&self.snapshot, self.priority.model_id)
     }
 
     /// 0 when the model keeps pace with its market; higher for valuable models losing more ground.
@@ -283,19 +284,11 @@ impl PlanningQuery {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
         let horizon = horizon(horizon_months.unwrap_or(3))?;
-        let limit = limit.unwrap_or(5);
-        if !(1..=super::summary::MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::BadUserInput(format!(
-                "`limit` is {limit}: it must be between 1 and {}",
-                super::summary::MAX_LIMIT
-            ))
-            .into());
-        }
+        let limit = super::summary::check_limit(Some(limit.unwrap_or(5)))?.unwrap_or(5);
         let snapshot = app.snapshot();
-        let result =
-            plan_forecast::forecast_models(&app.store, &snapshot, &filter, horizon, Some(limit as usize))
-                .await
-                .map_err(ApiError::from)?;
+        let result = plan_forecast::forecast_models(&app.store, &snapshot, &filter, horizon, Some(limit))
+            .await
+            .map_err(ApiError::from)?;
         let country = filter.countries.as_ref().filter(|c| c.len() == 1).and_then(|c| c.first().cloned());
         Ok(Forecast {
             method: plan_forecast::METHOD.to_string(),
@@ -371,19 +364,12 @@ impl PlanningQuery {
     ) -> Result<Vec<MarketingPriority>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
-        let limit = limit.unwrap_or(10);
-        if !(1..=super::summary::MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::BadUserInput(format!(
-                "`limit` is {limit}: it must be between 1 and {}",
-                super::summary::MAX_LIMIT
-            ))
-            .into());
-        }
+        let limit = super::summary::check_limit(Some(limit.unwrap_or(10)))?.unwrap_or(10);
         let snapshot = app.snapshot();
         let ranked = marketing::priorities(&app.store, &snapshot, &filter).await.map_err(ApiError::from)?;
         Ok(ranked
             .into_iter()
-            .take(limit as usize)
+            .take(limit)
             .enumerate()
             .map(|(i, priority)| MarketingPriority {
                 rank: i as i32 + 1,

@@ -138,30 +138,39 @@ impl SalesQuery {
         };
         let page =
             sales::page(&app.store, &filter, direction, position, size).await.map_err(ApiError::from)?;
-        // The rollup counts rows per group: only partial months at the range's edges touch the table.
-        let snapshot = app.snapshot();
-        let totals = crate::summary::summarize(
-            &app.store,
-            &snapshot.cube,
-            &snapshot.catalogue,
-            &filter,
-            &crate::summary::SummaryRequest::default(),
-        )
-        .await
-        .map_err(ApiError::from)?;
-        let total_count = totals.first().map_or(0, |t| t.rows);
+        // Counted only when asked for; the rollup counts rows per group, so only partial months
+        // at the range's edges touch the table.
+        let total_count = if ctx.look_ahead().field("totalCount").exists() {
+            let snapshot = app.snapshot();
+            let totals = crate::summary::summarize(
+                &app.store,
+                &snapshot.cube,
+                &snapshot.catalogue,
+                &filter,
+                &crate::summary::SummaryRequest::default(),
+            )
+            .await
+            .map_err(ApiError::from)?;
+            totals.first().map_or(0, |t| t.rows)
+        } else {
+            0
+        };
         let (has_previous, has_next) = match direction {
             Direction::Forward => (position.is_some(), page.has_more),
             Direction::Backward => (page.has_more, position.is_some()),
         };
-        // One query each for the page's models and countries, however many rows reference them.
-        let model_ids: std::collections::BTreeSet<i32> = page.rows.iter().map(|r| r.model_id).collect();
-        let codes: std::collections::BTreeSet<String> =
-            page.rows.iter().map(|r| r.country_code.clone()).collect();
-        tokio::try_join!(
-            ctx.data::<Models>()?.load_many(model_ids),
-            ctx.data::<Countries>()?.load_many(codes)
-        )?;
+        // One query each for the page's models and countries (when asked for), however many rows
+        // reference them.
+        let node = ctx.look_ahead().field("edges").field("node");
+        if node.field("model").exists() {
+            let ids: std::collections::BTreeSet<i32> = page.rows.iter().map(|r| r.model_id).collect();
+            ctx.data::<Models>()?.load_many(ids).await?;
+        }
+        if node.field("country").exists() {
+            let codes: std::collections::BTreeSet<String> =
+                page.rows.iter().map(|r| r.country_code.clone()).collect();
+            ctx.data::<Countries>()?.load_many(codes).await?;
+        }
         let mut connection =
             Connection::with_additional_fields(has_previous, has_next, SaleConnectionFields { total_count });
         connection

@@ -104,7 +104,7 @@ impl RankedModel {
     }
 }
 
-fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError> {
+pub(crate) fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError> {
     match limit {
         Some(l) if !(1..=MAX_LIMIT).contains(&l) => {
             Err(ApiError::BadUserInput(format!("`limit` is {l}: it must be between 1 and {MAX_LIMIT}")))

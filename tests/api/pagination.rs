@@ -119,4 +119,9 @@ async fn a_page_of_sales_with_models_and_countries_costs_constant_queries() {
     let small = server.metric("salesgraph_db_queries_total").await - after;
     assert!(large <= 4.0, "a page of 1,000 took {large} queries");
     assert_eq!(large, small, "query count must not grow with the page");
+
+    // What is not asked for is not loaded: a bare page is one query.
+    let before = server.metric("salesgraph_db_queries_total").await;
+    server.data("{ sales(first: 1000) { edges { node { id units } } } }", json!({})).await;
+    assert_eq!(server.metric("salesgraph_db_queries_total").await - before, 1.0);
 }
