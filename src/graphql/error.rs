@@ -63,6 +63,19 @@ impl From<crate::summary::SummaryError> for ApiError {
     }
 }
 
+/// An integer argument checked against its allowed range, naming the argument and the value.
+pub fn in_range(name: &str, value: i32, range: std::ops::RangeInclusive<i32>) -> Result<usize, ApiError> {
+    if range.contains(&value) {
+        Ok(value as usize)
+    } else {
+        Err(ApiError::BadUserInput(format!(
+            "`{name}` is {value}: it must be between {} and {}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
 /// The code for an error that async-graphql raised itself (parsing, validation, limits).
 pub fn code_for_engine_error(message: &str) -> &'static str {
     let lower = message.to_ascii_lowercase();

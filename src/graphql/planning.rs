@@ -34,15 +34,7 @@ fn catalogue_model(snapshot: &Snapshot, id: i32) -> Result<CarModel> {
 }
 
 fn horizon(value: i32) -> Result<usize, ApiError> {
-    if HORIZONS.contains(&value) {
-        Ok(value as usize)
-    } else {
-        Err(ApiError::BadUserInput(format!(
-            "`horizonMonths` is {value}: it must be between {} and {}",
-            HORIZONS.start(),
-            HORIZONS.end()
-        )))
-    }
+    super::error::in_range("horizonMonths", value, HORIZONS)
 }
 
 /// How well the method forecast the last 12 months from rolling origins.

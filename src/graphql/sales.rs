@@ -85,18 +85,6 @@ pub struct SaleConnectionFields {
 
 pub type SaleConnection = Connection<String, Sale, SaleConnectionFields>;
 
-fn page_size(name: &str, value: i32) -> Result<u64, ApiError> {
-    if PAGE_SIZES.contains(&value) {
-        Ok(value as u64)
-    } else {
-        Err(ApiError::BadUserInput(format!(
-            "`{name}` is {value}: page size must be between {} and {}",
-            PAGE_SIZES.start(),
-            PAGE_SIZES.end()
-        )))
-    }
-}
-
 fn cursor(name: &str, text: Option<String>) -> Result<Option<SaleCursor>, ApiError> {
     text.map(|t| {
         SaleCursor::decode(&t).ok_or_else(|| {
@@ -129,10 +117,14 @@ impl SalesQuery {
             return Err(ApiError::BadUserInput("give either `first` or `last`, not both".into()).into());
         }
         let (direction, size, position) = match last {
-            Some(last) => (Direction::Backward, page_size("last", last)?, cursor("before", before)?),
+            Some(last) => (
+                Direction::Backward,
+                super::error::in_range("last", last, PAGE_SIZES)? as u64,
+                cursor("before", before)?,
+            ),
             None => (
                 Direction::Forward,
-                page_size("first", first.unwrap_or(DEFAULT_PAGE_SIZE))?,
+                super::error::in_range("first", first.unwrap_or(DEFAULT_PAGE_SIZE), PAGE_SIZES)? as u64,
                 cursor("after", after)?,
             ),
         };

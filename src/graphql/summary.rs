@@ -105,12 +105,7 @@ impl RankedModel {
 }
 
 pub(crate) fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError> {
-    match limit {
-        Some(l) if !(1..=MAX_LIMIT).contains(&l) => {
-            Err(ApiError::BadUserInput(format!("`limit` is {l}: it must be between 1 and {MAX_LIMIT}")))
-        }
-        other => Ok(other.map(|l| l as usize)),
-    }
+    limit.map(|l| super::error::in_range("limit", l, 1..=MAX_LIMIT)).transpose()
 }
 
 fn metric_value(row: &AggregateRow, metric: summary::Metric) -> f64 {

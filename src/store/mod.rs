@@ -37,11 +37,6 @@ impl Store {
         self.queries.inc();
     }
 
-    pub async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.count_query();
-        self.db.query_all_raw(statement).await
-    }
-
     pub async fn query_one(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.count_query();
         self.db.query_one_raw(statement).await
