@@ -5,6 +5,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY entity entity
 COPY migration migration
 COPY src src
+COPY policy policy
 RUN cargo build --release --locked --bin salesgraph
 
 FROM debian:bookworm-slim

@@ -5,10 +5,12 @@ use std::sync::{Arc, RwLock};
 
 use sea_orm::DatabaseConnection;
 
+use crate::access::{PolicyError, PolicyStore};
 use crate::auth::TokenKeys;
 use crate::cache::ResponseCache;
 use crate::config::ServeSettings;
 use crate::cube::{Cube, CubeError};
+use crate::http::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::catalogue::Catalogue;
 use crate::store::{Store, data_version};
@@ -30,12 +32,18 @@ pub enum AppError {
     Cube(#[from] CubeError),
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot read the JWT public key {path}: {reason}")]
+    PublicKey { path: String, reason: String },
 }
 
 pub struct AppContext {
     pub settings: ServeSettings,
     pub store: Store,
     pub tokens: TokenKeys,
+    pub policy: Arc<PolicyStore>,
+    pub rate_limiter: RateLimiter,
     pub cache: ResponseCache,
     pub metrics: Metrics,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -54,18 +62,39 @@ async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
     })
 }
 
+/// HS256 with the configured secret and/or RS256 with the configured public key; with neither,
+/// dev mode's ephemeral secret.
+async fn token_keys(settings: &ServeSettings) -> Result<TokenKeys, AppError> {
+    let secret = settings.jwt_secret.as_deref().filter(|s| !s.is_empty());
+    let public_key =
+        match &settings.jwt_public_key {
+            Some(path) => Some(tokio::fs::read(path).await.map_err(|e| AppError::PublicKey {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+    let keys = match (secret, public_key) {
+        (Some(secret), Some(pem)) => TokenKeys::hs256(secret.as_bytes()).with_public_key(&pem)?,
+        (Some(secret), None) => TokenKeys::hs256(secret.as_bytes()),
+        (None, Some(pem)) => TokenKeys::rs256(&pem)?,
+        (None, None) => TokenKeys::ephemeral()?,
+    };
+    Ok(keys.with_claims(settings.jwt_issuer.clone(), settings.jwt_audience.clone()))
+}
+
 impl AppContext {
     pub async fn new(settings: ServeSettings, db: DatabaseConnection) -> Result<Arc<Self>, AppError> {
-        let tokens = match &settings.jwt_secret {
-            Some(secret) if !secret.is_empty() => TokenKeys::hs256(secret.as_bytes()),
-            _ => TokenKeys::ephemeral()?,
-        };
+        let tokens = token_keys(&settings).await?;
+        let policy = Arc::new(PolicyStore::load(settings.policy.clone()).await?);
         let metrics = Metrics::new();
         let store = Store::new(db, metrics.db_queries.clone());
         let snapshot = load_snapshot(&store.db).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
+            rate_limiter: RateLimiter::per_second(settings.rate_limit),
+            policy,
             settings,
             store,
             tokens,

@@ -1,6 +1,7 @@
 //! Settings: flags over environment over defaults (clap reads both), validated once at start-up.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -61,6 +62,22 @@ pub struct ServeSettings {
     /// Skip seeding an empty database on start.
     #[arg(long, env = "SALESGRAPH_NO_SEED")]
     pub no_seed: bool,
+    /// A casbin policy file (CSV lines, see policy/policy.csv); unset: the built-in policy.
+    /// Reloaded when it changes or on SIGHUP.
+    #[arg(long, env = "SALESGRAPH_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Requests per second per subject (a token bucket with as many in reserve); 0: no limit.
+    #[arg(long, env = "SALESGRAPH_RATE_LIMIT", default_value_t = 200)]
+    pub rate_limit: u32,
+    /// PEM public key for RS256 tokens from an identity provider.
+    #[arg(long, env = "SALESGRAPH_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "SALESGRAPH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "SALESGRAPH_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
 impl Default for ServeSettings {
@@ -76,6 +93,11 @@ impl Default for ServeSettings {
             introspection: true,
             refresh_interval: Duration::from_secs(1),
             no_seed: false,
+            policy: None,
+            rate_limit: 200,
+            jwt_public_key: None,
+            jwt_issuer: None,
+            jwt_audience: None,
         }
     }
 }

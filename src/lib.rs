@@ -4,6 +4,7 @@
 //! `domain` (filters resolved against the catalogue) → `store` (SQL) and `cube`/`summary`
 //! (columnar, in memory). `startup` builds it all from `config`; `cli` is the command line.
 
+pub mod access;
 pub mod analytics;
 pub mod app;
 pub mod auth;

@@ -68,8 +68,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let refresher = tokio::spawn(follow_data_version(self.context.clone()));
+        let context = self.context.clone();
+        let policy_follower = tokio::spawn(
+            self.context
+                .policy
+                .clone()
+                .follow(self.context.settings.refresh_interval, move || context.cache.invalidate_all()),
+        );
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         refresher.abort();
+        policy_follower.abort();
         result
     }
 }

@@ -1,10 +1,11 @@
-//! HS256 tokens with the configured secret; in dev mode an ephemeral secret made at start-up.
+//! Bearer tokens: HS256 with the configured secret (in dev mode an ephemeral one made at
+//! start-up) and RS256 with an identity provider's public key.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 
 use super::{Role, Viewer};
@@ -25,23 +26,42 @@ pub enum AuthError {
     Issue(String),
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The claims salesgraph reads; `iss`, `aud` and `exp` are checked by the validation itself.
+#[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
     role: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    regions: Vec<String>,
-    exp: u64,
     #[serde(default)]
-    iat: u64,
+    regions: Vec<String>,
 }
 
-/// Signs and verifies tokens.
+/// The claims salesgraph writes when it issues a token.
+#[derive(Debug, Serialize)]
+struct IssuedClaims<'a> {
+    sub: &'a str,
+    role: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    regions: &'a [String],
+    exp: u64,
+    iat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+}
+
+/// Seconds of clock difference tolerated between the token's issuer and this server.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// Signs and verifies tokens: HS256 with a shared secret, RS256 with an identity provider's
+/// public key, or both. The token's `alg` picks the key, and only a configured algorithm is
+/// accepted, so a public key can never be used as an HMAC secret.
 #[derive(Clone)]
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    secret: Option<(EncodingKey, DecodingKey)>,
+    public_key: Option<DecodingKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
     /// True when the secret was made at start-up (no SALESGRAPH_JWT_SECRET).
     pub dev_mode: bool,
 }
@@ -52,15 +72,33 @@ fn now() -> u64 {
 
 impl TokenKeys {
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.required_spec_claims = HashSet::from(["exp".to_string()]);
-        validation.leeway = 30;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            secret: Some((EncodingKey::from_secret(secret), DecodingKey::from_secret(secret))),
+            public_key: None,
+            issuer: None,
+            audience: None,
             dev_mode: false,
         }
+    }
+
+    /// Verification only: RS256 tokens come from an identity provider holding the private key.
+    pub fn rs256(public_key_pem: &[u8]) -> Result<Self, AuthError> {
+        let key = DecodingKey::from_rsa_pem(public_key_pem)
+            .map_err(|e| AuthError::Issue(format!("the RS256 public key is not an RSA PEM key: {e}")))?;
+        Ok(Self { secret: None, public_key: Some(key), issuer: None, audience: None, dev_mode: false })
+    }
+
+    /// Adds RS256 verification beside the HS256 secret.
+    pub fn with_public_key(mut self, public_key_pem: &[u8]) -> Result<Self, AuthError> {
+        self.public_key = Self::rs256(public_key_pem)?.public_key;
+        Ok(self)
+    }
+
+    /// Requires these `iss` and `aud` claims (when set) and writes them into issued tokens.
+    pub fn with_claims(mut self, issuer: Option<String>, audience: Option<String>) -> Self {
+        self.issuer = issuer.filter(|s| !s.is_empty());
+        self.audience = audience.filter(|s| !s.is_empty());
+        self
     }
 
     /// A random secret for dev mode: tokens die with the process.
@@ -72,26 +110,68 @@ impl TokenKeys {
     }
 
     pub fn issue(&self, viewer: &Viewer, ttl: Duration) -> Result<String, AuthError> {
+        let Some((encoding, _)) = &self.secret else {
+            return Err(AuthError::Issue(
+                "no HS256 secret configured (RS256 tokens come from your identity provider)".into(),
+            ));
+        };
         let issued = now();
-        let claims = Claims {
-            sub: viewer.subject.clone(),
-            role: viewer.role.as_str().to_string(),
-            regions: viewer.regions.clone(),
+        let claims = IssuedClaims {
+            sub: &viewer.subject,
+            role: viewer.role.as_str(),
+            regions: &viewer.regions,
             exp: issued + ttl.as_secs(),
             iat: issued,
+            iss: self.issuer.as_deref(),
+            aud: self.audience.as_deref(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AuthError::Issue(e.to_string()))
+        encode(&Header::new(Algorithm::HS256), &claims, encoding).map_err(|e| AuthError::Issue(e.to_string()))
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        let mut required = HashSet::from(["exp".to_string()]);
+        validation.leeway = LEEWAY_SECONDS;
+        match &self.issuer {
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.insert("iss".to_string());
+            }
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.insert("aud".to_string());
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.required_spec_claims = required;
+        validation
     }
 
     pub fn verify(&self, token: &str) -> Result<Viewer, AuthError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
-            ErrorKind::InvalidAlgorithm => AuthError::Invalid("algorithm not accepted".into()),
-            ErrorKind::MissingRequiredClaim(claim) => AuthError::Invalid(format!("missing claim `{claim}`")),
-            _ => AuthError::Invalid("not a valid JWT".into()),
-        })?;
+        // `alg: none` and unknown algorithms fail here: the header type has no such variant.
+        let header = decode_header(token).map_err(|_| AuthError::Invalid("not a valid JWT".into()))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.secret.as_ref().map(|(_, decoding)| decoding),
+            Algorithm::RS256 => self.public_key.as_ref(),
+            _ => None,
+        }
+        .ok_or_else(|| AuthError::Invalid(format!("algorithm {:?} not accepted", header.alg)))?;
+        let data =
+            decode::<Claims>(token, key, &self.validation(header.alg)).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
+                ErrorKind::InvalidAlgorithm => AuthError::Invalid("algorithm not accepted".into()),
+                ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
+                ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
+                ErrorKind::ImmatureSignature => AuthError::Invalid("token not yet valid".into()),
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    AuthError::Invalid(format!("missing claim `{claim}`"))
+                }
+                _ => AuthError::Invalid("not a valid JWT".into()),
+            })?;
         let role = data.claims.role.parse::<Role>().map_err(AuthError::UnknownRole)?;
         Ok(Viewer::new(data.claims.sub, role, data.claims.regions))
     }
@@ -112,9 +192,22 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const PRIVATE_PEM: &[u8] = include_bytes!("../../tests/fixtures/jwt-test-rs256-private.pem");
+    const PUBLIC_PEM: &[u8] = include_bytes!("../../tests/fixtures/jwt-test-rs256-public.pem");
 
     fn viewer() -> Viewer {
         Viewer::new("ana", Role::Manager, vec!["Europe".into()])
+    }
+
+    fn claims(role: &str, exp: u64) -> serde_json::Value {
+        serde_json::json!({ "sub": "x", "role": role, "exp": exp })
+    }
+
+    fn sign(algorithm: Algorithm, key: &EncodingKey, claims: &serde_json::Value) -> String {
+        encode(&Header::new(algorithm), claims, key).unwrap()
     }
 
     #[test]
@@ -130,11 +223,18 @@ mod tests {
         let token = TokenKeys::hs256(b"other").issue(&viewer(), Duration::from_secs(60)).unwrap();
         assert!(matches!(TokenKeys::hs256(b"secret").verify(&token), Err(AuthError::Invalid(_))));
         let keys = TokenKeys::hs256(b"secret");
-        let claims =
-            Claims { sub: "x".into(), role: "admin".into(), regions: vec![], exp: now() - 3600, iat: 0 };
         let expired =
-            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"secret")).unwrap();
+            sign(Algorithm::HS256, &EncodingKey::from_secret(b"secret"), &claims("admin", now() - 3600));
         assert_eq!(keys.verify(&expired), Err(AuthError::Expired));
+        let within_leeway =
+            sign(Algorithm::HS256, &EncodingKey::from_secret(b"secret"), &claims("admin", now() - 5));
+        assert!(keys.verify(&within_leeway).is_ok(), "a few seconds of clock skew are tolerated");
+        let no_exp = sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(b"secret"),
+            &serde_json::json!({"sub": "x", "role": "admin"}),
+        );
+        assert!(matches!(keys.verify(&no_exp), Err(AuthError::Invalid(m)) if m.contains("exp")));
         assert!(keys.verify("abc.def.ghi").is_err());
         assert_eq!(keys.verify_header(None), Err(AuthError::Missing));
         assert_eq!(keys.verify_header(Some("Basic abc")), Err(AuthError::MalformedHeader));
@@ -142,9 +242,107 @@ mod tests {
 
     #[test]
     fn unknown_role_is_refused() {
-        let claims =
-            Claims { sub: "x".into(), role: "janitor".into(), regions: vec![], exp: now() + 60, iat: 0 };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"s")).unwrap();
+        let token = sign(Algorithm::HS256, &EncodingKey::from_secret(b"s"), &claims("janitor", now() + 60));
         assert!(matches!(TokenKeys::hs256(b"s").verify(&token), Err(AuthError::UnknownRole(_))));
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_the_public_key() {
+        let keys = TokenKeys::rs256(PUBLIC_PEM).unwrap();
+        let private = EncodingKey::from_rsa_pem(PRIVATE_PEM).unwrap();
+        let token = sign(Algorithm::RS256, &private, &claims("executive", now() + 60));
+        assert_eq!(keys.verify(&token).map(|v| v.role), Ok(Role::Executive));
+        assert!(keys.issue(&viewer(), Duration::from_secs(60)).is_err(), "no secret, no issuing");
+    }
+
+    #[test]
+    fn attacks_are_refused() {
+        let both = TokenKeys::hs256(b"secret").with_public_key(PUBLIC_PEM).unwrap();
+        let rs_only = TokenKeys::rs256(PUBLIC_PEM).unwrap();
+        // alg none: an unsigned token.
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(claims("admin", now() + 60).to_string());
+        for keys in [&both, &rs_only] {
+            assert!(keys.verify(&format!("{header}.{body}.")).is_err(), "alg none");
+        }
+        // Key confusion: the public key as an HMAC secret.
+        let confused =
+            sign(Algorithm::HS256, &EncodingKey::from_secret(PUBLIC_PEM), &claims("admin", now() + 60));
+        assert!(rs_only.verify(&confused).is_err());
+        assert!(both.verify(&confused).is_err());
+        // A tampered claim: the analyst's token edited to say admin.
+        let honest = TokenKeys::hs256(b"secret")
+            .issue(&Viewer::new("eve", Role::Analyst, vec![]), Duration::from_secs(60))
+            .unwrap();
+        let parts: Vec<&str> = honest.split('.').collect();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(payload.replace("analyst", "admin"));
+        assert_eq!(
+            both.verify(&format!("{}.{forged}.{}", parts[0], parts[2])),
+            Err(AuthError::Invalid("bad signature".into()))
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_when_configured() {
+        let keys =
+            TokenKeys::hs256(b"s").with_claims(Some("https://idp.example".into()), Some("salesgraph".into()));
+        let token = keys.issue(&viewer(), Duration::from_secs(60)).unwrap();
+        assert_eq!(keys.verify(&token), Ok(viewer()));
+        let plain = TokenKeys::hs256(b"s").issue(&viewer(), Duration::from_secs(60)).unwrap();
+        assert!(
+            matches!(keys.verify(&plain), Err(AuthError::Invalid(m)) if m.contains("iss") || m.contains("aud"))
+        );
+        let other = TokenKeys::hs256(b"s")
+            .with_claims(Some("https://evil.example".into()), Some("salesgraph".into()));
+        let wrong = other.issue(&viewer(), Duration::from_secs(60)).unwrap();
+        assert_eq!(keys.verify(&wrong), Err(AuthError::Invalid("wrong issuer".into())));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn keys() -> TokenKeys {
+            TokenKeys::hs256(b"secret").with_public_key(PUBLIC_PEM).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_text_never_verifies(text in any::<String>()) {
+                prop_assert!(keys().verify(&text).is_err());
+                let header = format!("Bearer {text}");
+                prop_assert!(keys().verify_header(Some(&header)).is_err());
+            }
+
+            #[test]
+            fn arbitrary_segments_never_verify(
+                header in any::<Vec<u8>>(),
+                body in any::<Vec<u8>>(),
+                signature in any::<Vec<u8>>(),
+            ) {
+                let token = format!(
+                    "{}.{}.{}",
+                    URL_SAFE_NO_PAD.encode(header),
+                    URL_SAFE_NO_PAD.encode(body),
+                    URL_SAFE_NO_PAD.encode(signature)
+                );
+                prop_assert!(keys().verify(&token).is_err());
+            }
+
+            #[test]
+            fn any_algorithm_with_a_forged_signature_is_refused(
+                alg in prop::sample::select(vec!["none", "None", "HS256", "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA", ""]),
+                role in prop::sample::select(vec!["admin", "executive", "manager", "analyst", "root", ""]),
+                signature in any::<Vec<u8>>(),
+            ) {
+                let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+                let body = URL_SAFE_NO_PAD.encode(claims(role, now() + 60).to_string());
+                let token = format!("{header}.{body}.{}", URL_SAFE_NO_PAD.encode(signature));
+                prop_assert!(keys().verify(&token).is_err());
+            }
+        }
     }
 }

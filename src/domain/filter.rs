@@ -34,6 +34,41 @@ pub enum FilterError {
     UnknownModel(String),
     #[error("`from` {from} is after `to` {to}")]
     FromAfterTo { from: NaiveDate, to: NaiveDate },
+    #[error("{value} is outside your regions ({regions})")]
+    OutsideScope { value: String, regions: String },
+}
+
+/// The part of the data a viewer may see.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Everything,
+    /// Only the markets of these regions (as the token names them; matched ignoring case).
+    Regions(Vec<String>),
+}
+
+impl Scope {
+    /// The country codes the scope allows; `None` for everything.
+    pub fn countries(&self, catalogue: &Catalogue) -> Option<BTreeSet<String>> {
+        match self {
+            Scope::Everything => None,
+            Scope::Regions(regions) => Some(
+                catalogue
+                    .countries
+                    .iter()
+                    .filter(|c| regions.iter().any(|r| r.trim().eq_ignore_ascii_case(&c.region)))
+                    .map(|c| c.code.clone())
+                    .collect(),
+            ),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Scope::Everything => "every region".to_string(),
+            Scope::Regions(regions) if regions.is_empty() => "none".to_string(),
+            Scope::Regions(regions) => regions.join(", "),
+        }
+    }
 }
 
 /// A filter in catalogue terms. `None` means "no restriction"; an empty set matches nothing.
@@ -61,6 +96,40 @@ fn non_empty<T: Ord + Clone>(values: &[T]) -> Option<BTreeSet<T>> {
 }
 
 impl SalesFilter {
+    /// Resolves the filter inside a viewer's scope: a country or region the filter names outside
+    /// the scope is refused, and without one the result covers the scope's markets only.
+    pub fn resolve_within(
+        &self,
+        catalogue: &Catalogue,
+        scope: &Scope,
+    ) -> Result<ResolvedFilter, FilterError> {
+        let mut resolved = self.resolve(catalogue)?;
+        let Some(allowed) = scope.countries(catalogue) else {
+            return Ok(resolved);
+        };
+        let outside =
+            |value: &str| FilterError::OutsideScope { value: value.to_string(), regions: scope.describe() };
+        for country in &self.countries {
+            if let Some(found) = catalogue.country(country)
+                && !allowed.contains(&found.code)
+            {
+                return Err(outside(&format!("country \"{country}\"")));
+            }
+        }
+        for region in &self.regions {
+            let inside = catalogue
+                .countries
+                .iter()
+                .filter(|c| c.region.eq_ignore_ascii_case(region.trim()))
+                .all(|c| allowed.contains(&c.code));
+            if !inside {
+                return Err(outside(&format!("region \"{region}\"")));
+            }
+        }
+        resolved.countries = intersect(resolved.countries, Some(allowed));
+        Ok(resolved)
+    }
+
     pub fn resolve(&self, catalogue: &Catalogue) -> Result<ResolvedFilter, FilterError> {
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from > to
@@ -180,6 +249,31 @@ mod tests {
         assert_eq!(resolved.countries, Some(BTreeSet::from(["DE".to_string()])));
         assert_eq!(resolved.model_ids, Some(BTreeSet::from([2])));
         assert!(!resolved.matches_nothing());
+    }
+
+    #[test]
+    fn a_scope_narrows_and_refuses_what_lies_outside() {
+        let c = catalogue();
+        let europe = Scope::Regions(vec!["europe".into()]);
+        let all = SalesFilter::default().resolve_within(&c, &europe).unwrap();
+        assert_eq!(all.countries, Some(BTreeSet::from(["DE".to_string(), "FR".to_string()])));
+        let france = SalesFilter { countries: vec!["France".into()], ..Default::default() };
+        assert_eq!(
+            france.resolve_within(&c, &europe).unwrap().countries,
+            Some(BTreeSet::from(["FR".to_string()]))
+        );
+        let us =
+            SalesFilter { countries: vec!["US".into()], ..Default::default() }.resolve_within(&c, &europe);
+        assert_eq!(
+            us,
+            Err(FilterError::OutsideScope { value: "country \"US\"".into(), regions: "europe".into() })
+        );
+        let america = SalesFilter { regions: vec!["North America".into()], ..Default::default() };
+        assert!(matches!(america.resolve_within(&c, &europe), Err(FilterError::OutsideScope { .. })));
+        let nothing = SalesFilter::default().resolve_within(&c, &Scope::Regions(vec![])).unwrap();
+        assert!(nothing.matches_nothing(), "a scope without regions sees no market");
+        let everything = SalesFilter::default().resolve_within(&c, &Scope::Everything).unwrap();
+        assert_eq!(everything.countries, None);
     }
 
     #[test]

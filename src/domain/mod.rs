@@ -5,4 +5,4 @@ mod enums;
 pub mod filter;
 
 pub use enums::{BodyType, DatePrecision, FuelType, ParseEnumError, Transmission};
-pub use filter::{FilterError, ResolvedFilter, SalesFilter};
+pub use filter::{FilterError, ResolvedFilter, SalesFilter, Scope};

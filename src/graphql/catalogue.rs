@@ -26,6 +26,7 @@ impl CarModel {
     }
 
     /// Base price in USD before the country price index; null for imported models.
+    #[graphql(visible = "crate::access::visibility::car_model_base_price")]
     async fn base_price(&self) -> Option<f64> {
         self.0.base_price
     }

@@ -68,6 +68,7 @@ pub enum Metric {
     /// Cars sold.
     Units,
     /// Money taken, in USD.
+    #[graphql(visible = "crate::access::visibility::metric_revenue")]
     Revenue,
 }
 

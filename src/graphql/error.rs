@@ -47,7 +47,10 @@ impl From<ApiError> for async_graphql::Error {
 
 impl From<FilterError> for ApiError {
     fn from(error: FilterError) -> Self {
-        ApiError::BadUserInput(error.to_string())
+        match error {
+            FilterError::OutsideScope { .. } => ApiError::Forbidden(error.to_string()),
+            other => ApiError::BadUserInput(other.to_string()),
+        }
     }
 }
 
@@ -79,7 +82,11 @@ pub fn in_range(name: &str, value: i32, range: std::ops::RangeInclusive<i32>) ->
 /// The code for an error that async-graphql raised itself (parsing, validation, limits).
 pub fn code_for_engine_error(message: &str) -> &'static str {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("nested too deep") || lower.contains("too complex") || lower.contains("too many") {
+    if lower.contains("nested too deep")
+        || lower.contains("too complex")
+        || lower.contains("too many")
+        || lower.contains("recursion")
+    {
         "QUERY_TOO_COMPLEX"
     } else {
         "BAD_USER_INPUT"
@@ -105,6 +112,10 @@ mod tests {
     fn engine_errors_are_classified() {
         assert_eq!(code_for_engine_error("Query is nested too deep."), "QUERY_TOO_COMPLEX");
         assert_eq!(code_for_engine_error("Query is too complex."), "QUERY_TOO_COMPLEX");
+        assert_eq!(
+            code_for_engine_error("The recursion depth of the query cannot be greater than `32`"),
+            "QUERY_TOO_COMPLEX"
+        );
         assert_eq!(code_for_engine_error("Unknown field \"x\" on type \"Query\"."), "BAD_USER_INPUT");
     }
 }

@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 
+use super::app;
 use super::enums::BodyType;
 use super::error::ApiError;
-use super::{app, viewer};
-use crate::auth::Role;
 use crate::store::import::mapping::parse_assignment;
 use crate::store::import::{ImportError, ImportOptions, ImportReport, import_csv};
 
@@ -90,19 +89,17 @@ fn import_options(input: ImportSalesOptions) -> Result<ImportOptions, ApiError> 
 #[derive(Default)]
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Imports sales from CSV text in one transaction (admin only). A file with bad rows lands
     /// nothing unless `skipInvalid` is set; either way the rows' line numbers and reasons return.
+    #[graphql(visible = "crate::access::visibility::mutation_import_sales")]
     async fn import_sales(
         &self,
         ctx: &Context<'_>,
         csv: String,
         options: Option<ImportSalesOptions>,
-    ) -> Result<ImportResult> {
-        if viewer(ctx)?.role != Role::Admin {
-            return Err(ApiError::Forbidden("importSales is for the admin role".into()).into());
-        }
+    ) -> Result<Option<ImportResult>> {
         let app = app(ctx)?;
         let options = import_options(options.unwrap_or_default())?;
         let result = match import_csv(&app.store.db, csv.as_bytes(), &options).await {
@@ -114,6 +111,6 @@ impl MutationRoot {
         if result.landed {
             app.refresh().await.map_err(ApiError::internal)?;
         }
-        Ok(result)
+        Ok(Some(result))
     }
 }

@@ -7,6 +7,7 @@ pub mod enums;
 pub mod error;
 pub mod filter;
 pub mod import;
+pub mod limits;
 pub mod loaders;
 pub mod planning;
 pub mod sales;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
+use crate::access::{FieldAccess, RequestAccess};
 use crate::app::AppContext;
 use crate::auth::Viewer;
 use crate::domain::ResolvedFilter;
@@ -49,6 +51,7 @@ impl Default for SchemaLimits {
 
 pub fn build_schema(limits: SchemaLimits) -> AppSchema {
     let builder = Schema::build(Query::default(), import::MutationRoot, EmptySubscription)
+        .extension(FieldAccess)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
@@ -67,12 +70,17 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer>
     ctx.data::<Viewer>()
 }
 
-/// A filter argument checked against the catalogue, or the unfiltered view.
+pub(crate) fn access<'a>(ctx: &Context<'a>) -> Result<&'a RequestAccess, ApiError> {
+    ctx.data::<RequestAccess>().map_err(|e| ApiError::internal(e.message))
+}
+
+/// A filter argument checked against the catalogue and narrowed to the viewer's scope: the only
+/// way resolvers get a filter, so that no read escapes the scope.
 pub(crate) fn resolve_filter(
     ctx: &Context<'_>,
     filter: Option<&filter::SalesFilter>,
 ) -> Result<ResolvedFilter, ApiError> {
     let snapshot = app(ctx).map_err(|e| ApiError::internal(e.message))?.snapshot();
     let domain_filter: crate::domain::SalesFilter = filter.map(Into::into).unwrap_or_default();
-    Ok(domain_filter.resolve(&snapshot.catalogue)?)
+    Ok(domain_filter.resolve_within(&snapshot.catalogue, &access(ctx)?.scope())?)
 }

@@ -226,7 +226,8 @@ impl MarketingPriority {
 #[derive(SimpleObject)]
 pub struct SegmentCentroid {
     /// USD per car.
-    pub average_price: f64,
+    #[graphql(visible = "crate::access::visibility::segment_centroid_average_price")]
+    pub average_price: Option<f64>,
     /// Units over the last twelve months.
     pub units_per_year: f64,
     /// Last twelve months against the twelve before (0.1 = +10%).
@@ -334,7 +335,7 @@ impl PlanningQuery {
                     label: s.label.clone(),
                     models: s.members.iter().filter_map(|i| model(*i)).collect(),
                     centroid: SegmentCentroid {
-                        average_price: s.centroid.average_price,
+                        average_price: Some(s.centroid.average_price),
                         units_per_year: s.centroid.units_per_year,
                         growth: s.centroid.growth,
                         volatility: s.centroid.volatility,
@@ -373,6 +374,7 @@ impl PlanningQuery {
 
     /// What to stock in one market: per model, forecast demand over the horizon, safety stock,
     /// on hand, recommended stock and reorder quantity; models needing the most first.
+    #[graphql(visible = "crate::access::visibility::query_inventory_plan")]
     async fn inventory_plan(
         &self,
         ctx: &Context<'_>,
@@ -380,12 +382,12 @@ impl PlanningQuery {
         #[graphql(default_with = "Some(3)")] horizon_months: Option<i32>,
     ) -> Result<Option<Vec<InventoryRecommendation>>> {
         let app = app(ctx)?;
+        let market = SalesFilter { countries: Some(vec![country]), ..Default::default() };
+        let code = resolve_filter(ctx, Some(&market))?
+            .countries
+            .and_then(|codes| codes.into_iter().next())
+            .ok_or_else(|| ApiError::internal("a resolved country filter names no country"))?;
         let snapshot = app.snapshot();
-        let code = snapshot
-            .catalogue
-            .country(&country)
-            .map(|c| c.code.clone())
-            .ok_or_else(|| ApiError::BadUserInput(format!("unknown country \"{country}\"")))?;
         let horizon = horizon(horizon_months.unwrap_or(3))?;
         let plan = inventory::plan(&app.store, &snapshot, &code, horizon).await.map_err(ApiError::from)?;
         Ok(Some(

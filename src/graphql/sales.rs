@@ -53,11 +53,13 @@ impl Sale {
     }
 
     /// Price per car in USD; null when the source had no price.
+    #[graphql(visible = "crate::access::visibility::sale_unit_price")]
     async fn unit_price(&self) -> Option<f64> {
         self.0.unit_price
     }
 
     /// units × unitPrice in USD; null when the source had no price.
+    #[graphql(visible = "crate::access::visibility::sale_revenue")]
     async fn revenue(&self) -> Option<f64> {
         self.0.revenue
     }
@@ -101,7 +103,10 @@ pub struct SalesQuery;
 impl SalesQuery {
     /// Sale rows, newest first (ties by id), as a Relay connection: `first`/`after` walk
     /// forward, `last`/`before` backward; page sizes 1 to 1,000 (default 100).
-    #[graphql(complexity = "first.or(last).unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize + child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize + child_complexity",
+        visible = "crate::access::visibility::query_sales"
+    )]
     async fn sales(
         &self,
         ctx: &Context<'_>,

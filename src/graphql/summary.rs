@@ -59,11 +59,13 @@ impl SalesAggregate {
     }
 
     /// Money taken in USD; null when no sale of the group had a price.
+    #[graphql(visible = "crate::access::visibility::sales_aggregate_revenue")]
     async fn revenue(&self) -> Option<f64> {
         self.row.revenue()
     }
 
     /// Revenue per car in USD over the sales that had a price.
+    #[graphql(visible = "crate::access::visibility::sales_aggregate_average_price")]
     async fn average_price(&self) -> Option<f64> {
         self.row.average_price()
     }
@@ -94,6 +96,7 @@ impl RankedModel {
     }
 
     /// Money taken in USD; null when none of its sales had a price.
+    #[graphql(visible = "crate::access::visibility::ranked_model_revenue")]
     async fn revenue(&self) -> Option<f64> {
         self.row.revenue()
     }

@@ -11,6 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
+use super::audit;
+use crate::access::RequestAccess;
 use crate::auth::{AuthError, Viewer};
 use crate::cache;
 use crate::graphql::error::ensure_codes;
@@ -34,6 +36,7 @@ fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Viewer, AuthEr
 
 /// 401 with a GraphQL error and no data.
 fn unauthorized(error: AuthError) -> Response {
+    audit::unauthenticated(&error);
     let mut response = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &error.to_string());
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
@@ -61,6 +64,9 @@ pub async fn post(
         Ok(viewer) => viewer,
         Err(error) => return unauthorized(error),
     };
+    if let Some(response) = over_rate_limit(&state, &viewer) {
+        return response;
+    }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -85,6 +91,9 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
         Ok(viewer) => viewer,
         Err(error) => return unauthorized(error),
     };
+    if let Some(response) = over_rate_limit(&state, &viewer) {
+        return response;
+    }
     let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
         Ok(request) => request,
         Err(e) => {
@@ -94,9 +103,52 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
     execute(&state, viewer, request, wants_graphql_response(&headers), false).await
 }
 
-fn only_queries(query: &str) -> Option<bool> {
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    Some(document.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query))
+/// 429 with `RATE_LIMITED` and `Retry-After` when the subject's bucket is empty.
+fn over_rate_limit(state: &HttpState, viewer: &Viewer) -> Option<Response> {
+    let Err(wait) = state.app.rate_limiter.check(&viewer.subject) else { return None };
+    audit::rate_limited(viewer);
+    let limit = state.app.settings.rate_limit;
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+        &format!(
+            "more than {limit} requests per second from \"{}\": retry in {} ms",
+            viewer.subject,
+            wait.as_millis()
+        ),
+    );
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Some(response)
+}
+
+/// What the parsed document says before any validation: whether it only reads, or why it is
+/// refused. A document that does not parse is left to the schema, which names the error.
+fn inspect(
+    request: &mut async_graphql::Request,
+    max_fields: usize,
+    introspection: bool,
+) -> Result<Option<bool>, (&'static str, String)> {
+    let Ok(document) = request.parsed_query() else { return Ok(None) };
+    if !introspection && crate::graphql::limits::asks_for_introspection(document) {
+        return Err((
+            "BAD_USER_INPUT",
+            "introspection is switched off on this server (SALESGRAPH_INTROSPECTION=off)".to_string(),
+        ));
+    }
+    let expanded = crate::graphql::limits::expanded_field_count(document);
+    if expanded > max_fields as u64 {
+        let count = if expanded == u64::MAX { "more than 2^64".to_string() } else { expanded.to_string() };
+        return Err((
+            "QUERY_TOO_COMPLEX",
+            format!(
+                "the query resolves {count} fields once aliases and fragments are expanded: at most {max_fields} are allowed"
+            ),
+        ));
+    }
+    Ok(Some(document.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query)))
 }
 
 async fn execute(
@@ -107,12 +159,14 @@ async fn execute(
     mutations_allowed: bool,
 ) -> Response {
     let app = &state.app;
+    let access = RequestAccess::new(viewer, app.policy.current());
+    let operation = request.operation_name.clone();
     let content_type = if graphql_media_type { GRAPHQL_RESPONSE } else { "application/json" };
     let cache_key = app.cache.enabled().then(|| {
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         cache::key(
             app.snapshot().version,
-            &viewer.scope_key(),
+            &access.scope_key(),
             request.operation_name.as_deref(),
             &variables,
             &request.query,
@@ -122,6 +176,7 @@ async fn execute(
         && let Some(body) = app.cache.get(key).await
     {
         app.metrics.cache_hits.inc();
+        audit::answered(&access.viewer, operation.as_deref(), StatusCode::OK, &[], true);
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("x-cache"), "hit")],
@@ -129,7 +184,18 @@ async fn execute(
         )
             .into_response();
     }
-    let queries_only = only_queries(&request.query);
+    let mut request = request;
+    let queries_only = match inspect(&mut request, app.settings.max_complexity, app.settings.introspection) {
+        Ok(queries_only) => queries_only,
+        Err((code, message)) => {
+            // The GraphQL-over-HTTP rule for a request that fails before execution.
+            let status = if graphql_media_type { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
+            let mut response = error_response(status, code, &message);
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            return response;
+        }
+    };
     if !mutations_allowed && queries_only == Some(false) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -137,15 +203,18 @@ async fn execute(
             "mutations must be sent with POST",
         );
     }
+    let viewer = access.viewer.clone();
     let request = request
         .data(app.clone())
-        .data(viewer)
+        .data(access)
+        .data(viewer.clone())
         .data(loaders::models(app.store.clone()))
         .data(loaders::countries(app.store.clone()));
     let timeout = app.settings.request_timeout;
     let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => {
+            audit::answered(&viewer, operation.as_deref(), StatusCode::GATEWAY_TIMEOUT, &["TIMEOUT"], false);
             return error_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 "TIMEOUT",
@@ -174,6 +243,7 @@ async fn execute(
     }
     let status =
         if graphql_media_type && failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    audit::answered(&viewer, operation.as_deref(), status, &audit::error_codes(&response), false);
     (
         status,
         [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("x-cache"), "miss")],

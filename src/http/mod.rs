@@ -1,7 +1,9 @@
 //! HTTP: the router, the GraphQL endpoint, health and metrics.
 
+mod audit;
 mod graphql;
 mod health;
+pub mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Instant;

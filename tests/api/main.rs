@@ -3,9 +3,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod analytics;
 mod auth;
 mod cache;
+mod fuzz;
+mod limits;
 mod pagination;
 mod planning;
 mod schema;
@@ -16,6 +19,11 @@ use salesgraph::store::seed::SeedOptions;
 
 /// A small seeded data set shared in shape by the API tests: 2023-01 to 2024-06.
 pub async fn seeded_server(rows: u64) -> TestServer {
+    TestServer::start(seeded_server_db(rows).await).await
+}
+
+/// The database behind [`seeded_server`], for servers started with other settings.
+pub async fn seeded_server_db(rows: u64) -> TestDb {
     let db = TestDb::new().await;
     db.seed(&SeedOptions {
         rows,
@@ -25,5 +33,5 @@ pub async fn seeded_server(rows: u64) -> TestServer {
         seasonal: true,
     })
     .await;
-    TestServer::start(db).await
+    db
 }

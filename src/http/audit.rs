@@ -1,0 +1,71 @@
+//! The audit trail: one `audit` log event per request with who asked (subject, role, regions),
+//! which operation, and how it ended. Never the token, the query text or its variables.
+
+use axum::http::StatusCode;
+
+use crate::auth::{AuthError, Viewer};
+
+/// The distinct `extensions.code`s of a response's errors, in order of first appearance.
+pub fn error_codes(response: &async_graphql::Response) -> Vec<&str> {
+    let mut codes: Vec<&str> = Vec::new();
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|v| match v {
+                async_graphql::Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .unwrap_or("UNKNOWN");
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
+/// "ok", or "errors: FORBIDDEN, BAD_USER_INPUT".
+pub fn outcome(codes: &[&str]) -> String {
+    if codes.is_empty() { "ok".to_string() } else { format!("errors: {}", codes.join(", ")) }
+}
+
+pub fn answered(viewer: &Viewer, operation: Option<&str>, status: StatusCode, codes: &[&str], cached: bool) {
+    tracing::info!(
+        target: "audit",
+        subject = %viewer.subject,
+        role = %viewer.role,
+        regions = %viewer.regions.join(","),
+        operation = operation.unwrap_or("-"),
+        status = status.as_u16(),
+        outcome = %outcome(codes),
+        cached,
+        "graphql request"
+    );
+}
+
+pub fn unauthenticated(error: &AuthError) {
+    tracing::info!(target: "audit", status = 401, outcome = "UNAUTHENTICATED", reason = %error, "graphql request refused");
+}
+
+pub fn rate_limited(viewer: &Viewer) {
+    tracing::info!(
+        target: "audit",
+        subject = %viewer.subject,
+        role = %viewer.role,
+        status = 429,
+        outcome = "RATE_LIMITED",
+        "graphql request refused"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_name_the_codes() {
+        assert_eq!(outcome(&[]), "ok");
+        assert_eq!(outcome(&["FORBIDDEN", "BAD_USER_INPUT"]), "errors: FORBIDDEN, BAD_USER_INPUT");
+    }
+}
