@@ -6,8 +6,9 @@ use std::sync::{Arc, RwLock};
 use sea_orm::DatabaseConnection;
 
 use crate::access::{PolicyError, PolicyStore};
+use crate::ask::Lexicon;
 use crate::auth::TokenKeys;
-use crate::cache::ResponseCache;
+use crate::cache::{AskCache, ResponseCache};
 use crate::config::ServeSettings;
 use crate::cube::{Cube, CubeError};
 use crate::http::rate_limit::RateLimiter;
@@ -21,6 +22,8 @@ pub struct Snapshot {
     /// The day of the latest sale, which bounds "the current period".
     pub last_sale_day: Option<chrono::NaiveDate>,
     pub catalogue: Arc<Catalogue>,
+    /// What `ask` can name, built from this catalogue.
+    pub lexicon: Arc<Lexicon>,
     pub cube: Arc<Cube>,
 }
 
@@ -45,6 +48,7 @@ pub struct AppContext {
     pub policy: Arc<PolicyStore>,
     pub rate_limiter: RateLimiter,
     pub cache: ResponseCache,
+    pub ask_cache: AskCache,
     pub metrics: Metrics,
     snapshot: RwLock<Arc<Snapshot>>,
     refresh_lock: tokio::sync::Mutex<()>,
@@ -57,6 +61,7 @@ async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
     Ok(Snapshot {
         version: cube.version,
         last_sale_day,
+        lexicon: Arc::new(Lexicon::new(&catalogue)),
         catalogue: Arc::new(catalogue),
         cube: Arc::new(cube),
     })
@@ -93,6 +98,7 @@ impl AppContext {
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
+            ask_cache: AskCache::new(settings.cache),
             rate_limiter: RateLimiter::per_second(settings.rate_limit),
             policy,
             settings,
@@ -102,6 +108,12 @@ impl AppContext {
             snapshot: RwLock::new(Arc::new(snapshot)),
             refresh_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Drops every cached answer (the data or the policy changed).
+    pub fn invalidate_caches(&self) {
+        self.cache.invalidate_all();
+        self.ask_cache.invalidate_all();
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -125,7 +137,7 @@ impl AppContext {
             Ok(mut guard) => *guard = Arc::new(snapshot),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(snapshot),
         }
-        self.cache.invalidate_all();
+        self.invalidate_caches();
         self.metrics.data_version.set(version);
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
         Ok(true)

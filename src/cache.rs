@@ -1,6 +1,7 @@
 //! The response cache: serialized answers keyed by data version, viewer scope and the normalized
 //! request, so that a repeat costs a hash and a lookup.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,6 +87,54 @@ impl ResponseCache {
 
     pub fn invalidate_all(&self) {
         if let Some(cache) = &self.inner {
+            cache.invalidate_all();
+        }
+    }
+}
+
+/// `ask`'s caches: parsed questions (by question, date and data version) and whole answers
+/// (also by viewer scope), so that a repeated question costs a lookup.
+#[derive(Clone)]
+pub struct AskCache {
+    parses: Option<Cache<CacheKey, Arc<crate::ask::Parsed>>>,
+    answers: Option<Cache<CacheKey, Arc<crate::ask::Answer>>>,
+}
+
+impl AskCache {
+    pub fn new(enabled: bool) -> Self {
+        fn build<V: Clone + Send + Sync + 'static>() -> Cache<CacheKey, V> {
+            Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(3600)).build()
+        }
+        Self { parses: enabled.then(build), answers: enabled.then(build) }
+    }
+
+    /// The parse of a question, from the cache or made now.
+    pub async fn parse(
+        &self,
+        key: CacheKey,
+        make: impl FnOnce() -> crate::ask::Parsed,
+    ) -> Arc<crate::ask::Parsed> {
+        match &self.parses {
+            Some(cache) => cache.get_with(key, async move { Arc::new(make()) }).await,
+            None => Arc::new(make()),
+        }
+    }
+
+    pub async fn answer(&self, key: &CacheKey) -> Option<Arc<crate::ask::Answer>> {
+        self.answers.as_ref()?.get(key).await
+    }
+
+    pub async fn keep_answer(&self, key: CacheKey, answer: Arc<crate::ask::Answer>) {
+        if let Some(cache) = &self.answers {
+            cache.insert(key, answer).await;
+        }
+    }
+
+    pub fn invalidate_all(&self) {
+        if let Some(cache) = &self.parses {
+            cache.invalidate_all();
+        }
+        if let Some(cache) = &self.answers {
             cache.invalidate_all();
         }
     }

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod analytics;
 pub mod app;
+pub mod ask;
 pub mod auth;
 pub mod cache;
 pub mod cli;

@@ -73,7 +73,7 @@ impl Application {
             self.context
                 .policy
                 .clone()
-                .follow(self.context.settings.refresh_interval, move || context.cache.invalidate_all()),
+                .follow(self.context.settings.refresh_interval, move || context.invalidate_caches()),
         );
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         refresher.abort();

@@ -2,6 +2,7 @@
 //! store, cube and summary functions).
 
 pub mod analytics;
+pub mod ask;
 pub mod catalogue;
 pub mod enums;
 pub mod error;
@@ -31,6 +32,7 @@ pub struct Query(
     summary::SummaryQuery,
     analytics::AnalyticsQuery,
     planning::PlanningQuery,
+    ask::AskQuery,
 );
 
 pub type AppSchema = Schema<Query, import::MutationRoot, EmptySubscription>;
@@ -68,6 +70,22 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<AppCon
 
 pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
     ctx.data::<Viewer>()
+}
+
+/// What every execution of the schema needs: the application, the viewer and their access,
+/// and fresh dataloaders. The HTTP endpoint and `ask`'s inner queries both use it.
+pub fn request_data(
+    request: async_graphql::Request,
+    app: &Arc<AppContext>,
+    access: RequestAccess,
+) -> async_graphql::Request {
+    let viewer = access.viewer.clone();
+    request
+        .data(app.clone())
+        .data(access)
+        .data(viewer)
+        .data(loaders::models(app.store.clone()))
+        .data(loaders::countries(app.store.clone()))
 }
 
 pub(crate) fn access<'a>(ctx: &Context<'a>) -> Result<&'a RequestAccess, ApiError> {

@@ -16,7 +16,6 @@ use crate::access::RequestAccess;
 use crate::auth::{AuthError, Viewer};
 use crate::cache;
 use crate::graphql::error::ensure_codes;
-use crate::graphql::loaders;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -204,12 +203,7 @@ async fn execute(
         );
     }
     let viewer = access.viewer.clone();
-    let request = request
-        .data(app.clone())
-        .data(access)
-        .data(viewer.clone())
-        .data(loaders::models(app.store.clone()))
-        .data(loaders::countries(app.store.clone()));
+    let request = crate::graphql::request_data(request, app, access).data(state.schema.clone());
     let timeout = app.settings.request_timeout;
     let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => response,

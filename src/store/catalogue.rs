@@ -43,6 +43,32 @@ impl Catalogue {
         Ok(Self::new(models, countries))
     }
 
+    /// The catalogue the migrations install, without a database (tests, benchmarks).
+    pub fn builtin() -> Self {
+        let models = migration::catalogue::MODELS
+            .iter()
+            .enumerate()
+            .map(|(i, m)| car_model::Model {
+                id: i as i32 + 1,
+                name: m.name.to_string(),
+                body_type: m.body_type.to_string(),
+                base_price: Some(m.base_price),
+                fuels: Some(m.fuels.join(",")),
+                launch_year: Some(m.launch_year),
+                end_year: m.end_year,
+            })
+            .collect();
+        let countries = migration::catalogue::COUNTRIES
+            .iter()
+            .map(|(code, name, region)| country::Model {
+                code: code.to_string(),
+                name: name.to_string(),
+                region: region.to_string(),
+            })
+            .collect();
+        Self::new(models, countries)
+    }
+
     pub fn new(models: Vec<car_model::Model>, countries: Vec<country::Model>) -> Self {
         let mut catalogue = Self { models, countries, ..Self::default() };
         catalogue.reindex();

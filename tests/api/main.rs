@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod analytics;
+mod ask;
 mod auth;
 mod cache;
 mod fuzz;

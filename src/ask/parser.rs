@@ -1,0 +1,762 @@
+//! From question to interpretation: tokens, time expressions, entities, keywords, then an
+//! intent and a confidence that says how much of the question the patterns explained.
+
+use chrono::NaiveDate;
+
+use super::lexicon::{Entity, Lexicon, fold};
+use super::words::{FILLER, count};
+use super::{Intent, Interpretation, period};
+use crate::domain::{BodyType, FuelType};
+use crate::summary::{Granularity, Metric, SortOrder};
+
+/// Longest question accepted (characters); longer ones are refused before parsing.
+pub const MAX_QUESTION_CHARS: usize = 500;
+/// Tokens looked at; a question can't usefully have more.
+const MAX_TOKENS: usize = 120;
+
+/// One reading of a question and how sure the parser is of it (0 to 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub interpretation: Interpretation,
+    pub confidence: f64,
+}
+
+/// The best reading, the next-best ones, and notes on what could not be placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub best: Reading,
+    pub alternatives: Vec<Reading>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Free,
+    /// A word that carries no meaning here ("the", "show").
+    Filler,
+    /// Explained by a keyword, an entity or a time expression.
+    Explained,
+}
+
+#[derive(Debug)]
+struct Token {
+    lower: String,
+    original: String,
+    mark: Mark,
+}
+
+/// Splits on anything that is not a letter or digit. Dotted abbreviations ("U.S.", "u.s.a.")
+/// become one word in capitals, so that they read as codes.
+fn tokenize(question: &str) -> Vec<Token> {
+    let chars: Vec<char> = question.chars().take(MAX_QUESTION_CHARS * 4).collect();
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut dotted = false;
+    let finish = |current: &mut String, dotted: &mut bool, tokens: &mut Vec<Token>| {
+        if !current.is_empty() && tokens.len() < MAX_TOKENS {
+            let original = if *dotted { current.to_uppercase() } else { current.clone() };
+            tokens.push(Token { lower: current.to_lowercase(), original, mark: Mark::Free });
+        }
+        current.clear();
+        *dotted = false;
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_alphanumeric() {
+            current.push(c);
+            continue;
+        }
+        let letters_so_far =
+            !current.is_empty() && current.chars().all(char::is_alphabetic) && current.chars().count() <= 3;
+        let single_letter_follows = chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
+            && chars.get(i + 2).is_none_or(|n| !n.is_alphanumeric());
+        if c == '.' && letters_so_far && (dotted || current.chars().count() == 1) && single_letter_follows {
+            dotted = true;
+            continue;
+        }
+        finish(&mut current, &mut dotted, &mut tokens);
+    }
+    finish(&mut current, &mut dotted, &mut tokens);
+    tokens
+}
+
+fn body_type(word: &str) -> Option<BodyType> {
+    Some(match word {
+        "sedan" | "sedans" | "saloon" | "saloons" => BodyType::Sedan,
+        "hatchback" | "hatchbacks" | "hatch" | "hatches" => BodyType::Hatchback,
+        "coupe" | "coupes" | "coupé" | "coupés" => BodyType::Coupe,
+        "roadster" | "roadsters" | "convertible" | "convertibles" => BodyType::Roadster,
+        "suv" | "suvs" => BodyType::Suv,
+        _ => return None,
+    })
+}
+
+fn fuel_type(word: &str) -> Option<FuelType> {
+    Some(match word {
+        "petrol" | "gasoline" | "gas" => FuelType::Petrol,
+        "diesel" | "diesels" => FuelType::Diesel,
+        "hybrid" | "hybrids" | "phev" | "phevs" => FuelType::Hybrid,
+        "electric" | "electrics" | "ev" | "evs" | "bev" | "bevs" => FuelType::Electric,
+        _ => return None,
+    })
+}
+
+/// What keywords say; counted so that competing readings lower the confidence.
+#[derive(Debug, Default)]
+struct Signals {
+    forecast: bool,
+    inventory: bool,
+    marketing: bool,
+    seasonality: bool,
+    compare: bool,
+    trend: bool,
+    rank: bool,
+    total: bool,
+    /// Sales words: evidence that the question is about sales at all.
+    domain: bool,
+    ascending: bool,
+    revenue: bool,
+    granularity: Option<Granularity>,
+    /// Singular ("model") or plural ("models") of what is ranked.
+    plural: Option<bool>,
+    countries_ranked: bool,
+}
+
+impl Signals {
+    /// Reads one keyword; says whether the word was one.
+    fn read(&mut self, word: &str, next: Option<&str>, previous: Option<&str>) -> bool {
+        match word {
+            "forecast" | "forecasts" | "forecasted" | "predict" | "predicted" | "prediction"
+            | "predictions" | "projected" | "projection" | "projections" | "outlook" | "expect"
+            | "expected" | "will" => self.forecast = true,
+            "stock" | "stocks" | "stocking" | "restock" | "restocking" | "inventory" | "inventories"
+            | "reorder" | "replenish" | "supply" => self.inventory = true,
+            "marketing" | "promote" | "promoting" | "promotion" | "promotions" | "campaign" | "campaigns"
+            | "advertise" | "advertising" | "push" | "boost" | "underperforming" | "lagging" => {
+                self.marketing = true
+            }
+            "peak" | "peaks" | "peaking" | "season" | "seasons" | "seasonal" | "seasonality" | "busiest"
+            | "quietest" => self.seasonality = true,
+            "compare" | "comparison" | "comparing" | "versus" | "vs" | "against" => self.compare = true,
+            "compared" => self.compare = true,
+            "trend" | "trends" | "trending" | "evolution" | "develop" | "developed" | "development"
+            | "history" | "historical" | "growth" | "growing" | "trajectory" => self.trend = true,
+            "monthly" => {
+                self.trend = true;
+                self.granularity = Some(Granularity::Month)
+            }
+            "quarterly" => {
+                self.trend = true;
+                self.granularity = Some(Granularity::Quarter)
+            }
+            "yearly" | "annual" | "annually" => {
+                self.trend = true;
+                self.granularity = Some(Granularity::Year)
+            }
+            "month" | "quarter" | "year" if matches!(previous, Some("by" | "per" | "each" | "every")) => {
+                self.trend = true;
+                self.granularity = Some(match word {
+                    "month" => Granularity::Month,
+                    "quarter" => Granularity::Quarter,
+                    _ => Granularity::Year,
+                })
+            }
+            "time" if previous == Some("over") => self.trend = true,
+            "top" | "best" | "most" | "highest" | "biggest" | "largest" | "leading" | "popular"
+            | "strongest" | "bestselling" | "bestsellers" | "bestseller" | "rank" | "ranking" | "ranked" => {
+                self.rank = true;
+                if matches!(word, "bestsellers") {
+                    self.plural = Some(true);
+                }
+                self.domain |= matches!(word, "bestselling" | "bestsellers" | "bestseller");
+            }
+            "least" | "worst" | "lowest" | "bottom" | "fewest" | "slowest" | "poorest" | "smallest"
+            | "weakest" => {
+                self.rank = true;
+                self.ascending = true
+            }
+            "total" | "overall" | "altogether" | "sum" | "combined" => self.total = true,
+            "many" if previous == Some("how") => {
+                self.total = true;
+                self.domain = true
+            }
+            "number" if next == Some("of") => self.total = true,
+            "revenue" | "revenues" | "turnover" | "money" | "dollars" | "dollar" | "usd" | "euros"
+            | "eur" | "earnings" | "income" | "value" | "worth" => {
+                self.revenue = true;
+                self.domain = true
+            }
+            "sales" | "sale" | "sold" | "sell" | "sells" | "selling" | "seller" | "sellers" | "units"
+            | "unit" | "deliveries" | "delivered" | "registrations" | "registered" | "volume" | "volumes"
+            | "demand" | "performance" | "performing" | "performed" | "figures" | "numbers" | "bought"
+            | "purchased" | "buy" | "buys" | "deliver" | "delivery" => {
+                self.domain = true;
+                if matches!(word, "sellers") {
+                    self.plural = Some(true);
+                }
+            }
+            "models" | "cars" | "vehicles" => {
+                self.domain = true;
+                self.plural.get_or_insert(true);
+            }
+            "model" | "car" | "vehicle" => {
+                self.domain = true;
+                self.plural.get_or_insert(false);
+            }
+            "countries" | "markets" | "regions" => {
+                self.domain = true;
+                self.countries_ranked = true;
+                self.plural = Some(true)
+            }
+            "country" | "market" | "region" => {
+                self.domain = true;
+                self.countries_ranked = true;
+                if previous != Some("by") && previous != Some("per") {
+                    self.plural = Some(false)
+                }
+            }
+            "where" => self.countries_ranked = true,
+            "when" | "month" | "months" if self.seasonality => {}
+            "need" | "needs" | "attention" | "help" => self.marketing |= matches!(word, "attention"),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Candidate intents, strongest first.
+    fn intents(&self, entity_groups: usize) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        if self.forecast {
+            intents.push(Intent::Forecast);
+        }
+        if self.inventory {
+            intents.push(Intent::Inventory);
+        }
+        if self.marketing {
+            intents.push(Intent::Marketing);
+        }
+        if self.seasonality {
+            intents.push(Intent::Seasonality);
+        }
+        if self.compare && entity_groups >= 2 {
+            intents.push(Intent::Compare);
+        }
+        if self.rank {
+            intents.push(if self.countries_ranked { Intent::TopCountries } else { Intent::TopModels });
+        }
+        if self.trend {
+            intents.push(Intent::Trend);
+        }
+        if self.compare && entity_groups < 2 {
+            intents.push(Intent::Compare);
+        }
+        if self.total {
+            intents.push(Intent::Total);
+        }
+        intents
+    }
+}
+
+/// The question's reading before the intent is chosen.
+#[derive(Debug, Default)]
+struct Found {
+    models: Vec<String>,
+    countries: Vec<String>,
+    regions: Vec<String>,
+    body_types: Vec<BodyType>,
+    fuel_types: Vec<FuelType>,
+    period: Option<(NaiveDate, NaiveDate)>,
+    limit: Option<u32>,
+    fuzzy: Vec<(String, Entity)>,
+    unknown: Vec<String>,
+    extra_periods: usize,
+}
+
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+fn add_entity(found: &mut Found, entity: &Entity) {
+    match entity {
+        Entity::Model(name) => push_unique(&mut found.models, name.clone()),
+        Entity::Country(code) => push_unique(&mut found.countries, code.clone()),
+        Entity::Region(region) => push_unique(&mut found.regions, region.clone()),
+    }
+}
+
+fn describe(entity: &Entity) -> String {
+    match entity {
+        Entity::Model(name) | Entity::Region(name) => name.clone(),
+        Entity::Country(code) => code.clone(),
+    }
+}
+
+const RANK_WORDS: &[&str] = &[
+    "top",
+    "best",
+    "most",
+    "highest",
+    "biggest",
+    "largest",
+    "leading",
+    "least",
+    "worst",
+    "lowest",
+    "bottom",
+    "fewest",
+    "bestselling",
+    "bestsellers",
+    "popular",
+    "smallest",
+    "weakest",
+    "strongest",
+    "slowest",
+    "poorest",
+];
+const RANKED_NOUNS: &[&str] = &[
+    "models",
+    "model",
+    "cars",
+    "car",
+    "vehicles",
+    "countries",
+    "country",
+    "markets",
+    "market",
+    "sellers",
+    "regions",
+];
+
+/// Parses a question relative to `as_of`. Pure: the same inputs give the same reading.
+pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
+    let mut tokens = tokenize(question);
+    let mut found = Found::default();
+
+    // "best-selling" and "best sellers" are one word here.
+    for i in 1..tokens.len() {
+        if tokens[i - 1].lower == "best"
+            && matches!(tokens[i].lower.as_str(), "selling" | "sellers" | "seller")
+        {
+            tokens[i].lower = format!("best{}", tokens[i].lower);
+            tokens[i - 1].mark = Mark::Filler;
+        }
+    }
+
+    // Time expressions first: "2023" and "Q2" are periods, not counts.
+    let lower: Vec<String> = tokens.iter().map(|t| t.lower.clone()).collect();
+    loop {
+        let used: Vec<bool> = tokens.iter().map(|t| t.mark != Mark::Free).collect();
+        let Some(found_period) = period::find(&lower, &used, as_of) else { break };
+        for &i in &found_period.tokens {
+            tokens[i].mark = Mark::Explained;
+        }
+        if found.period.is_none() {
+            found.period = Some((found_period.from, found_period.to));
+        } else {
+            found.extra_periods += 1;
+        }
+    }
+
+    // Entities: longest run of words first, so "North America" beats "America".
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i].mark != Mark::Free {
+            i += 1;
+            continue;
+        }
+        let mut matched = 0;
+        for n in (1..=lexicon.max_words.min(tokens.len() - i)).rev() {
+            if tokens[i..i + n].iter().any(|t| t.mark != Mark::Free) {
+                continue;
+            }
+            let key: String = tokens[i..i + n].iter().map(|t| fold(&t.lower)).collect();
+            let entity =
+                lexicon.exact(&key).or_else(|| if n == 1 { lexicon.code(&tokens[i].original) } else { None });
+            if let Some(entity) = entity {
+                add_entity(&mut found, entity);
+                matched = n;
+                break;
+            }
+        }
+        if matched > 0 {
+            for token in &mut tokens[i..i + matched] {
+                token.mark = Mark::Explained;
+            }
+            i += matched;
+        } else {
+            i += 1;
+        }
+    }
+
+    // Keywords, body and fuel types.
+    let mut signals = Signals::default();
+    // "the best-selling SUV": a body type counts as the ranked noun only when no other is named.
+    let mut body_plural: Option<bool> = None;
+    for i in 0..tokens.len() {
+        if tokens[i].mark == Mark::Explained {
+            continue;
+        }
+        let word = tokens[i].lower.clone();
+        let next = tokens.get(i + 1).map(|t| t.lower.as_str());
+        let previous = i.checked_sub(1).map(|p| tokens[p].lower.as_str());
+        if let Some(body) = body_type(&word) {
+            push_unique(&mut found.body_types, body);
+            signals.domain = true;
+            body_plural.get_or_insert(word.ends_with('s'));
+            tokens[i].mark = Mark::Explained;
+        } else if let Some(fuel) = fuel_type(&word) {
+            push_unique(&mut found.fuel_types, fuel);
+            tokens[i].mark = Mark::Explained;
+        } else if signals.read(&word, next, previous) {
+            tokens[i].mark = Mark::Explained;
+        } else if FILLER.contains(&word.as_str())
+            || matches!(
+                word.as_str(),
+                "plug" | "like" | "general" | "detail" | "particular" | "selling" | "sellers"
+            )
+        {
+            tokens[i].mark = Mark::Filler;
+        }
+    }
+    if signals.plural.is_none() {
+        signals.plural = body_plural;
+    }
+    if signals.seasonality {
+        // "which month", "when": parts of a seasonality question.
+        for token in &mut tokens {
+            if token.mark != Mark::Explained
+                && matches!(
+                    token.lower.as_str(),
+                    "when" | "month" | "months" | "time" | "year" | "pattern" | "patterns" | "cycle"
+                )
+            {
+                token.mark = Mark::Explained;
+            }
+        }
+    }
+
+    // A count next to a ranking word or a ranked noun is the limit: "top 5", "the 2 least
+    // sold models", "5 best-selling", "three countries".
+    for i in 0..tokens.len() {
+        if tokens[i].mark == Mark::Explained || found.limit.is_some() {
+            continue;
+        }
+        let Some(n) = count(&tokens[i].lower) else { continue };
+        let before = i.checked_sub(1).map(|p| tokens[p].lower.as_str());
+        let after = tokens.get(i + 1).map(|t| t.lower.as_str());
+        let ranks = before.is_some_and(|w| RANK_WORDS.contains(&w))
+            || after
+                .is_some_and(|w| RANK_WORDS.contains(&w) || RANKED_NOUNS.contains(&w) || w == "bestselling");
+        if ranks {
+            found.limit = Some(n);
+            tokens[i].mark = Mark::Explained;
+        }
+    }
+
+    // Near misses of catalogue names ("Germny"), then what names nothing at all.
+    for token in &mut tokens {
+        if token.mark != Mark::Free {
+            continue;
+        }
+        if let Some(entity) = lexicon.near(&fold(&token.lower)) {
+            add_entity(&mut found, entity);
+            found.fuzzy.push((token.original.clone(), entity.clone()));
+            token.mark = Mark::Explained;
+        }
+    }
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i];
+        let name_like = token.mark == Mark::Free
+            && token.original.chars().count() >= 3
+            && token.original.chars().all(char::is_alphabetic);
+        let capitalized = i > 0 && token.original.chars().next().is_some_and(char::is_uppercase);
+        let introduced = i > 0 && matches!(tokens[i - 1].lower.as_str(), "in" | "for" | "of" | "from");
+        // "Model T": a capitalized word after "model" names a model, even a short one.
+        let after_model = i > 0
+            && matches!(tokens[i - 1].lower.as_str(), "model" | "models")
+            && token.mark != Mark::Explained
+            && token.original.chars().next().is_some_and(char::is_uppercase);
+        if after_model {
+            found.unknown.push(format!("{} {}", tokens[i - 1].original, token.original));
+            i += 1;
+            continue;
+        }
+        if name_like && (capitalized || introduced) {
+            let mut phrase = vec![token.original.clone()];
+            let mut j = i + 1;
+            while j < tokens.len()
+                && tokens[j].mark == Mark::Free
+                && tokens[j].original.chars().next().is_some_and(char::is_uppercase)
+            {
+                phrase.push(tokens[j].original.clone());
+                j += 1;
+            }
+            found.unknown.push(phrase.join(" "));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+
+    decide(&tokens, &signals, found, as_of)
+}
+
+fn entity_groups(found: &Found) -> usize {
+    found.models.len().max(found.countries.len() + found.regions.len())
+}
+
+fn build(intent: Intent, signals: &Signals, found: &Found, as_of: NaiveDate) -> (Interpretation, bool) {
+    let mut guessed = false;
+    let mut interpretation = Interpretation {
+        intent,
+        models: found.models.clone(),
+        countries: found.countries.clone(),
+        regions: found.regions.clone(),
+        body_types: found.body_types.clone(),
+        fuel_types: found.fuel_types.clone(),
+        from: found.period.map(|p| p.0),
+        to: found.period.map(|p| p.1),
+        limit: None,
+        metric: if signals.revenue { Metric::Revenue } else { Metric::Units },
+        order: if signals.ascending { SortOrder::Asc } else { SortOrder::Desc },
+        granularity: signals.granularity,
+    };
+    match intent {
+        Intent::TopModels | Intent::TopCountries | Intent::Forecast => {
+            interpretation.limit = found.limit.or_else(|| {
+                guessed = true;
+                Some(if signals.plural == Some(false) { 1 } else { 5 })
+            });
+        }
+        Intent::Marketing | Intent::Inventory => interpretation.limit = found.limit,
+        Intent::Trend => {
+            interpretation.granularity.get_or_insert(Granularity::Month);
+        }
+        _ => {}
+    }
+    if matches!(intent, Intent::Forecast | Intent::Inventory)
+        && found.period.is_none()
+        && let Some((from, to)) = period::next_quarter(as_of)
+    {
+        interpretation.from = Some(from);
+        interpretation.to = Some(to);
+    }
+    if intent == Intent::Unknown {
+        interpretation = Interpretation::unknown();
+    }
+    (interpretation, guessed)
+}
+
+fn decide(tokens: &[Token], signals: &Signals, found: Found, as_of: NaiveDate) -> Parsed {
+    let mut notes = Vec::new();
+    let content: Vec<&Token> = tokens.iter().filter(|t| t.mark != Mark::Filler).collect();
+    let explained = content.iter().filter(|t| t.mark == Mark::Explained).count();
+    let coverage = if content.is_empty() { 0.0 } else { explained as f64 / content.len() as f64 };
+    let has_filter = !found.models.is_empty()
+        || !found.countries.is_empty()
+        || !found.regions.is_empty()
+        || !found.body_types.is_empty()
+        || !found.fuel_types.is_empty();
+    let about_sales = signals.domain
+        || signals.rank
+        || signals.forecast
+        || signals.inventory
+        || signals.marketing
+        || signals.seasonality
+        || signals.trend
+        || (signals.compare && has_filter);
+    let candidates = signals.intents(entity_groups(&found));
+    let stated = candidates.first().copied();
+    let intent = match stated {
+        Some(intent) => intent,
+        None if about_sales => Intent::Total,
+        None => Intent::Unknown,
+    };
+
+    let mut confidence = 0.35 + 0.55 * coverage;
+    if stated.is_some() {
+        confidence += 0.07;
+    } else {
+        confidence -= 0.04;
+    }
+    let competing = candidates.len().saturating_sub(1).min(2);
+    confidence -= 0.06 * competing as f64;
+    confidence -= 0.12 * found.fuzzy.len() as f64;
+    confidence -= 0.1 * found.extra_periods as f64;
+    for (written, entity) in &found.fuzzy {
+        notes.push(format!("read \"{written}\" as {}", describe(entity)));
+    }
+    if found.extra_periods > 0 {
+        notes.push("the question names more than one period: the first one was used".to_string());
+    }
+
+    let (mut interpretation, guessed_limit) = build(intent, signals, &found, as_of);
+    if guessed_limit {
+        confidence -= 0.02;
+    }
+    let mut alternatives = Vec::new();
+    if !found.unknown.is_empty() {
+        for name in &found.unknown {
+            notes.push(format!("\"{name}\" is not a model, country or region in the catalogue"));
+        }
+        // Never answer without a filter the user asked for: the reading without it is only
+        // offered as an alternative.
+        if intent != Intent::Unknown {
+            alternatives.push(Reading {
+                interpretation: interpretation.clone(),
+                confidence: (confidence - 0.5).max(0.05),
+            });
+        }
+        interpretation = Interpretation::unknown();
+        confidence = confidence.min(0.45) - 0.1 * (found.unknown.len() - 1) as f64;
+    } else if !about_sales {
+        interpretation = Interpretation::unknown();
+        confidence = (confidence * 0.4).min(0.3);
+        notes.push("this does not look like a question about car sales".to_string());
+    } else {
+        for other in candidates.iter().skip(1).take(2) {
+            let (alternative, _) = build(*other, signals, &found, as_of);
+            alternatives.push(Reading { interpretation: alternative, confidence: confidence - 0.15 });
+        }
+        if stated.is_none() {
+            let (trend, _) = build(Intent::Trend, signals, &found, as_of);
+            alternatives.push(Reading { interpretation: trend, confidence: confidence - 0.2 });
+        }
+        if interpretation.metric == Metric::Revenue {
+            let mut units = interpretation.clone();
+            units.metric = Metric::Units;
+            alternatives.push(Reading { interpretation: units, confidence: confidence - 0.2 });
+        }
+        if found.period.is_none() && !matches!(intent, Intent::Forecast | Intent::Inventory) {
+            notes.push("no period named: all data".to_string());
+        }
+    }
+    if !found.fuzzy.is_empty() && interpretation.intent != Intent::Unknown {
+        for (written, entity) in &found.fuzzy {
+            let mut without = interpretation.clone();
+            match entity {
+                Entity::Model(name) => without.models.retain(|m| m != name),
+                Entity::Country(code) => without.countries.retain(|c| c != code),
+                Entity::Region(region) => without.regions.retain(|r| r != region),
+            }
+            let _ = written;
+            alternatives.push(Reading { interpretation: without, confidence: confidence - 0.3 });
+        }
+    }
+    if confidence < 0.5 && interpretation.intent != Intent::Unknown {
+        // Below one half nothing is answered: the reading is offered, not run.
+        notes.push("not sure enough of this reading to answer it: see the alternatives".to_string());
+        alternatives.push(Reading { interpretation, confidence });
+        interpretation = Interpretation::unknown();
+    }
+    let clamp = |c: f64| (c.clamp(0.01, 0.99) * 100.0).round() / 100.0;
+    let confidence = clamp(confidence);
+    let mut alternatives: Vec<Reading> = alternatives
+        .into_iter()
+        .filter(|a| a.interpretation != interpretation)
+        .map(|a| Reading { confidence: clamp(a.confidence.min(confidence - 0.01)), ..a })
+        .collect();
+    alternatives.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    alternatives.dedup_by(|a, b| a.interpretation == b.interpretation);
+    alternatives.truncate(3);
+    Parsed { best: Reading { interpretation, confidence }, alternatives, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::catalogue::Catalogue;
+    use proptest::prelude::*;
+
+    fn as_of() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 5, 20).unwrap()
+    }
+
+    fn ask(question: &str) -> Parsed {
+        parse(question, as_of(), &Lexicon::new(&Catalogue::builtin()))
+    }
+
+    #[test]
+    fn typos_lower_the_confidence_and_are_noted() {
+        let exact = ask("top 3 models in Germany last year");
+        let typo = ask("top 3 models in Germny last year");
+        assert_eq!(exact.best.interpretation, typo.best.interpretation);
+        assert!(exact.best.confidence >= 0.8, "{}", exact.best.confidence);
+        assert!(typo.best.confidence < exact.best.confidence);
+        assert!(typo.notes.iter().any(|n| n.contains("Germny") && n.contains("DE")), "{:?}", typo.notes);
+    }
+
+    #[test]
+    fn unknown_places_are_named_and_never_dropped() {
+        let parsed = ask("top 5 models in Atlantis last year");
+        assert_eq!(parsed.best.interpretation.intent, Intent::Unknown);
+        assert!(parsed.best.confidence < 0.5);
+        assert!(parsed.notes.iter().any(|n| n.contains("Atlantis")), "{:?}", parsed.notes);
+        let alternative = &parsed.alternatives[0];
+        assert_eq!(alternative.interpretation.intent, Intent::TopModels);
+        assert!(alternative.confidence < parsed.best.confidence);
+    }
+
+    #[test]
+    fn revenue_questions_offer_the_units_reading() {
+        let parsed = ask("top 3 models by revenue in Japan in 2023");
+        assert_eq!(parsed.best.interpretation.metric, Metric::Revenue);
+        assert!(parsed.alternatives.iter().any(
+            |a| a.interpretation.metric == Metric::Units && a.interpretation.intent == Intent::TopModels
+        ));
+    }
+
+    #[test]
+    fn hostile_input_gets_a_low_confidence_not_a_panic() {
+        for question in [
+            "'; DROP TABLE sale; --",
+            "{ sales(first: 1000) { edges { node { revenue } } } }",
+            "\u{0}\u{1b}[31m\u{7}",
+            "😀🚗🔥",
+            "",
+            "   ",
+            "<script>alert(1)</script>",
+        ] {
+            let parsed = ask(question);
+            assert_eq!(parsed.best.interpretation.intent, Intent::Unknown, "{question:?}");
+            assert!(parsed.best.confidence < 0.5, "{question:?}");
+        }
+        let long = "top models in Germany ".repeat(500);
+        assert!(long.len() > 10_000);
+        let parsed = ask(&long);
+        assert!((0.0..=1.0).contains(&parsed.best.confidence));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_to_a_bounded_confidence(question in any::<String>()) {
+            let parsed = ask(&question);
+            prop_assert!((0.0..=1.0).contains(&parsed.best.confidence));
+            if parsed.best.interpretation.intent == Intent::Unknown {
+                prop_assert!(parsed.best.confidence < 0.5);
+            }
+            for alternative in &parsed.alternatives {
+                prop_assert!(alternative.confidence <= parsed.best.confidence);
+            }
+        }
+
+        #[test]
+        fn sales_words_in_any_order_never_panic(
+            words in prop::collection::vec(prop::sample::select(vec![
+                "top", "5", "models", "in", "Germany", "last", "quarter", "since", "2021", "q2", "between",
+                "and", "from", "to", "march", "compare", "X5", "vs", "forecast", "next", "stock", "U.S.",
+                "first", "half", "of", "h1", "revenue", "least", "which", "model", "Model", "T", "Atlantis",
+            ]), 0..25)
+        ) {
+            let parsed = ask(&words.join(" "));
+            prop_assert!((0.0..=1.0).contains(&parsed.best.confidence));
+            if let (Some(from), Some(to)) = (parsed.best.interpretation.from, parsed.best.interpretation.to) {
+                prop_assert!(from <= to);
+            }
+        }
+    }
+}

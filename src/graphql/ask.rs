@@ -1,0 +1,189 @@
+//! `ask`: a question in plain English, parsed (src/ask), then answered by running the
+//! structured query it stands for through this same schema, so that the viewer's role, region
+//! scope, limits and validation apply exactly as they do to any other query.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, Variables};
+
+use super::enums::{BodyType, FuelType, Granularity, Metric, SortOrder};
+use super::error::ApiError;
+use super::scalars::Date;
+use super::{AppSchema, access, app};
+use crate::ask::parser::Reading;
+use crate::ask::query::{NotRunnable, StructuredQuery};
+use crate::ask::{self, Answer, MAX_QUESTION_CHARS};
+use crate::cache;
+
+/// What a question asks for.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::ask::Intent")]
+pub enum Intent {
+    TopModels,
+    TopCountries,
+    Total,
+    Trend,
+    Compare,
+    Seasonality,
+    Forecast,
+    Marketing,
+    Inventory,
+    /// Not a question about car sales, or one naming something the catalogue lacks.
+    Unknown,
+}
+
+/// A reading of a question as a structured query.
+#[derive(SimpleObject)]
+pub struct Interpretation {
+    pub intent: Intent,
+    /// Canonical model names.
+    pub models: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes.
+    pub countries: Vec<String>,
+    pub regions: Vec<String>,
+    pub body_types: Vec<BodyType>,
+    pub fuel_types: Vec<FuelType>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub limit: Option<i32>,
+    pub metric: Metric,
+    pub order: SortOrder,
+    pub granularity: Option<Granularity>,
+    /// How sure the parser is of this reading, 0 to 1.
+    pub confidence: f64,
+}
+
+impl From<&Reading> for Interpretation {
+    fn from(reading: &Reading) -> Self {
+        let i = &reading.interpretation;
+        Self {
+            intent: i.intent.into(),
+            models: i.models.clone(),
+            countries: i.countries.clone(),
+            regions: i.regions.clone(),
+            body_types: i.body_types.iter().map(|b| (*b).into()).collect(),
+            fuel_types: i.fuel_types.iter().map(|f| (*f).into()).collect(),
+            from: i.from.map(Date),
+            to: i.to.map(Date),
+            limit: i.limit.map(|l| l as i32),
+            metric: i.metric.into(),
+            order: i.order.into(),
+            granularity: i.granularity.map(Into::into),
+            confidence: reading.confidence,
+        }
+    }
+}
+
+/// An answer to a plain-English question.
+#[derive(SimpleObject)]
+pub struct AskAnswer {
+    pub question: String,
+    pub interpretation: Interpretation,
+    /// How sure the parser is of the interpretation, 0 to 1; below 0.5 nothing is answered.
+    pub confidence: f64,
+    /// The next-best readings, most likely first.
+    pub alternatives: Vec<Interpretation>,
+    /// What could not be placed, what was guessed, and why rows are missing.
+    pub notes: Vec<String>,
+    /// True when the answer came from the cache.
+    pub cached: bool,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+fn answer_of(question: String, answer: &Answer, cached: bool) -> AskAnswer {
+    AskAnswer {
+        question,
+        interpretation: (&answer.parsed.best).into(),
+        confidence: answer.parsed.best.confidence,
+        alternatives: answer.parsed.alternatives.iter().map(Into::into).collect(),
+        notes: answer.notes.clone(),
+        cached,
+        columns: answer.columns.clone(),
+        rows: answer.rows.clone(),
+    }
+}
+
+/// White space collapsed: the same question typed twice is one cache entry.
+fn normalize(question: &str) -> String {
+    question.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Default)]
+pub struct AskQuery;
+
+#[Object]
+impl AskQuery {
+    /// A question in plain English ("top 5 models in Germany last quarter"), answered as the
+    /// equivalent structured query, with the interpretation, a confidence and alternatives.
+    /// `asOf` anchors relative periods ("last quarter"); default: today.
+    async fn ask(&self, ctx: &Context<'_>, question: String, as_of: Option<Date>) -> Result<AskAnswer> {
+        let app = app(ctx)?;
+        let access = access(ctx)?;
+        let length = question.chars().count();
+        if length > MAX_QUESTION_CHARS {
+            return Err(ApiError::BadUserInput(format!(
+                "the question is {length} characters long: at most {MAX_QUESTION_CHARS} are read"
+            ))
+            .into());
+        }
+        let normalized = normalize(&question);
+        if normalized.is_empty() {
+            return Err(ApiError::BadUserInput("the question is empty".into()).into());
+        }
+        let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
+        let snapshot = app.snapshot();
+        let answer_key =
+            cache::key(snapshot.version, &access.scope_key(), Some("ask"), &as_of.to_string(), &normalized);
+        if let Some(hit) = app.ask_cache.answer(&answer_key).await {
+            return Ok(answer_of(question, &hit, true));
+        }
+        let parse_key = cache::key(snapshot.version, "", Some("ask-parse"), &as_of.to_string(), &normalized);
+        let lexicon = snapshot.lexicon.clone();
+        let parsed = app.ask_cache.parse(parse_key, || ask::parse(&normalized, as_of, &lexicon)).await;
+        let mut notes = parsed.notes.clone();
+        let query = match StructuredQuery::of(&parsed.best.interpretation) {
+            Ok(query) => query,
+            Err(NotRunnable(why)) => {
+                notes.push(why);
+                None
+            }
+        };
+        let Some(query) = query else {
+            let answer = Answer { parsed, notes, columns: Vec::new(), rows: Vec::new() };
+            return Ok(answer_of(question, &answer, false));
+        };
+        let schema = ctx.data::<AppSchema>()?;
+        let request = async_graphql::Request::new(query.document.clone())
+            .variables(Variables::from_json(query.variables.clone()));
+        let request = super::request_data(request, app, access.clone()).data(schema.clone());
+        let response = Box::pin(schema.execute(request)).await;
+        if let Some(error) = response.errors.first() {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .unwrap_or_default();
+            if code == "FORBIDDEN" {
+                // The reading stays visible (with its units alternative) but no rows: the
+                // error says why.
+                notes.push(error.message.clone());
+                let answer = Answer { parsed, notes, columns: query.columns.clone(), rows: Vec::new() };
+                let forbidden: async_graphql::Error = ApiError::Forbidden(error.message.clone()).into();
+                ctx.add_error(ctx.set_error_path(forbidden.into_server_error(ctx.item.pos)));
+                return Ok(answer_of(question, &answer, false));
+            }
+            return Err(match code.as_str() {
+                "BAD_USER_INPUT" => ApiError::BadUserInput(error.message.clone()),
+                _ => ApiError::internal(format!("ask ran {:?}: {}", query.document, error.message)),
+            }
+            .into());
+        }
+        let data = response.data.into_json().map_err(ApiError::internal)?;
+        let answer =
+            Arc::new(Answer { parsed, notes, columns: query.columns.clone(), rows: query.rows(&data) });
+        app.ask_cache.keep_answer(answer_key, answer.clone()).await;
+        Ok(answer_of(question, &answer, false))
+    }
+}

@@ -1,0 +1,252 @@
+//! `ask` against the real server: each intent's rows equal those of the structured query a
+//! frontend would send (written here by hand), access rules and scope apply, answers are cached.
+
+use salesgraph::auth::Role;
+use serde_json::{Value, json};
+
+use super::common::{TestDb, TestServer, date};
+use salesgraph::store::seed::SeedOptions;
+
+const ASK: &str = "query($q: String!, $asOf: Date) { ask(question: $q, asOf: $asOf) {
+    question confidence cached columns rows notes
+    interpretation { intent models countries regions bodyTypes fuelTypes from to limit metric order granularity }
+    alternatives { intent metric confidence }
+} }";
+
+/// A JSON scalar as an answer cell.
+fn text(value: &Value) -> Value {
+    match value {
+        Value::Null => Value::Null,
+        Value::String(s) => json!(s),
+        Value::Array(items) => {
+            json!(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>().join("; "))
+        }
+        other => json!(other.to_string()),
+    }
+}
+
+fn pick(item: &Value, path: &str) -> Value {
+    path.split('.').fold(item.clone(), |v, key| v[key].clone())
+}
+
+/// Rows from a list of objects, one cell per path; `#` is the 1-based position.
+fn rows(list: &Value, paths: &[&str]) -> Value {
+    let items = list.as_array().cloned().unwrap_or_default();
+    json!(
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| paths
+                .iter()
+                .map(|p| if *p == "#" { json!((i + 1).to_string()) } else { text(&pick(item, p)) })
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    )
+}
+
+async fn ask(server: &TestServer, token: &str, question: &str, as_of: &str) -> Value {
+    let (status, _, body) = server.post(Some(token), ASK, json!({ "q": question, "asOf": as_of })).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_intent_answers_with_the_rows_of_its_structured_query() {
+    // Two and a half years: seasonality needs two full ones.
+    let db = TestDb::new().await;
+    db.seed(&SeedOptions {
+        rows: 1_500,
+        seed: 5,
+        from: date(2022, 1, 1),
+        until: date(2024, 6, 30),
+        seasonal: true,
+    })
+    .await;
+    let server = TestServer::start(db).await;
+    let admin = server.admin_token();
+    let year = json!({ "from": "2023-01-01", "to": "2023-12-31" });
+    let with = |extra: Value| {
+        let mut filter = year.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            filter[k] = v.clone();
+        }
+        filter
+    };
+    struct Case {
+        question: &'static str,
+        intent: &'static str,
+        query: String,
+        variables: Value,
+        list: &'static str,
+        paths: Vec<&'static str>,
+    }
+    let cases = vec![
+        Case {
+            question: "top 3 models in Germany in 2023",
+            intent: "TOP_MODELS",
+            query: "query($f: SalesFilter) { r: topModels(filter: $f, limit: 3) { rank model { name } units share } }".into(),
+            variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
+            list: "r",
+            paths: vec!["rank", "model.name", "units", "share"],
+        },
+        Case {
+            question: "top 3 countries for the X5 in 2023",
+            intent: "TOP_COUNTRIES",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [COUNTRY], limit: 3) { country { code name } units } }".into(),
+            variables: json!({ "f": with(json!({ "models": ["X5"] })) }),
+            list: "r",
+            paths: vec!["#", "country.code", "country.name", "units"],
+        },
+        Case {
+            question: "how many cars were sold in Europe in 2023",
+            intent: "TOTAL",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: []) { units } }".into(),
+            variables: json!({ "f": with(json!({ "regions": ["Europe"] })) }),
+            list: "r",
+            paths: vec!["units"],
+        },
+        Case {
+            question: "monthly sales in Germany in 2023",
+            intent: "TREND",
+            query: "query($f: SalesFilter) { r: trend(filter: $f, granularity: MONTH) { points { period value } } }".into(),
+            variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
+            list: "r.points",
+            paths: vec!["period", "value"],
+        },
+        Case {
+            question: "compare the X5 and the X3 in 2023",
+            intent: "COMPARE",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [MODEL]) { model { name } units } }".into(),
+            variables: json!({ "f": with(json!({ "models": ["X5", "X3"] })) }),
+            list: "r",
+            paths: vec!["model.name", "units"],
+        },
+        Case {
+            question: "when do sales peak in Europe",
+            intent: "SEASONALITY",
+            query: "query($f: SalesFilter) { r: seasonality(filter: $f) { monthlyIndex } }".into(),
+            variables: json!({ "f": { "regions": ["Europe"] } }),
+            list: "r.monthlyIndex",
+            paths: vec!["#", ""],
+        },
+        Case {
+            question: "forecast the top 3 models in Germany next quarter",
+            intent: "FORECAST",
+            query: "query($f: SalesFilter) { r: forecast(filter: $f, horizonMonths: 3, limit: 3) { predictions { rank model { name } units lower upper } } }".into(),
+            variables: json!({ "f": { "countries": ["DE"], "to": "2024-03-31" } }),
+            list: "r.predictions",
+            paths: vec!["rank", "model.name", "units", "lower", "upper"],
+        },
+        Case {
+            question: "which models need marketing in Germany",
+            intent: "MARKETING",
+            query: "query($f: SalesFilter) { r: marketingPriorities(filter: $f, limit: 10) { rank model { name } score reasons } }".into(),
+            variables: json!({ "f": { "countries": ["DE"] } }),
+            list: "r",
+            paths: vec!["rank", "model.name", "score", "reasons"],
+        },
+        Case {
+            question: "what should we stock in Germany",
+            intent: "INVENTORY",
+            query: "{ r: inventoryPlan(country: \"DE\", horizonMonths: 3) { model { name } status forecastUnits safetyStock onHand recommendedStock reorderUnits } }".into(),
+            variables: json!({}),
+            list: "r",
+            paths: vec!["model.name", "status", "forecastUnits", "safetyStock", "onHand", "recommendedStock", "reorderUnits"],
+        },
+    ];
+    for case in cases {
+        // asOf in the middle of Q1 2024: "next quarter" is Q2 2024, forecast from data to March.
+        let body = ask(&server, &admin, case.question, "2024-02-15").await;
+        assert!(body.get("errors").is_none(), "{}: {body}", case.question);
+        let answer = &body["data"]["ask"];
+        assert_eq!(answer["interpretation"]["intent"], case.intent, "{}: {answer}", case.question);
+        assert!(answer["confidence"].as_f64().unwrap_or(0.0) >= 0.5, "{}: {answer}", case.question);
+        let structured = server.data(&case.query, case.variables.clone()).await;
+        let list = case.list.split('.').fold(structured.clone(), |v, k| v[k].clone());
+        let expected = if case.paths.contains(&"") {
+            json!(
+                list.as_array()
+                    .expect("list")
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| vec![json!((i + 1).to_string()), text(v)])
+                    .collect::<Vec<_>>()
+            )
+        } else {
+            rows(&list, &case.paths)
+        };
+        assert!(
+            !expected.as_array().expect("rows").is_empty(),
+            "{}: the structured query is empty",
+            case.question
+        );
+        assert_eq!(answer["rows"], expected, "{}", case.question);
+        assert_eq!(answer["columns"].as_array().map(Vec::len), Some(case.paths.len()), "{answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_scope_cache_and_bad_questions() {
+    let server = super::seeded_server(900).await;
+    let admin = server.admin_token();
+
+    // A manager's question is answered inside its regions.
+    let manager = server.token(Role::Manager, &["Europe"]);
+    let as_manager = ask(&server, &manager, "top 3 models in 2023", "2024-02-15").await;
+    let as_admin = ask(&server, &admin, "top 3 models in Europe in 2023", "2024-02-15").await;
+    assert_eq!(as_manager["data"]["ask"]["rows"], as_admin["data"]["ask"]["rows"]);
+    assert!(!as_admin["data"]["ask"]["rows"].as_array().expect("rows").is_empty());
+    let outside = ask(&server, &manager, "top 3 models in the US in 2023", "2024-02-15").await;
+    assert_eq!(outside["errors"][0]["extensions"]["code"], "FORBIDDEN", "{outside}");
+    assert_eq!(outside["data"]["ask"]["rows"], json!([]), "{outside}");
+
+    // An analyst never gets money: FORBIDDEN, with the units reading offered.
+    let analyst = server.token(Role::Analyst, &[]);
+    let money = ask(&server, &analyst, "top 3 models by revenue in Germany in 2023", "2024-02-15").await;
+    assert_eq!(money["errors"][0]["extensions"]["code"], "FORBIDDEN", "{money}");
+    assert_eq!(money["errors"][0]["path"], json!(["ask"]), "{money}");
+    assert_eq!(money["data"]["ask"]["rows"], json!([]));
+    let alternatives = money["data"]["ask"]["alternatives"].as_array().expect("alternatives");
+    assert!(alternatives.iter().any(|a| a["metric"] == "UNITS" && a["intent"] == "TOP_MODELS"), "{money}");
+    assert!(!money.to_string().contains("revenue\":"), "no revenue column values leak: {money}");
+
+    // Repeats come from the cache; an import makes the answer fresh again.
+    let question = "how many cars were sold in Germany in 2023";
+    let first = ask(&server, &admin, question, "2024-02-15").await;
+    assert_eq!(first["data"]["ask"]["cached"], json!(false));
+    let again = ask(&server, &admin, &format!("  {question}  "), "2024-02-15").await;
+    assert_eq!(again["data"]["ask"]["cached"], json!(true), "{again}");
+    assert_eq!(again["data"]["ask"]["rows"], first["data"]["ask"]["rows"]);
+    let import = "mutation($csv: String!) { importSales(csv: $csv) { landed } }";
+    server.data(import, json!({ "csv": "sold_on,model,country,units\n2023-03-03,X5,DE,7\n" })).await;
+    let fresh = ask(&server, &admin, question, "2024-02-15").await;
+    assert_eq!(fresh["data"]["ask"]["cached"], json!(false), "{fresh}");
+    let units = |b: &Value| {
+        b["data"]["ask"]["rows"][0][0].as_str().and_then(|s| s.parse::<i64>().ok()).expect("units")
+    };
+    assert_eq!(units(&fresh), units(&first) + 7);
+
+    // The dictionaries follow the catalogue: a model that an import adds is understood.
+    let new_model = "how many Neue Klasse were sold in Germany in 2023";
+    let before = ask(&server, &admin, new_model, "2024-02-15").await;
+    assert_eq!(before["data"]["ask"]["interpretation"]["intent"], "UNKNOWN", "{before}");
+    server.data(import, json!({ "csv": "sold_on,model,country,units\n2023-05-05,Neue Klasse,DE,4\n" })).await;
+    let after = ask(&server, &admin, new_model, "2024-02-15").await;
+    assert_eq!(after["data"]["ask"]["interpretation"]["intent"], "TOTAL", "{after}");
+    assert_eq!(after["data"]["ask"]["interpretation"]["models"], json!(["Neue Klasse"]));
+    assert_eq!(after["data"]["ask"]["rows"], json!([["4"]]), "{after}");
+
+    // Out of scope, unknown places, and input that is no question.
+    let joke = ask(&server, &admin, "tell me a joke", "2024-02-15").await;
+    assert_eq!(joke["data"]["ask"]["interpretation"]["intent"], "UNKNOWN");
+    assert!(joke["data"]["ask"]["confidence"].as_f64().expect("confidence") < 0.5);
+    assert_eq!(joke["data"]["ask"]["rows"], json!([]));
+    let atlantis = ask(&server, &admin, "top 5 models in Atlantis", "2024-02-15").await;
+    assert!(atlantis["data"]["ask"]["confidence"].as_f64().expect("confidence") < 0.5);
+    assert!(atlantis["data"]["ask"]["notes"].to_string().contains("Atlantis"), "{atlantis}");
+    assert_eq!(atlantis["data"]["ask"]["rows"], json!([]));
+    let long = ask(&server, &admin, &"sales ".repeat(2_000), "2024-02-15").await;
+    assert_eq!(long["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{long}");
+    let nothing = ask(&server, &admin, " \t ", "2024-02-15").await;
+    assert_eq!(nothing["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{nothing}");
+}

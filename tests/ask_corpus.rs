@@ -1,0 +1,114 @@
+//! The question corpus (tests/ask/corpus.txt): every question parsed at its `asOf` and compared
+//! with the interpretation written beside it. Prints the accuracy; at least 95% must be exactly
+//! right, and every example of nlp.md must be.
+
+use chrono::NaiveDate;
+use salesgraph::ask::{Intent, Interpretation, Lexicon, parse};
+use salesgraph::domain::{BodyType, FuelType};
+use salesgraph::store::catalogue::Catalogue;
+use salesgraph::summary::{Granularity, Metric, SortOrder};
+
+fn catalogue() -> Catalogue {
+    Catalogue::builtin()
+}
+
+fn intent(name: &str) -> Intent {
+    [
+        Intent::TopModels,
+        Intent::TopCountries,
+        Intent::Total,
+        Intent::Trend,
+        Intent::Compare,
+        Intent::Seasonality,
+        Intent::Forecast,
+        Intent::Marketing,
+        Intent::Inventory,
+        Intent::Unknown,
+    ]
+    .into_iter()
+    .find(|i| i.name() == name)
+    .unwrap_or_else(|| panic!("unknown intent {name}"))
+}
+
+fn expected(spec: &str) -> Interpretation {
+    let mut parts = spec.split(';').map(str::trim);
+    let mut i = Interpretation { intent: intent(parts.next().expect("intent")), ..Interpretation::unknown() };
+    let list = |v: &str| v.split('+').map(|s| s.trim().to_string()).collect::<Vec<_>>();
+    for part in parts.filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or_else(|| panic!("bad field {part}"));
+        match key {
+            "models" => i.models = list(value),
+            "countries" => i.countries = list(value),
+            "regions" => i.regions = list(value),
+            "body" => {
+                i.body_types = list(value).iter().map(|b| b.parse::<BodyType>().expect("body")).collect()
+            }
+            "fuel" => {
+                i.fuel_types = list(value).iter().map(|f| f.parse::<FuelType>().expect("fuel")).collect()
+            }
+            "period" => {
+                let (from, to) = value.split_once("..").expect("FROM..TO");
+                i.from = Some(from.parse().expect("from"));
+                i.to = Some(to.parse().expect("to"));
+            }
+            "limit" => i.limit = Some(value.parse().expect("limit")),
+            "metric" => i.metric = if value == "REVENUE" { Metric::Revenue } else { Metric::Units },
+            "order" => i.order = if value == "ASC" { SortOrder::Asc } else { SortOrder::Desc },
+            "granularity" => {
+                i.granularity = Some(match value {
+                    "MONTH" => Granularity::Month,
+                    "QUARTER" => Granularity::Quarter,
+                    _ => Granularity::Year,
+                })
+            }
+            other => panic!("unknown field {other}"),
+        }
+    }
+    i
+}
+
+#[test]
+fn the_corpus_is_understood() {
+    let lexicon = Lexicon::new(&catalogue());
+    let text = include_str!("ask/corpus.txt");
+    let mut as_of = NaiveDate::from_ymd_opt(2024, 5, 20).expect("date");
+    let (mut total, mut right) = (0, 0);
+    let mut wrong = Vec::new();
+    let mut in_nlp_md_block = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(date) = line.strip_prefix("@asOf ") {
+            as_of = date.parse().expect("asOf date");
+            continue;
+        }
+        if line.starts_with('#') {
+            in_nlp_md_block = line.starts_with("# nlp.md");
+            continue;
+        }
+        let Some((question, spec)) = line.split_once("||") else { continue };
+        let (question, want) = (question.trim(), expected(spec));
+        let parsed = parse(question, as_of, &lexicon);
+        total += 1;
+        let got = &parsed.best.interpretation;
+        let confidence = parsed.best.confidence;
+        let sure_enough = if want.intent == Intent::Unknown { confidence < 0.5 } else { confidence >= 0.5 };
+        if *got == want && sure_enough {
+            right += 1;
+        } else {
+            wrong.push(format!("{question:?} (asOf {as_of})\n   want {want:?}\n   got  {got:?} at {confidence}\n   notes {:?}", parsed.notes));
+            assert!(!in_nlp_md_block, "an nlp.md example is misread: {}", wrong.last().expect("just pushed"));
+        }
+        if in_nlp_md_block && want.intent != Intent::Unknown {
+            assert!(
+                confidence >= 0.8,
+                "{question:?}: exact matches should score 0.8 or more, got {confidence}"
+            );
+        }
+    }
+    let accuracy = right as f64 / total as f64;
+    println!("ask corpus: {right} of {total} exactly right ({:.1}%)", accuracy * 100.0);
+    for miss in &wrong {
+        println!(" - {miss}");
+    }
+    assert!(total >= 150, "the corpus has {total} questions: at least 150");
+    assert!(accuracy >= 0.95, "accuracy {:.1}% is under 95%", accuracy * 100.0);
+}
