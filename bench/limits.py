@@ -47,7 +47,7 @@ def query(text):
 aliases = "{" + " ".join(f"a{i}: me {{ role }}" for i in range(10_000)) + "}"
 bomb = "{ ...f0 }\n" + "".join(f"fragment f{i} on Query {{ ...f{i+1} ...f{i+1} }}\n" for i in range(40)) \
     + "fragment f40 on Query { models { name } }"
-deep = "{ __schema { types { fields { type " + "{ ofType " * 45 + "{ name }" + " }" * 49 + " }"
+deep = "{ __schema { types { fields { type " + "{ ofType " * 45 + "{ name }" + " }" * 49
 cases = [
     ("bad signature -> 401", query("{ me { role } }"), token[:-4] + "AAAA", 18093),
     ("10,000 aliases", query(aliases), token, 18093),

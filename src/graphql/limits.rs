@@ -8,6 +8,73 @@ use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
+/// Field selections written in the query text (aliases and repeats counted, fragments not
+/// expanded), from one pass over its bytes: a lower bound of what it resolves, known before
+/// the parser spends time on a huge document. Names in arguments, after `...`, `on`, `@`, `$`
+/// or before a `:` (aliases, argument names) are not fields.
+pub fn written_field_count(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut braces, mut parens, mut count, mut i) = (0usize, 0usize, 0usize, 0usize);
+    let mut skip_next_name = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                // Strings, block strings included, are skipped whole.
+                let block = bytes[i..].starts_with(b"\"\"\"");
+                i += if block { 3 } else { 1 };
+                while i < bytes.len() {
+                    if bytes[i] == b'\\' && !block {
+                        i += 2;
+                        continue;
+                    }
+                    if block && bytes[i..].starts_with(b"\"\"\"") {
+                        i += 2;
+                        break;
+                    }
+                    if !block && bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' => braces += 1,
+            b'}' => braces = braces.saturating_sub(1),
+            b'(' => parens += 1,
+            b')' => parens = parens.saturating_sub(1),
+            b'.' | b'@' | b'$' => skip_next_name = true,
+            c if c == b'_' || c.is_ascii_alphabetic() => {
+                let start = i;
+                while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
+                    i += 1;
+                }
+                let name = &bytes[start..i];
+                let mut next = i;
+                while next < bytes.len() && (bytes[next] as char).is_ascii_whitespace() {
+                    next += 1;
+                }
+                let alias = bytes.get(next) == Some(&b':');
+                if braces > 0 && parens == 0 && !skip_next_name && !alias && name != b"on" {
+                    count += 1;
+                }
+                skip_next_name = name == b"on";
+                continue;
+            }
+            _ => {}
+        }
+        if !matches!(c, b'.' | b'@' | b'$') && !c.is_ascii_whitespace() {
+            skip_next_name = false;
+        }
+        i += 1;
+    }
+    count
+}
+
 struct Expansion<'a> {
     document: &'a ExecutableDocument,
     fragments: HashMap<&'a str, u64>,
@@ -100,6 +167,24 @@ mod tests {
         assert_eq!(count("{ a: me { role } b: me { role } }"), 4);
         assert_eq!(count("{ ...F ...F } fragment F on Query { me { role } }"), 4);
         assert_eq!(count("{ ... on Query { models { name } } }"), 2);
+    }
+
+    #[test]
+    fn written_fields_are_counted_without_parsing() {
+        assert_eq!(written_field_count("{ me { role subject } }"), 3);
+        assert_eq!(written_field_count("{ a: me { role } b: me { role } }"), 4);
+        assert_eq!(
+            written_field_count("query Q($x: Int) { topModels(limit: $x, metric: REVENUE) { units } }"),
+            2
+        );
+        assert_eq!(written_field_count("{ ...F @include(if: true) } fragment F on Query { me { role } }"), 2);
+        assert_eq!(
+            written_field_count("{ ask(question: \"top { models } here\") { notes } } # { a b c }"),
+            2
+        );
+        assert_eq!(written_field_count("{ ... on Query { models { name } } }"), 2);
+        let aliases: String = (0..10_000).map(|i| format!(" a{i}: me {{ role }}")).collect();
+        assert_eq!(written_field_count(&format!("{{{aliases} }}")), 20_000);
     }
 
     #[test]

@@ -130,6 +130,13 @@ fn inspect(
     max_fields: usize,
     introspection: bool,
 ) -> Result<Option<bool>, (&'static str, String)> {
+    let written = crate::graphql::limits::written_field_count(&request.query);
+    if written > max_fields {
+        return Err((
+            "QUERY_TOO_COMPLEX",
+            format!("the query selects {written} fields: at most {max_fields} are allowed"),
+        ));
+    }
     let Ok(document) = request.parsed_query() else { return Ok(None) };
     if !introspection && crate::graphql::limits::asks_for_introspection(document) {
         return Err((
