@@ -11,6 +11,7 @@ use crate::auth::TokenKeys;
 use crate::cache::{AskCache, ResponseCache};
 use crate::config::ServeSettings;
 use crate::cube::{Cube, CubeError};
+use crate::http::persisted::{PersistedQueries, load_manifest};
 use crate::http::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::catalogue::Catalogue;
@@ -37,6 +38,8 @@ pub enum AppError {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("trusted documents: {0}")]
+    TrustedDocuments(String),
     #[error("cannot read the JWT public key {path}: {reason}")]
     PublicKey { path: String, reason: String },
 }
@@ -47,6 +50,7 @@ pub struct AppContext {
     pub tokens: TokenKeys,
     pub policy: Arc<PolicyStore>,
     pub rate_limiter: RateLimiter,
+    pub persisted: PersistedQueries,
     pub cache: ResponseCache,
     pub ask_cache: AskCache,
     pub metrics: Metrics,
@@ -92,6 +96,12 @@ impl AppContext {
     pub async fn new(settings: ServeSettings, db: DatabaseConnection) -> Result<Arc<Self>, AppError> {
         let tokens = token_keys(&settings).await?;
         let policy = Arc::new(PolicyStore::load(settings.policy.clone()).await?);
+        let trusted = settings
+            .trusted_documents
+            .as_deref()
+            .map(load_manifest)
+            .transpose()
+            .map_err(AppError::TrustedDocuments)?;
         let metrics = Metrics::new();
         let store = Store::new(db, metrics.db_queries.clone());
         let snapshot = load_snapshot(&store.db).await?;
@@ -100,6 +110,7 @@ impl AppContext {
             cache: ResponseCache::new(settings.cache),
             ask_cache: AskCache::new(settings.cache),
             rate_limiter: RateLimiter::per_second(settings.rate_limit),
+            persisted: PersistedQueries::new(trusted),
             policy,
             settings,
             store,

@@ -78,6 +78,16 @@ pub struct ServeSettings {
     /// Required `aud` claim, when set.
     #[arg(long, env = "SALESGRAPH_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+    /// A JSON manifest of sha256 hash → document; when set, roles other than admin may run
+    /// only these operations.
+    #[arg(long, env = "SALESGRAPH_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<PathBuf>,
+    /// Browser origins allowed to call the API (comma-separated); none by default.
+    #[arg(long, env = "SALESGRAPH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// How long browsers and BI tools may reuse a GET answer (Cache-Control: private, max-age).
+    #[arg(long, env = "SALESGRAPH_HTTP_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
+    pub http_max_age: Duration,
 }
 
 impl Default for ServeSettings {
@@ -98,6 +108,9 @@ impl Default for ServeSettings {
             jwt_public_key: None,
             jwt_issuer: None,
             jwt_audience: None,
+            trusted_documents: None,
+            cors_origins: Vec::new(),
+            http_max_age: Duration::from_secs(60),
         }
     }
 }

@@ -59,6 +59,20 @@ pub async fn post(
             return error_response(rejection.status(), "BAD_USER_INPUT", &rejection.body_text());
         }
     };
+    // Only JSON bodies: a form or text/plain POST is what a browser sends cross-site without
+    // a preflight, so refusing them closes the CSRF door too.
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_body {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send the request as JSON with `Content-Type: application/json`",
+        );
+    }
     let viewer = match authenticate(&state, &headers) {
         Ok(viewer) => viewer,
         Err(error) => return unauthorized(error),
@@ -76,7 +90,8 @@ pub async fn post(
             );
         }
     };
-    execute(&state, viewer, request, wants_graphql_response(&headers), true).await
+    let transport = Transport { graphql_media_type: wants_graphql_response(&headers), get: None };
+    execute(&state, viewer, request, transport).await
 }
 
 pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -99,7 +114,41 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
             return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("bad GET query: {e}"));
         }
     };
-    execute(&state, viewer, request, wants_graphql_response(&headers), false).await
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let transport =
+        Transport { graphql_media_type: wants_graphql_response(&headers), get: Some(if_none_match) };
+    execute(&state, viewer, request, transport).await
+}
+
+/// How the request came: the response media type, and for GET the client's cached ETag.
+struct Transport {
+    graphql_media_type: bool,
+    /// `Some` for GET (mutations refused, ETags given), holding `If-None-Match`.
+    get: Option<Option<String>>,
+}
+
+/// The ETag of a GET answer: the cache key (data version, viewer scope, normalized request).
+fn etag_of(key: &cache::CacheKey) -> String {
+    format!("\"{}\"", hex::encode(&key[..16]))
+}
+
+fn matches_etag(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
+}
+
+/// The headers that let a browser or BI tool reuse a GET answer for this viewer only.
+fn cache_headers(response: &mut Response, etag: &str, max_age: std::time::Duration) {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={}", max_age.as_secs())) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
 }
 
 /// 429 with `RATE_LIMITED` and `Retry-After` when the subject's bucket is empty.
@@ -160,15 +209,27 @@ fn inspect(
 async fn execute(
     state: &HttpState,
     viewer: Viewer,
-    request: async_graphql::Request,
-    graphql_media_type: bool,
-    mutations_allowed: bool,
+    mut request: async_graphql::Request,
+    transport: Transport,
 ) -> Response {
     let app = &state.app;
+    let graphql_media_type = transport.graphql_media_type;
     let access = RequestAccess::new(viewer, app.policy.current());
     let operation = request.operation_name.clone();
     let content_type = if graphql_media_type { GRAPHQL_RESPONSE } else { "application/json" };
-    let cache_key = app.cache.enabled().then(|| {
+    if let Err(error) = app.persisted.resolve(&mut request, access.viewer.role).await {
+        let code = error.code();
+        let status = match code {
+            "PERSISTED_QUERY_NOT_FOUND" => StatusCode::OK,
+            "FORBIDDEN" => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
+        let mut response = error_response(status, code, &error.to_string());
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        return response;
+    }
+    let key = {
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         cache::key(
             app.snapshot().version,
@@ -177,20 +238,33 @@ async fn execute(
             &variables,
             &request.query,
         )
-    });
+    };
+    let etag = transport.get.as_ref().map(|_| etag_of(&key));
+    if let (Some(etag), Some(Some(if_none_match))) = (&etag, &transport.get)
+        && matches_etag(if_none_match, etag)
+    {
+        audit::answered(&access.viewer, operation.as_deref(), StatusCode::NOT_MODIFIED, &[], true);
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        cache_headers(&mut response, etag, app.settings.http_max_age);
+        return response;
+    }
+    let cache_key = app.cache.enabled().then_some(key);
     if let Some(key) = &cache_key
         && let Some(body) = app.cache.get(key).await
     {
         app.metrics.cache_hits.inc();
         audit::answered(&access.viewer, operation.as_deref(), StatusCode::OK, &[], true);
-        return (
+        let mut response = (
             StatusCode::OK,
             [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("x-cache"), "hit")],
             body,
         )
             .into_response();
+        if let Some(etag) = &etag {
+            cache_headers(&mut response, etag, app.settings.http_max_age);
+        }
+        return response;
     }
-    let mut request = request;
     let queries_only = match inspect(&mut request, app.settings.max_complexity, app.settings.introspection) {
         Ok(queries_only) => queries_only,
         Err((code, message)) => {
@@ -202,7 +276,7 @@ async fn execute(
             return response;
         }
     };
-    if !mutations_allowed && queries_only == Some(false) {
+    if transport.get.is_some() && queries_only == Some(false) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_USER_INPUT",
@@ -224,8 +298,18 @@ async fn execute(
         }
     };
     ensure_codes(&mut response);
-    let failed_before_execution = response.data == async_graphql::Value::Null && response.is_err();
-    let body = match serde_json::to_vec(&response) {
+    // A request that never reached execution (parse or validation errors, none with a path)
+    // has no `data` entry at all, as GraphQL over HTTP says.
+    let failed_before_execution = response.data == async_graphql::Value::Null
+        && response.is_err()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let encoded = serde_json::to_value(&response).map(|mut value| {
+        if failed_before_execution && let Some(object) = value.as_object_mut() {
+            object.remove("data");
+        }
+        value
+    });
+    let body = match encoded.and_then(|value| serde_json::to_vec(&value)) {
         Ok(body) => Bytes::from(body),
         Err(e) => {
             return error_response(
@@ -245,10 +329,15 @@ async fn execute(
     let status =
         if graphql_media_type && failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     audit::answered(&viewer, operation.as_deref(), status, &audit::error_codes(&response), false);
-    (
+    let cacheable = response.errors.is_empty();
+    let mut http_response = (
         status,
         [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("x-cache"), "miss")],
         body,
     )
-        .into_response()
+        .into_response();
+    if let Some(etag) = etag.filter(|_| cacheable) {
+        cache_headers(&mut http_response, &etag, app.settings.http_max_age);
+    }
+    http_response
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod graphql;
 mod health;
+pub mod persisted;
 pub mod rate_limit;
 
 use std::sync::Arc;
@@ -10,9 +11,12 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppContext;
 use crate::graphql::AppSchema;
@@ -26,13 +30,52 @@ pub struct HttpState {
 }
 
 pub fn router(state: HttpState) -> Router {
+    let origins = state.app.settings.cors_origins.clone();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(cors(&origins))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_origins))
+        .layer(CompressionLayer::new())
         .with_state(state)
+}
+
+/// CORS for the configured origins only (none by default: no browser page elsewhere may call).
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::IF_NONE_MATCH])
+        .expose_headers([header::ETAG])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// A request a browser sent from another site's page, from an origin not configured, is
+/// refused before it reaches anything: same-origin pages (the dashboard) and non-browser
+/// clients, which send no `Origin`, pass.
+async fn refuse_foreign_origins(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = origin {
+        let same_site = host.is_some_and(|host| {
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        });
+        let configured = state.app.settings.cors_origins.iter().any(|o| o.trim() == origin);
+        if !same_site && !configured {
+            let body = serde_json::json!({ "errors": [{
+                "message": format!("origin {origin} is not allowed (SALESGRAPH_CORS_ORIGINS)"),
+                "extensions": { "code": "FORBIDDEN" }
+            }] });
+            return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body.to_string())
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Counts requests and their latency by route and status.

@@ -8,6 +8,7 @@ mod analytics;
 mod ask;
 mod auth;
 mod cache;
+mod clients;
 mod fuzz;
 mod limits;
 mod pagination;

@@ -283,6 +283,11 @@ impl TestServer {
             .expect("token")
     }
 
+    /// A request to `path` on the server, for tests that need headers or methods of their own.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
     pub fn admin_token(&self) -> String {
         self.token(salesgraph::auth::Role::Admin, &[])
     }

@@ -1,0 +1,240 @@
+//! What off-the-shelf clients rely on: the GraphQL over HTTP audit suite (graphql-http, run
+//! with Node), persisted queries, ETags, compression, CORS and CSRF refusals.
+
+use reqwest::Method;
+use reqwest::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    ORIGIN, VARY,
+};
+use salesgraph::auth::Role;
+use salesgraph::http::persisted::sha256_hex;
+use serde_json::{Value, json};
+
+use super::common::{TestDb, TestServer};
+
+fn clients_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graphql_over_http_audit_suite_passes_every_audit() {
+    let dir = clients_dir();
+    if !dir.join("node_modules/graphql-http").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the JavaScript clients first: npm ci --prefix tests/clients"
+        );
+        println!("skipped: run `npm ci --prefix tests/clients` to audit GraphQL over HTTP with graphql-http");
+        return;
+    }
+    let server = super::seeded_server(200).await;
+    let output = tokio::process::Command::new("node")
+        .arg(dir.join("audit.mjs"))
+        .arg(format!("{}/graphql", server.base))
+        .arg(server.admin_token())
+        .output()
+        .await
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "audits failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("audits: 61 of 61 pass"), "{report}");
+}
+
+async fn post_json(server: &TestServer, token: &str, body: Value) -> (u16, Value) {
+    let response = server
+        .request(Method::POST, "/graphql")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_persisted_queries_round_trip_over_post_and_get() {
+    let server = TestServer::start(TestDb::new().await).await;
+    let token = server.token(Role::Analyst, &[]);
+    let query = "{ models { name } }";
+    let hash = sha256_hex(query);
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+
+    let (status, body) = post_json(&server, &token, json!({ "extensions": extensions })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+    let (status, body) =
+        post_json(&server, &token, json!({ "query": query, "extensions": extensions })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["models"].as_array().is_some_and(|m| !m.is_empty()), "{body}");
+    let (_, by_hash) = post_json(&server, &token, json!({ "extensions": extensions })).await;
+    assert_eq!(by_hash["data"], body["data"]);
+
+    let url = format!("/graphql?extensions={}", urlencode(&extensions.to_string()));
+    let response = server
+        .request(Method::GET, &url)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let got: Value = response.json().await.expect("json");
+    assert_eq!(got["data"], body["data"]);
+
+    let wrong = json!({ "query": "{ me { role } }", "extensions": extensions });
+    let (status, body) = post_json(&server, &token, wrong).await;
+    assert_eq!((status, body["errors"][0]["extensions"]["code"].clone()), (400, json!("BAD_USER_INPUT")));
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_answers_carry_etags_and_a_repeat_is_304_until_data_lands() {
+    let server = super::seeded_server(200).await;
+    let token = server.admin_token();
+    let url = format!("/graphql?query={}", urlencode("{ salesSummary(groupBy: []) { units } }"));
+    let get = |etag: Option<String>| {
+        let mut request = server.request(Method::GET, &url).header(AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(etag) = etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        request.send()
+    };
+    let first = get(None).await.expect("request");
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()[ETAG].to_str().expect("etag").to_string();
+    assert!(first.headers()[CACHE_CONTROL].to_str().expect("cache-control").starts_with("private, max-age="));
+    assert_eq!(first.headers()[VARY], "Authorization");
+    let again = get(Some(etag.clone())).await.expect("request");
+    assert_eq!(again.status(), 304);
+    assert!(again.text().await.expect("body").is_empty());
+
+    let analyst = server.token(Role::Analyst, &[]);
+    let other_viewer = server
+        .request(Method::GET, &url)
+        .header(AUTHORIZATION, format!("Bearer {analyst}"))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(other_viewer.status(), 200, "an ETag does not cross scopes");
+
+    server
+        .data(
+            "mutation($csv: String!) { importSales(csv: $csv) { landed } }",
+            json!({ "csv": "sold_on,model,country,units\n2024-01-03,X5,DE,3\n" }),
+        )
+        .await;
+    let after = get(Some(etag.clone())).await.expect("request");
+    assert_eq!(after.status(), 200, "new data, new ETag");
+    assert_ne!(after.headers()[ETAG].to_str().expect("etag"), etag);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_compressed_as_the_client_accepts() {
+    let server = super::seeded_server(200).await;
+    let raw = reqwest::Client::builder().no_gzip().no_brotli().build().expect("client");
+    for encoding in ["gzip", "br"] {
+        let response = raw
+            .post(format!("{}/graphql", server.base))
+            .header(AUTHORIZATION, format!("Bearer {}", server.admin_token()))
+            .header(ACCEPT_ENCODING, encoding)
+            .json(
+                &json!({ "query": "{ models { name bodyType basePrice } countries { code name region } }" }),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers().get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or_default()),
+            Some(encoding)
+        );
+    }
+    // The usual client decompresses transparently.
+    let data = server.data("{ models { name } }", json!({})).await;
+    assert!(data["models"].as_array().is_some_and(|m| !m.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_and_simple_request_posts_are_refused() {
+    let server = TestServer::start_with(TestDb::new().await, |s| {
+        s.cors_origins = vec!["https://dash.example".to_string()];
+    })
+    .await;
+    let token = server.admin_token();
+    let query = json!({ "query": "{ me { role } }" });
+    let from = |origin: &str| {
+        server
+            .request(Method::POST, "/graphql")
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(ORIGIN, origin)
+            .json(&query)
+            .send()
+    };
+    let evil = from("https://evil.example").await.expect("request");
+    assert_eq!(evil.status(), 403);
+    let body: Value = evil.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let allowed = from("https://dash.example").await.expect("request");
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://dash.example");
+    let preflight = server
+        .request(Method::OPTIONS, "/graphql")
+        .header(ORIGIN, "https://dash.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .expect("request");
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://dash.example");
+
+    // What a page elsewhere could send without a preflight: a form or text/plain POST.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    {
+        let response = server
+            .request(Method::POST, "/graphql")
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CONTENT_TYPE, content_type)
+            .body(query.to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 415, "{content_type}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_documents_bind_every_role_but_admin() {
+    let listed = "query Models { models { name } }";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("persisted-documents.json");
+    std::fs::write(&manifest, json!({ sha256_hex(listed): listed }).to_string()).expect("write manifest");
+    let path = manifest.clone();
+    let server = TestServer::start_with(TestDb::new().await, move |s| s.trusted_documents = Some(path)).await;
+    let analyst = server.token(Role::Analyst, &[]);
+    let (status, body) = post_json(&server, &analyst, json!({ "query": listed })).await;
+    assert_eq!(status, 200, "{body}");
+    let by_hash =
+        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(listed) } } });
+    let (status, body) = post_json(&server, &analyst, by_hash).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["models"].is_array(), "{body}");
+    let (status, body) = post_json(&server, &analyst, json!({ "query": "{ me { role } }" })).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (403, json!("FORBIDDEN")),
+        "{body}"
+    );
+    let (status, _) = post_json(&server, &server.admin_token(), json!({ "query": "{ me { role } }" })).await;
+    assert_eq!(status, 200);
+}
