@@ -144,6 +144,23 @@ pub fn decode_aggregate_cursor(text: &str, version: i64) -> Result<usize, ApiErr
     Ok(index)
 }
 
+/// The arguments `salesSummary` and its connection share, defaults applied.
+fn summary_request(
+    group_by: Vec<Dimension>,
+    granularity: Option<Granularity>,
+    metric: Option<Metric>,
+    order: Option<SortOrder>,
+    limit: Option<usize>,
+) -> SummaryRequest {
+    SummaryRequest {
+        group_by: group_by.into_iter().map(Into::into).collect(),
+        granularity: granularity.unwrap_or(Granularity::Month).into(),
+        metric: metric.unwrap_or(Metric::Units).into(),
+        order: order.unwrap_or(SortOrder::Desc).into(),
+        limit,
+    }
+}
+
 pub(crate) fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError> {
     limit.map(|l| super::error::in_range("limit", l, 1..=MAX_LIMIT)).transpose()
 }
@@ -176,13 +193,7 @@ impl SummaryQuery {
     ) -> Result<Vec<SalesAggregate>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
-        let request = SummaryRequest {
-            group_by: group_by.into_iter().map(Into::into).collect(),
-            granularity: granularity.unwrap_or(Granularity::Month).into(),
-            metric: metric.unwrap_or(Metric::Units).into(),
-            order: order.unwrap_or(SortOrder::Desc).into(),
-            limit: check_limit(limit)?,
-        };
+        let request = summary_request(group_by, granularity, metric, order, check_limit(limit)?);
         let snapshot = app.snapshot();
         let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
             .await
@@ -215,13 +226,7 @@ impl SummaryQuery {
             Some(cursor) => decode_aggregate_cursor(cursor, snapshot.version)? + 1,
             None => 0,
         };
-        let request = SummaryRequest {
-            group_by: group_by.into_iter().map(Into::into).collect(),
-            granularity: granularity.unwrap_or(Granularity::Month).into(),
-            metric: metric.unwrap_or(Metric::Units).into(),
-            order: order.unwrap_or(SortOrder::Desc).into(),
-            limit: None,
-        };
+        let request = summary_request(group_by, granularity, metric, order, None);
         let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
             .await
             .map_err(ApiError::from)?;
