@@ -6,6 +6,7 @@ COPY entity entity
 COPY migration migration
 COPY src src
 COPY policy policy
+COPY assets assets
 # Declared in Cargo.toml ([[bench]]): the manifest needs it even to build the binary.
 COPY benches benches
 RUN cargo build --release --locked --bin salesgraph

@@ -85,6 +85,9 @@ pub struct ServeSettings {
     /// Browser origins allowed to call the API (comma-separated); none by default.
     #[arg(long, env = "SALESGRAPH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Base URL of GraphiQL's scripts and styles (a company mirror); unset: served from the binary.
+    #[arg(long, env = "SALESGRAPH_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<String>,
     /// How long browsers and BI tools may reuse a GET answer (Cache-Control: private, max-age).
     #[arg(long, env = "SALESGRAPH_HTTP_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
     pub http_max_age: Duration,
@@ -110,6 +113,7 @@ impl Default for ServeSettings {
             jwt_audience: None,
             trusted_documents: None,
             cors_origins: Vec::new(),
+            graphiql_assets: None,
             http_max_age: Duration::from_secs(60),
         }
     }

@@ -1,13 +1,12 @@
 //! The GraphQL endpoint: authentication, the response cache, limits and error codes around
 //! async-graphql's execution.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
@@ -97,9 +96,9 @@ pub async fn post(
 pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -> Response {
     let accepts_html =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    if accepts_html && uri.query().is_none_or(|q| !q.contains("query=")) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("salesgraph").finish())
-            .into_response();
+    let asks_something = uri.query().is_some_and(|q| q.contains("query=") || q.contains("extensions="));
+    if accepts_html && !asks_something {
+        return super::graphiql::page(State(state)).await.into_response();
     }
     let viewer = match authenticate(&state, &headers) {
         Ok(viewer) => viewer,

@@ -1,6 +1,7 @@
 //! HTTP: the router, the GraphQL endpoint, health and metrics.
 
 mod audit;
+pub mod graphiql;
 mod graphql;
 mod health;
 pub mod persisted;
@@ -33,6 +34,7 @@ pub fn router(state: HttpState) -> Router {
     let origins = state.app.settings.cors_origins.clone();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{name}", get(graphiql::asset))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))

@@ -238,3 +238,57 @@ async fn trusted_documents_bind_every_role_but_admin() {
     let (status, _) = post_json(&server, &server.admin_token(), json!({ "query": "{ me { role } }" })).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_from_the_binary_and_renders_offline_in_chromium() {
+    let server = super::seeded_server(300).await;
+    let page = server
+        .request(Method::GET, "/graphql")
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("/graphiql/graphiql.min.js"), "{html}");
+    assert!(
+        !html.contains("unpkg") && !html.contains("src=\"http"),
+        "the page must not load from a CDN: {html}"
+    );
+    for (asset, content_type) in [("graphiql.min.js", "text/javascript"), ("graphiql.min.css", "text/css")] {
+        let response =
+            server.request(Method::GET, &format!("/graphiql/{asset}")).send().await.expect("request");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[CONTENT_TYPE], content_type);
+    }
+    assert_eq!(
+        server.request(Method::GET, "/graphiql/nothing.js").send().await.expect("request").status(),
+        404
+    );
+
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !clients_dir().join("node_modules/playwright-core").exists() || !chromium.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Chromium and the JavaScript clients (see .ci/run)"
+        );
+        println!(
+            "skipped the browser half: needs /usr/bin/chromium (apt-get install chromium) and npm ci --prefix tests/clients"
+        );
+        return;
+    }
+    let output = tokio::process::Command::new("node")
+        .arg(clients_dir().join("graphiql.mjs"))
+        .arg(&server.base)
+        .arg(server.admin_token())
+        .arg(chromium)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
