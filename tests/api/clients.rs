@@ -292,3 +292,52 @@ async fn graphiql_is_served_from_the_binary_and_renders_offline_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codegen_builds_typed_clients_and_every_example_query_runs() {
+    // Every example is valid against the running schema (no document-level errors).
+    let server = super::seeded_server(300).await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/queries");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/queries") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "graphql") {
+            continue;
+        }
+        let document = std::fs::read_to_string(&path).expect("read example");
+        let variables = json!({ "question": "top 3 models in Germany last year", "asOf": "2024-06-30", "csv": "sold_on,model,country,units\n" });
+        let (status, _, body) = server.post(Some(&server.admin_token()), &document, variables).await;
+        assert_eq!(status, 200, "{}: {body}", path.display());
+        for error in body["errors"].as_array().into_iter().flatten() {
+            assert!(error.get("path").is_some(), "{} does not validate: {body}", path.display());
+        }
+        count += 1;
+    }
+    assert!(count >= 5, "the README's queries live in examples/queries");
+
+    let dir = clients_dir();
+    if !dir.join("node_modules/.bin/graphql-codegen").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run npm ci --prefix tests/clients");
+        println!("skipped codegen: run `npm ci --prefix tests/clients`");
+        return;
+    }
+    for (program, args) in [
+        ("node_modules/.bin/graphql-codegen", vec!["--config", "codegen.yml"]),
+        ("node_modules/.bin/tsc", vec!["--noEmit", "--strict", "generated/types.ts"]),
+    ] {
+        let output = tokio::process::Command::new(dir.join(program))
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .await
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{program} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let types = std::fs::read_to_string(dir.join("generated/types.ts")).expect("generated types");
+    assert!(types.contains("export type TopModelsInGermanyQuery"), "codegen typed the README's query");
+}
