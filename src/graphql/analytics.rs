@@ -40,7 +40,9 @@ pub struct TrendPoint {
 /// A series with its direction and slope.
 #[derive(SimpleObject)]
 pub struct Trend {
+    /// The series, one point per period, oldest first.
     pub points: Vec<TrendPoint>,
+    /// UP, DOWN or FLAT, from the robust slope against the series' level.
     pub direction: TrendDirection,
     /// Robust (Theil–Sen, year-apart pairs) change per month, in the metric's unit.
     pub slope_per_month: f64,
@@ -94,9 +96,17 @@ impl AnalyticsQuery {
     async fn trend(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        #[graphql(default_with = "Some(Granularity::Month)")] granularity: Option<Granularity>,
-        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(
+            default_with = "Some(Granularity::Month)",
+            desc = "Period length when grouping by PERIOD, or of the series."
+        )]
+        granularity: Option<Granularity>,
+        #[graphql(
+            default_with = "Some(Metric::Units)",
+            desc = "What to measure and rank by: cars sold, or revenue in USD."
+        )]
+        metric: Option<Metric>,
     ) -> Result<Trend> {
         let granularity: summary::Granularity = granularity.unwrap_or(Granularity::Month).into();
         let series =
@@ -127,8 +137,12 @@ impl AnalyticsQuery {
     async fn seasonality(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(
+            default_with = "Some(Metric::Units)",
+            desc = "What to measure and rank by: cars sold, or revenue in USD."
+        )]
+        metric: Option<Metric>,
     ) -> Result<Seasonality> {
         let series =
             series(ctx, filter.as_ref(), summary::Granularity::Month, metric.unwrap_or(Metric::Units).into())

@@ -19,14 +19,23 @@ use crate::cache;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::ask::Intent")]
 pub enum Intent {
+    /// A ranking of models.
     TopModels,
+    /// A ranking of markets.
     TopCountries,
+    /// One total.
     Total,
+    /// A series over time.
     Trend,
+    /// Several models or markets side by side.
     Compare,
+    /// When sales peak and dip in the year.
     Seasonality,
+    /// What will sell in a coming period.
     Forecast,
+    /// Which models deserve marketing.
     Marketing,
+    /// What a market should stock.
     Inventory,
     /// Not a question about car sales, or one naming something the catalogue lacks.
     Unknown,
@@ -35,19 +44,29 @@ pub enum Intent {
 /// A reading of a question as a structured query.
 #[derive(SimpleObject)]
 pub struct Interpretation {
+    /// What the question asks for.
     pub intent: Intent,
     /// Canonical model names.
     pub models: Vec<String>,
     /// ISO 3166-1 alpha-2 codes.
     pub countries: Vec<String>,
+    /// Region names, as the catalogue spells them (not expanded into countries).
     pub regions: Vec<String>,
+    /// Body styles named.
     pub body_types: Vec<BodyType>,
+    /// Fuel types named.
     pub fuel_types: Vec<FuelType>,
+    /// First day of the period; null when the question names none.
     pub from: Option<Date>,
+    /// Last day of the period (inclusive); null when the question names none.
     pub to: Option<Date>,
+    /// How many rows the answer ranks, where the intent ranks.
     pub limit: Option<i32>,
+    /// UNITS, or REVENUE when the question asks about money.
     pub metric: Metric,
+    /// DESC, or ASC for "least", "worst", "bottom".
     pub order: SortOrder,
+    /// The period length of a TREND (MONTH unless the question says otherwise).
     pub granularity: Option<Granularity>,
     /// How sure the parser is of this reading, 0 to 1.
     pub confidence: f64,
@@ -77,7 +96,9 @@ impl From<&Reading> for Interpretation {
 /// An answer to a plain-English question.
 #[derive(SimpleObject)]
 pub struct AskAnswer {
+    /// The question as asked.
     pub question: String,
+    /// The best reading of the question.
     pub interpretation: Interpretation,
     /// How sure the parser is of the interpretation, 0 to 1; below 0.5 nothing is answered.
     pub confidence: f64,
@@ -87,7 +108,9 @@ pub struct AskAnswer {
     pub notes: Vec<String>,
     /// True when the answer came from the cache.
     pub cached: bool,
+    /// Names of the answer's columns.
     pub columns: Vec<String>,
+    /// The answer: one list of cells per row, as text (numbers as JSON writes them); null where there is no value.
     pub rows: Vec<Vec<Option<String>>>,
 }
 
@@ -117,7 +140,12 @@ impl AskQuery {
     /// A question in plain English ("top 5 models in Germany last quarter"), answered as the
     /// equivalent structured query, with the interpretation, a confidence and alternatives.
     /// `asOf` anchors relative periods ("last quarter"); default: today.
-    async fn ask(&self, ctx: &Context<'_>, question: String, as_of: Option<Date>) -> Result<AskAnswer> {
+    async fn ask(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The question, up to 500 characters.")] question: String,
+        #[graphql(desc = "The day relative periods count from; default: today.")] as_of: Option<Date>,
+    ) -> Result<AskAnswer> {
         let app = app(ctx)?;
         let access = access(ctx)?;
         let length = question.chars().count();

@@ -10,8 +10,10 @@ use crate::auth;
 /// A car model of the catalogue.
 pub struct CarModel(pub car_model::Model);
 
+/// A BMW model in the catalogue.
 #[Object]
 impl CarModel {
+    /// The model's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -21,6 +23,7 @@ impl CarModel {
         &self.0.name
     }
 
+    /// The body style; UNKNOWN for imported models whose source did not say.
     async fn body_type(&self) -> BodyType {
         enums::body_type(&self.0.body_type)
     }
@@ -35,6 +38,7 @@ impl CarModel {
 /// A market: an ISO 3166-1 country, or a region's unallocated market (XE …) for data kept by region.
 pub struct Country(pub country::Model);
 
+/// A market: a country (or an unallocated region market from imports).
 #[Object]
 impl Country {
     /// ISO 3166-1 alpha-2 code, e.g. "DE".
@@ -56,6 +60,7 @@ impl Country {
 /// The caller, as its token says.
 pub struct Viewer(pub auth::Viewer);
 
+/// The caller, from the bearer token.
 #[Object]
 impl Viewer {
     /// The token's subject (user name).

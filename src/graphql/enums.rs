@@ -7,10 +7,15 @@ use async_graphql::Enum;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::domain::BodyType")]
 pub enum BodyType {
+    /// Four-door saloon (3, 5, 7 Series, i4, i5, i7, M3, M5).
     Sedan,
+    /// Compact with a rear hatch (1 Series, i3).
     Hatchback,
+    /// Two-door (2, 4, 8 Series, M4, i8).
     Coupe,
+    /// Open two-seater (Z4).
     Roadster,
+    /// Sports activity vehicle (the X models, iX, iX1, iX3).
     Suv,
     /// Imported models whose body style the source did not say.
     Unknown,
@@ -20,9 +25,13 @@ pub enum BodyType {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::domain::FuelType")]
 pub enum FuelType {
+    /// Petrol engine.
     Petrol,
+    /// Diesel engine.
     Diesel,
+    /// Petrol or diesel with an electric motor (plug-in or mild hybrid).
     Hybrid,
+    /// Battery electric.
     Electric,
     /// Imported rows that did not say.
     Unknown,
@@ -32,7 +41,9 @@ pub enum FuelType {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::domain::Transmission")]
 pub enum Transmission {
+    /// Automatic gearbox.
     Automatic,
+    /// Manual gearbox.
     Manual,
     /// Imported rows that did not say.
     Unknown,
@@ -44,11 +55,17 @@ pub enum Transmission {
 pub enum Dimension {
     /// The calendar period at the requested granularity (its first day).
     Period,
+    /// The car model.
     Model,
+    /// The market (ISO country code).
     Country,
+    /// The market's region.
     Region,
+    /// The model's body style.
     BodyType,
+    /// What the car runs on.
     FuelType,
+    /// The gearbox.
     Transmission,
 }
 
@@ -56,8 +73,11 @@ pub enum Dimension {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::summary::Granularity")]
 pub enum Granularity {
+    /// Calendar months.
     Month,
+    /// Calendar quarters (January, April, July, October).
     Quarter,
+    /// Calendar years.
     Year,
 }
 

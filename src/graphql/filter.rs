@@ -17,8 +17,11 @@ pub struct SalesFilter {
     pub regions: Option<Vec<String>>,
     /// Model names from the catalogue ("3 Series", "X5", "iX").
     pub models: Option<Vec<String>>,
+    /// Body styles (any of).
     pub body_types: Option<Vec<BodyType>>,
+    /// Fuel types (any of).
     pub fuel_types: Option<Vec<FuelType>>,
+    /// Gearboxes (any of).
     pub transmissions: Option<Vec<Transmission>>,
 }
 

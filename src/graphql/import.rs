@@ -32,15 +32,20 @@ pub struct ImportSalesOptions {
 pub struct ImportRowError {
     /// Line number in the file (the header is line 1).
     pub line: i64,
+    /// What is wrong with the row, naming the column and value.
     pub reason: String,
 }
 
 /// What an import did. When `landed` is false nothing changed.
 #[derive(SimpleObject)]
 pub struct ImportResult {
+    /// True when the rows were stored (all of them, or the valid ones with skipInvalid).
     pub landed: bool,
+    /// Data rows in the file (the header not counted).
     pub rows_read: i64,
+    /// Rows stored.
     pub rows_landed: i64,
+    /// Rows refused as invalid.
     pub rows_rejected: i64,
     /// The first bad rows, in file order.
     pub errors: Vec<ImportRowError>,
@@ -89,6 +94,7 @@ fn import_options(input: ImportSalesOptions) -> Result<ImportOptions, ApiError> 
 #[derive(Default)]
 pub struct MutationRoot;
 
+/// Changing data (admin only).
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Imports sales from CSV text in one transaction (admin only). A file with bad rows lands
@@ -97,8 +103,10 @@ impl MutationRoot {
     async fn import_sales(
         &self,
         ctx: &Context<'_>,
-        csv: String,
-        options: Option<ImportSalesOptions>,
+        #[graphql(desc = "The CSV text: a header row, then one sale per row (see the README).")] csv: String,
+        #[graphql(desc = "Column mapping, date format and whether to skip invalid rows.")] options: Option<
+            ImportSalesOptions,
+        >,
     ) -> Result<Option<ImportResult>> {
         let app = app(ctx)?;
         let options = import_options(options.unwrap_or_default())?;

@@ -25,6 +25,7 @@ use crate::auth::Viewer;
 use crate::domain::ResolvedFilter;
 use error::ApiError;
 
+/// Reading sales: the catalogue, raw rows, aggregates, analytics, plans and questions in English.
 #[derive(MergedObject, Default)]
 pub struct Query(
     catalogue::CatalogueQuery,

@@ -40,6 +40,7 @@ fn horizon(value: i32) -> Result<usize, ApiError> {
 /// How well the method forecast the last 12 months from rolling origins.
 #[derive(SimpleObject)]
 pub struct Backtest {
+    /// Months forecast from rolling origins and compared with what happened.
     pub holdout_months: i32,
     /// Mean absolute error over the in-sample seasonal-naive error: below 1 beats it.
     pub mase: f64,
@@ -81,6 +82,7 @@ pub struct ModelForecast {
     snapshot: Arc<Snapshot>,
 }
 
+/// A model's forecast over the horizon.
 #[Object]
 impl ModelForecast {
     /// 1 for the model predicted to sell most.
@@ -88,6 +90,7 @@ impl ModelForecast {
         self.rank
     }
 
+    /// The model.
     async fn model(&self) -> Result<CarModel> {
         catalogue_model(&self.snapshot, self.prediction.model_id)
     }
@@ -130,17 +133,21 @@ impl ModelForecast {
 /// Forecasts ranked by predicted units, with the method and its measured accuracy.
 #[derive(SimpleObject)]
 pub struct Forecast {
+    /// The forecasting method, e.g. damped-trend exponential smoothing with seasonality.
     pub method: String,
     /// Pooled over the models returned.
     pub backtest: Backtest,
+    /// Models ranked by predicted units, most first.
     pub predictions: Vec<ModelForecast>,
 }
 
+/// How a market's stock of a model compares with what the forecast needs.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::planning::inventory::StockStatus")]
 pub enum StockStatus {
     /// On hand does not cover the forecast demand.
     Short,
+    /// Between the recommended stock and one more horizon's demand above it.
     Ok,
     /// More than another horizon's demand above the recommended stock.
     Excess,
@@ -152,8 +159,10 @@ pub struct InventoryRecommendation {
     snapshot: Arc<Snapshot>,
 }
 
+/// What to stock of one model in one market, and why.
 #[Object]
 impl InventoryRecommendation {
+    /// The model.
     async fn model(&self) -> Result<CarModel> {
         catalogue_model(&self.snapshot, self.recommendation.model_id)
     }
@@ -183,6 +192,7 @@ impl InventoryRecommendation {
         self.recommendation.reorder_units
     }
 
+    /// SHORT, OK or EXCESS against the recommended stock.
     async fn status(&self) -> StockStatus {
         self.recommendation.status.into()
     }
@@ -200,6 +210,7 @@ pub struct MarketingPriority {
     snapshot: Arc<Snapshot>,
 }
 
+/// A model that deserves more marketing in the filtered market, with the reasons.
 #[Object]
 impl MarketingPriority {
     /// 1 for the model that most needs it.
@@ -207,6 +218,7 @@ impl MarketingPriority {
         self.rank
     }
 
+    /// The model.
     async fn model(&self) -> Result<CarModel> {
         catalogue_model(&self.snapshot, self.priority.model_id)
     }
@@ -245,16 +257,20 @@ pub struct Segment {
     pub id: i32,
     /// Derived from the centroid ("volume core", "premium flagship", "electric growth", …).
     pub label: String,
+    /// The models in the segment.
     pub models: Vec<CarModel>,
+    /// The segment's centre, in original units.
     pub centroid: SegmentCentroid,
 }
 
 /// Models grouped by k-means over standardized features.
 #[derive(SimpleObject)]
 pub struct SegmentAnalysis {
+    /// How many segments.
     pub k: i32,
     /// Mean silhouette (-1 to 1): how well separated the segments are.
     pub silhouette: f64,
+    /// The segments, the one with the most volume first.
     pub segments: Vec<Segment>,
 }
 
@@ -270,9 +286,10 @@ impl PlanningQuery {
     async fn forecast(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        #[graphql(default_with = "Some(3)")] horizon_months: Option<i32>,
-        #[graphql(default_with = "Some(5)")] limit: Option<i32>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(3)", desc = "Whole months to forecast: 1 to 24.")]
+        horizon_months: Option<i32>,
+        #[graphql(default_with = "Some(5)", desc = "How many to return (1 to 10,000).")] limit: Option<i32>,
     ) -> Result<Forecast> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -306,8 +323,10 @@ impl PlanningQuery {
     async fn segments(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        k: Option<i32>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(desc = "How many segments (at least 2); chosen by silhouette when omitted.")] k: Option<
+            i32,
+        >,
     ) -> Result<SegmentAnalysis> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -352,8 +371,8 @@ impl PlanningQuery {
     async fn marketing_priorities(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        #[graphql(default_with = "Some(10)")] limit: Option<i32>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(default_with = "Some(10)", desc = "How many to return (1 to 10,000).")] limit: Option<i32>,
     ) -> Result<Vec<MarketingPriority>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -379,7 +398,8 @@ impl PlanningQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "ISO code or English name of the market.")] country: String,
-        #[graphql(default_with = "Some(3)")] horizon_months: Option<i32>,
+        #[graphql(default_with = "Some(3)", desc = "Whole months to forecast: 1 to 24.")]
+        horizon_months: Option<i32>,
     ) -> Result<Option<Vec<InventoryRecommendation>>> {
         let app = app(ctx)?;
         let market = SalesFilter { countries: Some(vec![country]), ..Default::default() };

@@ -20,8 +20,10 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 /// One dealer's sales of one model on one day.
 pub struct Sale(pub sale::Model);
 
+/// One dealer's sales of one model on one day.
 #[Object]
 impl Sale {
+    /// The sale row's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -31,6 +33,7 @@ impl Sale {
         Date(self.0.sold_on)
     }
 
+    /// The model.
     async fn model(&self, ctx: &Context<'_>) -> Result<CarModel> {
         let loader = ctx.data::<Models>()?;
         let model = loader.load_one(self.0.model_id).await?;
@@ -39,6 +42,7 @@ impl Sale {
             .ok_or_else(|| ApiError::internal(format!("sale {} has no model", self.0.id)).into())
     }
 
+    /// The market.
     async fn country(&self, ctx: &Context<'_>) -> Result<Country> {
         let loader = ctx.data::<Countries>()?;
         let country = loader.load_one(self.0.country_code.clone()).await?;
@@ -64,10 +68,12 @@ impl Sale {
         self.0.revenue
     }
 
+    /// What the car runs on; UNKNOWN for imported rows that did not say.
     async fn fuel_type(&self) -> FuelType {
         enums::fuel_type(&self.0.fuel_type)
     }
 
+    /// The gearbox; UNKNOWN for imported rows that did not say.
     async fn transmission(&self) -> Transmission {
         enums::transmission(&self.0.transmission)
     }
@@ -110,11 +116,11 @@ impl SalesQuery {
     async fn sales(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(desc = "Page size going forward: 1 to 1,000 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward: 1 to 1,000.")] last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen.")] before: Option<String>,
     ) -> Result<Option<SaleConnection>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;

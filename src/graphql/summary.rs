@@ -23,6 +23,7 @@ pub struct SalesAggregate {
     snapshot: std::sync::Arc<Snapshot>,
 }
 
+/// One group of sales; the dimensions not grouped by are null.
 #[Object]
 impl SalesAggregate {
     /// First day of the month, quarter or year (when grouped by PERIOD).
@@ -30,28 +31,34 @@ impl SalesAggregate {
         self.row.period.map(Date)
     }
 
+    /// The model.
     async fn model(&self) -> Option<CarModel> {
         let id = self.row.model_id?;
         self.snapshot.catalogue.model_by_id(id).cloned().map(CarModel)
     }
 
+    /// The market.
     async fn country(&self) -> Option<Country> {
         let code = self.row.country.as_deref()?;
         self.snapshot.catalogue.country(code).cloned().map(Country)
     }
 
+    /// The region (when grouped by REGION).
     async fn region(&self) -> Option<&str> {
         self.row.region.as_deref()
     }
 
+    /// The body type (when grouped by BODY_TYPE).
     async fn body_type(&self) -> Option<BodyType> {
         self.row.body_type.as_deref().map(enums::body_type)
     }
 
+    /// The fuel type (when grouped by FUEL_TYPE).
     async fn fuel_type(&self) -> Option<FuelType> {
         self.row.fuel_type.as_deref().map(enums::fuel_type)
     }
 
+    /// The gearbox (when grouped by TRANSMISSION).
     async fn transmission(&self) -> Option<Transmission> {
         self.row.transmission.as_deref().map(enums::transmission)
     }
@@ -82,6 +89,7 @@ pub struct RankedModel {
     share: f64,
 }
 
+/// A model's place in a ranking.
 #[Object]
 impl RankedModel {
     /// 1 for the first.
@@ -89,6 +97,7 @@ impl RankedModel {
         self.rank
     }
 
+    /// The model.
     async fn model(&self) -> &CarModel {
         &self.model
     }
@@ -184,12 +193,24 @@ impl SummaryQuery {
     async fn sales_summary(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        group_by: Vec<Dimension>,
-        #[graphql(default_with = "Some(Granularity::Month)")] granularity: Option<Granularity>,
-        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
-        #[graphql(default_with = "Some(SortOrder::Desc)")] order: Option<SortOrder>,
-        limit: Option<i32>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(desc = "Dimensions to group by; an empty list gives one total.")] group_by: Vec<Dimension>,
+        #[graphql(
+            default_with = "Some(Granularity::Month)",
+            desc = "Period length when grouping by PERIOD, or of the series."
+        )]
+        granularity: Option<Granularity>,
+        #[graphql(
+            default_with = "Some(Metric::Units)",
+            desc = "What to measure and rank by: cars sold, or revenue in USD."
+        )]
+        metric: Option<Metric>,
+        #[graphql(
+            default_with = "Some(SortOrder::Desc)",
+            desc = "DESC: largest first; ASC: smallest first."
+        )]
+        order: Option<SortOrder>,
+        #[graphql(desc = "Most groups returned (1 to 10,000); all of them when omitted.")] limit: Option<i32>,
     ) -> Result<Vec<SalesAggregate>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -210,13 +231,25 @@ impl SummaryQuery {
     async fn sales_summary_connection(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        group_by: Vec<Dimension>,
-        #[graphql(default_with = "Some(Granularity::Month)")] granularity: Option<Granularity>,
-        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
-        #[graphql(default_with = "Some(SortOrder::Desc)")] order: Option<SortOrder>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(desc = "Dimensions to group by; an empty list gives one total.")] group_by: Vec<Dimension>,
+        #[graphql(
+            default_with = "Some(Granularity::Month)",
+            desc = "Period length when grouping by PERIOD, or of the series."
+        )]
+        granularity: Option<Granularity>,
+        #[graphql(
+            default_with = "Some(Metric::Units)",
+            desc = "What to measure and rank by: cars sold, or revenue in USD."
+        )]
+        metric: Option<Metric>,
+        #[graphql(
+            default_with = "Some(SortOrder::Desc)",
+            desc = "DESC: largest first; ASC: smallest first."
+        )]
+        order: Option<SortOrder>,
+        #[graphql(desc = "Page size going forward: 1 to 1,000 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<SalesAggregateConnection> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -253,10 +286,18 @@ impl SummaryQuery {
     async fn top_models(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SalesFilter>,
-        #[graphql(default_with = "Some(Metric::Units)")] metric: Option<Metric>,
-        #[graphql(default_with = "Some(SortOrder::Desc)")] order: Option<SortOrder>,
-        #[graphql(default_with = "Some(5)")] limit: Option<i32>,
+        #[graphql(desc = "Which sales to look at; all of them when omitted.")] filter: Option<SalesFilter>,
+        #[graphql(
+            default_with = "Some(Metric::Units)",
+            desc = "What to measure and rank by: cars sold, or revenue in USD."
+        )]
+        metric: Option<Metric>,
+        #[graphql(
+            default_with = "Some(SortOrder::Desc)",
+            desc = "DESC: largest first; ASC: smallest first."
+        )]
+        order: Option<SortOrder>,
+        #[graphql(default_with = "Some(5)", desc = "How many to return (1 to 10,000).")] limit: Option<i32>,
     ) -> Result<Vec<RankedModel>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
