@@ -54,6 +54,8 @@ pub struct AppContext {
     pub cache: ResponseCache,
     pub ask_cache: AskCache,
     pub metrics: Metrics,
+    /// Each new data version, for live subscriptions.
+    pub updates: tokio::sync::broadcast::Sender<i64>,
     snapshot: RwLock<Arc<Snapshot>>,
     refresh_lock: tokio::sync::Mutex<()>,
 }
@@ -110,6 +112,7 @@ impl AppContext {
             cache: ResponseCache::new(settings.cache),
             ask_cache: AskCache::new(settings.cache),
             rate_limiter: RateLimiter::per_second(settings.rate_limit),
+            updates: tokio::sync::broadcast::channel(64).0,
             persisted: PersistedQueries::new(trusted),
             policy,
             settings,
@@ -150,6 +153,8 @@ impl AppContext {
         }
         self.invalidate_caches();
         self.metrics.data_version.set(version);
+        // Nobody listening is fine.
+        let _ = self.updates.send(version);
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
         Ok(true)
     }

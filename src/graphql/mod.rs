@@ -9,6 +9,7 @@ pub mod error;
 pub mod filter;
 pub mod import;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 pub mod planning;
 pub mod sales;
@@ -17,7 +18,7 @@ pub mod summary;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 use crate::access::{FieldAccess, RequestAccess};
 use crate::app::AppContext;
@@ -36,7 +37,7 @@ pub struct Query(
     ask::AskQuery,
 );
 
-pub type AppSchema = Schema<Query, import::MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<Query, import::MutationRoot, live::SubscriptionRoot>;
 
 /// Limits a schema is built with.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +54,7 @@ impl Default for SchemaLimits {
 }
 
 pub fn build_schema(limits: SchemaLimits) -> AppSchema {
-    let builder = Schema::build(Query::default(), import::MutationRoot, EmptySubscription)
+    let builder = Schema::build(Query::default(), import::MutationRoot, live::SubscriptionRoot)
         .extension(FieldAccess)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

@@ -341,3 +341,61 @@ async fn codegen_builds_typed_clients_and_every_example_query_runs() {
     let types = std::fs::read_to_string(dir.join("generated/types.ts")).expect("generated types");
     assert!(types.contains("export type TopModelsInGermanyQuery"), "codegen typed the README's query");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graphql_ws_client_receives_updates_and_a_bad_token_is_closed_with_4403() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = clients_dir();
+    if !dir.join("node_modules/graphql-ws").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run npm ci --prefix tests/clients");
+        println!("skipped: run `npm ci --prefix tests/clients` for the graphql-ws client");
+        return;
+    }
+    let server = super::seeded_server(200).await;
+    let ws_url = format!("{}/graphql/ws", server.base.replacen("http://", "ws://", 1));
+    let manager = server.token(Role::Manager, &["Europe"]);
+    let mut child = tokio::process::Command::new("node")
+        .arg(dir.join("subscribe.mjs"))
+        .arg(&ws_url)
+        .arg(&manager)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await;
+    assert_eq!(first.ok().and_then(|l| l.ok()).flatten().as_deref(), Some("subscribed"));
+    // Give the server a moment to register the subscription, then land German data.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = server
+        .data("{ salesSummary(filter: { countries: [\"DE\"] }, groupBy: []) { units } }", json!({}))
+        .await;
+    server
+        .data(
+            "mutation($csv: String!) { importSales(csv: $csv) { landed } }",
+            json!({ "csv": "sold_on,model,country,units\n2024-03-03,X5,DE,5\n" }),
+        )
+        .await;
+    let update = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .ok()
+        .and_then(|l| l.ok())
+        .flatten()
+        .expect("an update within 20 s");
+    let update: Value = serde_json::from_str(&update).expect("json");
+    let units = before["salesSummary"][0]["units"].as_i64().expect("units");
+    assert_eq!(update["data"]["salesUpdated"]["units"], json!(units + 5), "{update}");
+    assert!(child.wait().await.expect("node exits").success());
+
+    let refused = tokio::process::Command::new("node")
+        .arg(dir.join("subscribe.mjs"))
+        .arg(&ws_url)
+        .arg("not-a-token")
+        .arg("expect-close")
+        .output()
+        .await
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&refused.stdout);
+    assert!(refused.status.success(), "{report}{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(report.contains("closed 4403"), "{report}");
+}
