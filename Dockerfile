@@ -22,5 +22,7 @@ WORKDIR /data
 ENV SALESGRAPH_LISTEN=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///data/salesgraph.db
 EXPOSE 8080
+# The binary asks its own /healthz (the slim image has no curl).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["salesgraph", "health"]
 ENTRYPOINT ["salesgraph"]
 CMD ["serve"]

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `seed`, `import`, `token`, `schema`.
+//! The command line: `serve` (default), `seed`, `import`, `token`, `schema`, `health`.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,15 @@ pub enum Command {
     Token(TokenSettings),
     /// Print the GraphQL schema (SDL); schema.graphql at the repository root is this output.
     Schema,
+    /// Ask a running server's /healthz (for container health checks); exits 0 when it is live.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The address the server listens on (its SALESGRAPH_LISTEN); 0.0.0.0 is asked on 127.0.0.1.
+    #[arg(long, env = "SALESGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]

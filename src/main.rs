@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use salesgraph::auth::{Role, TokenKeys, Viewer};
-use salesgraph::cli::{Cli, Command, ImportArgs, SeedArgs};
+use salesgraph::cli::{Cli, Command, HealthArgs, ImportArgs, SeedArgs};
 use salesgraph::config::{ServeSettings, TokenSettings};
 use salesgraph::db;
 use salesgraph::startup::{Application, shutdown_signal};
@@ -41,6 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed(args) => seed_command(&url, args).await,
+        Command::Health(args) => health(args).await,
         Command::Import(args) => import_command(&url, args).await,
     }
 }
@@ -137,5 +138,34 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
             Ok(ExitCode::FAILURE)
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+/// GET /healthz over a plain TCP connection: the runtime image has no curl, and the binary
+/// needs no HTTP client for one request.
+async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut address = args.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .with_context(|| format!("no answer from {address} within 3 s"))?
+        .with_context(|| format!("cannot reach {address}"))?;
+    let status_line = String::from_utf8_lossy(&response).lines().next().unwrap_or_default().to_string();
+    if status_line.contains(" 200 ") {
+        println!("live: {status_line}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("not live: {status_line}");
+        Ok(ExitCode::FAILURE)
     }
 }

@@ -9,6 +9,7 @@ mod ask;
 mod auth;
 mod cache;
 mod clients;
+mod deploy;
 mod fuzz;
 mod limits;
 mod pagination;
