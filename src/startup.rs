@@ -68,6 +68,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let refresher = tokio::spawn(follow_data_version(self.context.clone()));
+        let listener = tokio::spawn(listen_for_data(self.context.clone()));
         let context = self.context.clone();
         let policy_follower = tokio::spawn(
             self.context
@@ -77,6 +78,7 @@ impl Application {
         );
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         refresher.abort();
+        listener.abort();
         policy_follower.abort();
         result
     }
@@ -91,6 +93,39 @@ async fn follow_data_version(context: Arc<AppContext>) {
         if let Err(error) = context.refresh().await {
             tracing::warn!(%error, "could not check the data version");
         }
+    }
+}
+
+/// On PostgreSQL, reloads as soon as any process commits data (LISTEN on the channel that
+/// `data_version::bump` notifies), so replicas agree within milliseconds; the poll above stays
+/// as the safety net for lost connections. Reconnects after errors.
+async fn listen_for_data(context: Arc<AppContext>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    if context.store.backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let pool = context.store.db.get_postgres_connection_pool().clone();
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(crate::store::data_version::CHANNEL).await {
+                Ok(()) => loop {
+                    match listener.recv().await {
+                        Ok(_) => {
+                            if let Err(error) = context.refresh().await {
+                                tracing::warn!(%error, "could not reload after a data notification");
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "lost the PostgreSQL notification connection");
+                            break;
+                        }
+                    }
+                },
+                Err(error) => tracing::warn!(%error, "cannot LISTEN for data notifications"),
+            },
+            Err(error) => tracing::warn!(%error, "cannot open a PostgreSQL notification connection"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

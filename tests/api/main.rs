@@ -14,6 +14,7 @@ mod fuzz;
 mod limits;
 mod pagination;
 mod planning;
+mod replicas;
 mod schema;
 mod summary;
 
