@@ -51,14 +51,17 @@ pub struct Page {
 
 const COLUMNS: &str = "id, sold_on, model_id, country_code, units, unit_price, revenue, fuel_type, transmission, color, date_precision";
 
-pub async fn page(
-    store: &Store,
+/// The statement of one page: rows newest first (ties by id) after the cursor, one more than
+/// asked for to tell whether more follow. Its ORDER BY matches idx_sale_sold_on_id, so a page
+/// reads only its rows from the index (a test checks the plans).
+pub fn page_statement(
+    backend: sea_orm::DbBackend,
     filter: &ResolvedFilter,
     direction: Direction,
     cursor: Option<SaleCursor>,
     size: u64,
-) -> Result<Page, DbErr> {
-    let mut sql = SqlBuilder::new(store.backend(), &format!("SELECT {COLUMNS} FROM sale WHERE 1 = 1"));
+) -> sea_orm::Statement {
+    let mut sql = SqlBuilder::new(backend, &format!("SELECT {COLUMNS} FROM sale WHERE 1 = 1"));
     sql.and_filter(filter);
     let (comparison, order) = match direction {
         Direction::Forward => ("<", "DESC"),
@@ -72,8 +75,19 @@ pub async fn page(
             .push(")");
     }
     sql.push(&format!(" ORDER BY sold_on {order}, id {order} LIMIT ")).param((size + 1) as i64);
+    sql.build()
+}
+
+pub async fn page(
+    store: &Store,
+    filter: &ResolvedFilter,
+    direction: Direction,
+    cursor: Option<SaleCursor>,
+    size: u64,
+) -> Result<Page, DbErr> {
+    let statement = page_statement(store.backend(), filter, direction, cursor, size);
     store.count_query();
-    let mut rows = sale::Entity::find().from_raw_sql(sql.build()).all(&store.db).await?;
+    let mut rows = sale::Entity::find().from_raw_sql(statement).all(&store.db).await?;
     let has_more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if direction == Direction::Backward {
