@@ -100,32 +100,30 @@ async fn follow_data_version(context: Arc<AppContext>) {
 /// `data_version::bump` notifies), so replicas agree within milliseconds; the poll above stays
 /// as the safety net for lost connections. Reconnects after errors.
 async fn listen_for_data(context: Arc<AppContext>) {
-    use sea_orm::sqlx::postgres::PgListener;
     if context.store.backend() != sea_orm::DbBackend::Postgres {
         return;
     }
     let pool = context.store.db.get_postgres_connection_pool().clone();
     loop {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(crate::store::data_version::CHANNEL).await {
-                Ok(()) => loop {
-                    match listener.recv().await {
-                        Ok(_) => {
-                            if let Err(error) = context.refresh().await {
-                                tracing::warn!(%error, "could not reload after a data notification");
-                            }
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "lost the PostgreSQL notification connection");
-                            break;
-                        }
-                    }
-                },
-                Err(error) => tracing::warn!(%error, "cannot LISTEN for data notifications"),
-            },
-            Err(error) => tracing::warn!(%error, "cannot open a PostgreSQL notification connection"),
+        if let Err(error) = listen_until_lost(&context, &pool).await {
+            tracing::warn!(%error, "data notifications interrupted: reconnecting in a second");
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// One LISTEN session: reloads on every notification until the connection fails.
+async fn listen_until_lost(
+    context: &AppContext,
+    pool: &sea_orm::sqlx::PgPool,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(crate::store::data_version::CHANNEL).await?;
+    loop {
+        listener.recv().await?;
+        if let Err(error) = context.refresh().await {
+            tracing::warn!(%error, "could not reload after a data notification");
+        }
     }
 }
 

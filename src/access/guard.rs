@@ -43,7 +43,7 @@ fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
     path
 }
 
-pub fn forbidden_message(role: &str, coordinate: &str, resource: &str) -> String {
+fn forbidden_message(role: &str, coordinate: &str, resource: &str) -> String {
     format!("the {role} role may not read {coordinate} ({resource})")
 }
 

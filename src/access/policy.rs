@@ -171,14 +171,6 @@ impl AccessPolicy {
         Self::load(DEFAULT_POLICY).await
     }
 
-    /// Reads and loads a policy file.
-    pub async fn from_file(path: &std::path::Path) -> Result<Self, PolicyError> {
-        let text = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| PolicyError::Read { path: path.display().to_string(), reason: e.to_string() })?;
-        Self::load(&text).await
-    }
-
     /// May `role` use the schema coordinate? Coordinates the policy does not name are open.
     pub fn allows(&self, role: Role, coordinate: &str) -> bool {
         let (owner, member) = coordinate.split_once('.').unwrap_or((coordinate, ""));

@@ -187,12 +187,7 @@ impl AskQuery {
         let request = super::request_data(request, app, access.clone()).data(schema.clone());
         let response = Box::pin(schema.execute(request)).await;
         if let Some(error) = response.errors.first() {
-            let code = error
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .map(|v| v.to_string().trim_matches('"').to_string())
-                .unwrap_or_default();
+            let code = super::error::code_of(error).unwrap_or_default();
             if code == "FORBIDDEN" {
                 // The reading stays visible (with its units alternative) but no rows: the
                 // error says why.
@@ -202,7 +197,7 @@ impl AskQuery {
                 ctx.add_error(ctx.set_error_path(forbidden.into_server_error(ctx.item.pos)));
                 return Ok(answer_of(question, &answer, false));
             }
-            return Err(match code.as_str() {
+            return Err(match code {
                 "BAD_USER_INPUT" => ApiError::BadUserInput(error.message.clone()),
                 _ => ApiError::internal(format!("ask ran {:?}: {}", query.document, error.message)),
             }

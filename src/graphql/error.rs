@@ -93,6 +93,14 @@ pub fn code_for_engine_error(message: &str) -> &'static str {
     }
 }
 
+/// The `extensions.code` of an error, when it has one.
+pub fn code_of(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
 /// Gives every error of a response an `extensions.code`.
 pub fn ensure_codes(response: &mut async_graphql::Response) {
     for error in &mut response.errors {

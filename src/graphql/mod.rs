@@ -75,19 +75,25 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer>
 }
 
 /// What every execution of the schema needs: the application, the viewer and their access,
-/// and fresh dataloaders. The HTTP endpoint and `ask`'s inner queries both use it.
+/// and fresh dataloaders. HTTP requests, `ask`'s inner queries and subscriptions all use it.
+pub fn viewer_data(app: &Arc<AppContext>, access: RequestAccess) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(app.clone());
+    data.insert(access.viewer.clone());
+    data.insert(access);
+    data.insert(loaders::models(app.store.clone()));
+    data.insert(loaders::countries(app.store.clone()));
+    data
+}
+
+/// A request carrying [`viewer_data`] (its data is exactly that: requests arrive without any).
 pub fn request_data(
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     app: &Arc<AppContext>,
     access: RequestAccess,
 ) -> async_graphql::Request {
-    let viewer = access.viewer.clone();
+    request.data = viewer_data(app, access);
     request
-        .data(app.clone())
-        .data(access)
-        .data(viewer)
-        .data(loaders::models(app.store.clone()))
-        .data(loaders::countries(app.store.clone()))
 }
 
 pub(crate) fn access<'a>(ctx: &Context<'a>) -> Result<&'a RequestAccess, ApiError> {

@@ -9,15 +9,7 @@ use crate::auth::{AuthError, Viewer};
 pub fn error_codes(response: &async_graphql::Response) -> Vec<&str> {
     let mut codes: Vec<&str> = Vec::new();
     for error in &response.errors {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .and_then(|v| match v {
-                async_graphql::Value::String(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .unwrap_or("UNKNOWN");
+        let code = crate::graphql::error::code_of(error).unwrap_or("UNKNOWN");
         if !codes.contains(&code) {
             codes.push(code);
         }

@@ -19,8 +19,13 @@ use crate::graphql::error::ensure_codes;
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    error_response_as(status, code, message, "application/json")
+}
+
+/// A GraphQL error without data, in the media type the client asked for.
+fn error_response_as(status: StatusCode, code: &str, message: &str, content_type: &'static str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (status, [(header::CONTENT_TYPE, content_type)], body.to_string()).into_response()
 }
 
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
@@ -224,9 +229,7 @@ async fn execute(
             _ => StatusCode::BAD_REQUEST,
         };
         audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
-        let mut response = error_response(status, code, &error.to_string());
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        return response;
+        return error_response_as(status, code, &error.to_string(), content_type);
     }
     let key = {
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
@@ -270,9 +273,7 @@ async fn execute(
             // The GraphQL-over-HTTP rule for a request that fails before execution.
             let status = if graphql_media_type { StatusCode::BAD_REQUEST } else { StatusCode::OK };
             audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
-            let mut response = error_response(status, code, &message);
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            return response;
+            return error_response_as(status, code, &message, content_type);
         }
     };
     if transport.get.is_some() && queries_only == Some(false) {

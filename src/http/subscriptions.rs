@@ -3,7 +3,6 @@
 //! headers on a WebSocket); a missing or bad one closes the socket with 4403 Forbidden, as the
 //! protocol recommends.
 
-use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -56,13 +55,8 @@ async fn serve(state: HttpState, protocol: GraphQLProtocol, socket: WebSocket) {
         return;
     };
     tracing::info!(target: "audit", subject = %viewer.subject, role = %viewer.role, "subscription connected");
-    let access = RequestAccess::new(viewer.clone(), state.app.policy.current());
-    let mut data = Data::default();
-    data.insert(state.app.clone());
-    data.insert(access);
-    data.insert(viewer);
-    data.insert(crate::graphql::loaders::models(state.app.store.clone()));
-    data.insert(crate::graphql::loaders::countries(state.app.store.clone()));
+    let data =
+        crate::graphql::viewer_data(&state.app, RequestAccess::new(viewer, state.app.policy.current()));
     // The init message was read here; hand it back so the protocol sees the whole exchange.
     let stream = futures_util::stream::once(async move { Ok::<_, axum::Error>(first) }).chain(stream);
     GraphQLWebSocket::new_with_pair(sink, stream, state.schema.clone(), protocol)
