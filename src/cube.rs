@@ -124,6 +124,11 @@ impl Cube {
         Ok(Self { version, frame, month_starts })
     }
 
+    /// The first month with sales, if any.
+    pub fn first_month(&self) -> Option<chrono::NaiveDate> {
+        self.month_starts.first().and_then(|(month, _)| month_date(*month))
+    }
+
     pub fn frame(&self) -> &DataFrame {
         &self.frame
     }

@@ -53,16 +53,10 @@ async fn serve(url: &str, settings: ServeSettings) -> anyhow::Result<ExitCode> {
     if context.tokens.dev_mode {
         println!("dev mode: SALESGRAPH_JWT_SECRET is unset, so tokens are signed with an ephemeral secret.");
         println!("Paste one into GraphiQL's headers as {{\"Authorization\": \"Bearer <token>\"}}:");
-        for (role, regions) in [
-            (Role::Admin, vec![]),
-            (Role::Executive, vec![]),
-            (Role::Manager, vec!["Europe".to_string()]),
-            (Role::Analyst, vec![]),
-        ] {
-            let viewer = Viewer::new(format!("dev-{role}"), role, regions);
-            let token = context.tokens.issue(&viewer, std::time::Duration::from_secs(12 * 3600))?;
-            println!("  {role:<9} {token}");
+        for (viewer, token) in context.tokens.dev_tokens(std::time::Duration::from_secs(12 * 3600))? {
+            println!("  {:<9} {token}", viewer.role);
         }
+        println!("or sign in to the dashboard at http://{address}/dashboard and pick a role.");
     }
     println!("salesgraph serving http://{address}/graphql (data version {})", context.snapshot().version);
     application.run_until_stopped(shutdown_signal()).await?;

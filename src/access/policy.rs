@@ -204,6 +204,11 @@ impl AccessPolicy {
             .collect()
     }
 
+    /// Every protected coordinate the role may not use, sorted.
+    pub fn denied_to(&self, role: Role) -> Vec<String> {
+        self.protected().into_iter().filter(|(_, p)| !p.allowed.contains(&role)).map(|(c, _)| c).collect()
+    }
+
     /// True when the role sees every region; otherwise only the regions its token names.
     pub fn sees_all_regions(&self, role: Role) -> bool {
         self.all_regions.contains(&role)

@@ -29,6 +29,27 @@ pub struct Parsed {
     pub notes: Vec<String>,
 }
 
+/// The note of a parse whose best reading was too unsure to run.
+const UNSURE: &str = "not sure enough of this reading to answer it: see the alternatives";
+
+impl Parsed {
+    /// The same parse with alternative `index` (0 = the first of `alternatives`) as the reading
+    /// to answer, for a user who picked it; the former best reading becomes an alternative.
+    pub fn choosing(&self, index: usize) -> Option<Parsed> {
+        let chosen = self.alternatives.get(index)?.clone();
+        let mut alternatives: Vec<Reading> = Vec::with_capacity(self.alternatives.len());
+        if self.best.interpretation.intent != Intent::Unknown {
+            alternatives.push(self.best.clone());
+        }
+        alternatives.extend(
+            self.alternatives.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, r)| r.clone()),
+        );
+        let mut notes: Vec<String> = self.notes.iter().filter(|n| *n != UNSURE).cloned().collect();
+        notes.push(format!("answered alternative {} as asked, not the best reading", index + 1));
+        Some(Parsed { best: chosen, alternatives, notes })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mark {
     Free,
@@ -647,7 +668,7 @@ fn decide(tokens: &[Token], signals: &Signals, found: Found, as_of: NaiveDate) -
     }
     if confidence < 0.5 && interpretation.intent != Intent::Unknown {
         // Below one half nothing is answered: the reading is offered, not run.
-        notes.push("not sure enough of this reading to answer it: see the alternatives".to_string());
+        notes.push(UNSURE.to_string());
         alternatives.push(Reading { interpretation, confidence });
         interpretation = Interpretation::unknown();
     }
@@ -697,6 +718,22 @@ mod tests {
         let alternative = &parsed.alternatives[0];
         assert_eq!(alternative.interpretation.intent, Intent::TopModels);
         assert!(alternative.confidence < parsed.best.confidence);
+    }
+
+    #[test]
+    fn choosing_an_alternative_answers_it_and_offers_the_best_back() {
+        let parsed = ask("top 3 models by revenue in Japan in 2023");
+        let chosen = parsed.choosing(0).expect("an alternative");
+        assert_eq!(chosen.best, parsed.alternatives[0]);
+        assert_eq!(chosen.alternatives[0], parsed.best);
+        assert_eq!(chosen.alternatives.len(), parsed.alternatives.len());
+        assert!(parsed.choosing(parsed.alternatives.len()).is_none());
+        // An unsure best reading is not offered back, and its "not sure" note goes.
+        let unsure = ask("X5 Germany 2023 maybe");
+        if let Some(chosen) = unsure.choosing(0) {
+            assert!(chosen.alternatives.iter().all(|a| a.interpretation.intent != Intent::Unknown));
+            assert!(!chosen.notes.iter().any(|n| n == UNSURE));
+        }
     }
 
     #[test]

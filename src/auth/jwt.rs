@@ -109,6 +109,27 @@ impl TokenKeys {
         Ok(Self { dev_mode: true, ..Self::hs256(&secret) })
     }
 
+    /// In dev mode, one ready-made viewer and token per role (the manager scoped to Europe), for
+    /// the start-up banner and the dashboard's sign-in; outside dev mode, none.
+    pub fn dev_tokens(&self, ttl: Duration) -> Result<Vec<(Viewer, String)>, AuthError> {
+        if !self.dev_mode {
+            return Ok(Vec::new());
+        }
+        [
+            (Role::Admin, vec![]),
+            (Role::Executive, vec![]),
+            (Role::Manager, vec!["Europe".to_string()]),
+            (Role::Analyst, vec![]),
+        ]
+        .into_iter()
+        .map(|(role, regions)| {
+            let viewer = Viewer::new(format!("dev-{role}"), role, regions);
+            let token = self.issue(&viewer, ttl)?;
+            Ok((viewer, token))
+        })
+        .collect()
+    }
+
     pub fn issue(&self, viewer: &Viewer, ttl: Duration) -> Result<String, AuthError> {
         let Some((encoding, _)) = &self.secret else {
             return Err(AuthError::Issue(

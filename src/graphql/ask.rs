@@ -145,6 +145,10 @@ impl AskQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The question, up to 500 characters.")] question: String,
         #[graphql(desc = "The day relative periods count from; default: today.")] as_of: Option<Date>,
+        #[graphql(
+            desc = "Answer this alternative reading instead of the best one (1 = the first of `alternatives`), for a user who picked it."
+        )]
+        alternative: Option<i32>,
     ) -> Result<AskAnswer> {
         let app = app(ctx)?;
         let access = access(ctx)?;
@@ -161,14 +165,30 @@ impl AskQuery {
         }
         let as_of = as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
         let snapshot = app.snapshot();
-        let answer_key =
-            cache::key(snapshot.version, &access.scope_key(), Some("ask"), &as_of.to_string(), &normalized);
+        let chosen = alternative.map(|n| n.to_string()).unwrap_or_default();
+        let answer_key = cache::key(
+            snapshot.version,
+            &access.scope_key(),
+            Some("ask"),
+            &format!("{as_of}/{chosen}"),
+            &normalized,
+        );
         if let Some(hit) = app.ask_cache.answer(&answer_key).await {
             return Ok(answer_of(question, &hit, true));
         }
         let parse_key = cache::key(snapshot.version, "", Some("ask-parse"), &as_of.to_string(), &normalized);
         let lexicon = snapshot.lexicon.clone();
-        let parsed = app.ask_cache.parse(parse_key, || ask::parse(&normalized, as_of, &lexicon)).await;
+        let mut parsed = app.ask_cache.parse(parse_key, || ask::parse(&normalized, as_of, &lexicon)).await;
+        if let Some(n) = alternative {
+            let count = parsed.alternatives.len();
+            let chosen =
+                usize::try_from(n).ok().and_then(|n| n.checked_sub(1)).and_then(|i| parsed.choosing(i));
+            parsed = Arc::new(chosen.ok_or_else(|| {
+                ApiError::BadUserInput(format!(
+                    "alternative {n} does not exist: the question has {count} alternative reading(s), numbered from 1"
+                ))
+            })?);
+        }
         let mut notes = parsed.notes.clone();
         let query = match StructuredQuery::of(&parsed.best.interpretation) {
             Ok(query) => query,

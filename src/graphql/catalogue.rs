@@ -1,9 +1,10 @@
 //! The catalogue: models, countries, and who is asking.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{car_model, country};
 
 use super::enums::{self, BodyType};
+use super::scalars::Date;
 use super::{app, viewer};
 use crate::auth;
 
@@ -77,6 +78,28 @@ impl Viewer {
     async fn regions(&self) -> &[String] {
         &self.0.regions
     }
+
+    /// True when the policy limits what this viewer sees to `regions`.
+    async fn limited_to_regions(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(!super::access(ctx)?.policy.sees_all_regions(self.0.role))
+    }
+
+    /// Protected schema coordinates ("Query.sales", "Sale.revenue", "Metric.REVENUE") this viewer
+    /// may not use, so that a client leaves them out instead of collecting FORBIDDEN errors.
+    async fn denied_fields(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(super::access(ctx)?.policy.denied_to(self.0.role))
+    }
+}
+
+/// How fresh the data is.
+#[derive(SimpleObject)]
+pub struct DataStatus {
+    /// Grows with every ingest; caches and subscriptions key on it.
+    pub version: i64,
+    /// The first month with sales (its first day).
+    pub first_month: Option<Date>,
+    /// The day of the latest sale: where "last quarter" of the data ends.
+    pub last_sale_day: Option<Date>,
 }
 
 #[derive(Default)]
@@ -116,6 +139,17 @@ impl CatalogueQuery {
             .cloned()
             .map(Country)
             .collect())
+    }
+
+    /// The data's version and span, so that a client can anchor relative periods ("last
+    /// quarter") on the data rather than on today's date.
+    async fn data_status(&self, ctx: &Context<'_>) -> Result<DataStatus> {
+        let snapshot = app(ctx)?.snapshot();
+        Ok(DataStatus {
+            version: snapshot.version,
+            first_month: snapshot.cube.first_month().map(Date),
+            last_sale_day: snapshot.last_sale_day.map(Date),
+        })
     }
 
     /// Who is asking: subject, role and regions from the bearer token.

@@ -1,6 +1,7 @@
 //! HTTP: the router, the GraphQL endpoint, health and metrics.
 
 mod audit;
+mod dashboard;
 pub mod graphiql;
 mod graphql;
 mod health;
@@ -36,6 +37,9 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{name}", get(graphiql::asset))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/assets/{name}", get(dashboard::asset))
+        .route("/dashboard/dev-tokens", get(dashboard::dev_tokens))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))

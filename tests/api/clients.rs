@@ -12,8 +12,25 @@ use serde_json::{Value, json};
 
 use super::common::{TestDb, TestServer};
 
-fn clients_dir() -> std::path::PathBuf {
+pub(super) fn clients_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Debian's Chromium, when it and playwright-core (`npm ci --prefix tests/clients`) are here;
+/// otherwise None after saying why, which CI (CI=true, set by .ci/run) does not accept.
+pub(super) fn chromium_with_playwright() -> Option<&'static std::path::Path> {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if clients_dir().join("node_modules/playwright-core").exists() && chromium.exists() {
+        return Some(chromium);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install Chromium and the JavaScript clients (see .ci/run)"
+    );
+    println!(
+        "skipped the browser test: needs /usr/bin/chromium (apt-get install chromium) and npm ci --prefix tests/clients"
+    );
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,17 +283,9 @@ async fn graphiql_is_served_from_the_binary_and_renders_offline_in_chromium() {
         404
     );
 
-    let chromium = std::path::Path::new("/usr/bin/chromium");
-    if !clients_dir().join("node_modules/playwright-core").exists() || !chromium.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install Chromium and the JavaScript clients (see .ci/run)"
-        );
-        println!(
-            "skipped the browser half: needs /usr/bin/chromium (apt-get install chromium) and npm ci --prefix tests/clients"
-        );
+    let Some(chromium) = chromium_with_playwright() else {
         return;
-    }
+    };
     let output = tokio::process::Command::new("node")
         .arg(clients_dir().join("graphiql.mjs"))
         .arg(&server.base)

@@ -9,6 +9,7 @@ mod ask;
 mod auth;
 mod cache;
 mod clients;
+mod dashboard;
 mod deploy;
 mod fuzz;
 mod limits;

@@ -321,6 +321,13 @@ impl TestServer {
         body["data"].clone()
     }
 
+    /// GETs `path` and reads its JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.request(reqwest::Method::GET, path).send().await.expect("request");
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().await.expect("a JSON body")
+    }
+
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let response = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
         (response.status().as_u16(), response.text().await.unwrap_or_default())
