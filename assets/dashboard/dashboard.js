@@ -15,6 +15,7 @@
     token: null,
     asOf: null,
     firstMonth: null,
+    bigMarkets: [],
     inventoryPicked: false,
     viewer: null,
     denied: new Set(),
@@ -112,17 +113,20 @@
     state.token = token.trim().replace(/^Bearer\s+/i, '');
     $('signin-error').textContent = '';
     let boot;
+    const started = performance.now();
     try {
       boot = await gql(`query DashboardBoot {
         me { subject role regions limitedToRegions deniedFields }
         models { name bodyType }
         countries { code name region }
         dataStatus { version firstMonth lastSaleDay }
+        markets: salesSummary(groupBy: [COUNTRY], limit: 12) { country { code } }
       }`);
     } catch (error) {
       if (!(error instanceof SignedOut)) $('signin-error').textContent = `Sign-in failed: ${error.message}`;
       return;
     }
+    performance.measure('salesgraph:boot', { start: started, end: performance.now() });
     window.localStorage.setItem(TOKEN_KEY, state.token);
     const me = boot.data.me;
     state.viewer = me;
@@ -130,6 +134,7 @@
     state.models = boot.data.models;
     state.asOf = boot.data.dataStatus.lastSaleDay;
     state.firstMonth = boot.data.dataStatus.firstMonth;
+    state.bigMarkets = boot.data.markets.map((r) => r.country.code);
     state.countries = me.limitedToRegions
       ? boot.data.countries.filter((c) => me.regions.includes(c.region))
       : boot.data.countries;
@@ -272,12 +277,15 @@
     if (!panel || panel.hidden) return;
     panel.classList.add('loading');
     panelError(id, null);
+    const started = performance.now();
     try {
       await load();
     } catch (error) {
       if (!(error instanceof SignedOut)) panelError(id, error);
     } finally {
       panel.classList.remove('loading');
+      // Per-panel times, for bench/dashboard.sh and the curious (performance.getEntriesByType('measure')).
+      performance.measure(`salesgraph:panel:${id}`, { start: started, end: performance.now() });
     }
   }
 
@@ -288,6 +296,7 @@
       maintainAspectRatio: false,
       responsive: true,
       interaction: { mode: 'index', intersect: false },
+      normalized: true,
       ...config.options,
     };
     state.charts[id] = new window.Chart($(id), config);
@@ -431,17 +440,24 @@
     return 'heat-mid';
   }
 
-  // Months × markets: the selection's markets (or its biggest ones), each over all its history.
+  // The selection's markets: those chosen, else the biggest markets (known since sign-in) of
+  // the chosen regions; asks the gateway only when none of those is in the selection.
+  async function marketsOf(filter, count) {
+    if (filter.countries?.length) return filter.countries.slice(0, count);
+    const regionOf = new Map(state.countries.map((c) => [c.code, c.region]));
+    const inRegions = state.bigMarkets.filter((code) => !filter.regions?.length || filter.regions.includes(regionOf.get(code)));
+    if (inRegions.length) return inRegions.slice(0, count);
+    const { data } = await gql(
+      `query Markets($filter: SalesFilter, $limit: Int) { salesSummary(filter: $filter, groupBy: [COUNTRY], limit: $limit) { country { code } } }`,
+      { filter, limit: count },
+    );
+    return data.salesSummary.map((r) => r.country.code);
+  }
+
+  // Months × markets: the selection's markets, each over all its history.
   async function loadSeasonality(filter) {
     const base = currentFilter({ withPeriod: false });
-    let markets = base.countries || [];
-    if (!markets.length) {
-      const { data } = await gql(
-        `query Markets($filter: SalesFilter, $limit: Int) { salesSummary(filter: $filter, groupBy: [COUNTRY], limit: $limit) { country { code } } }`,
-        { filter, limit: HEATMAP_MARKETS },
-      );
-      markets = data.salesSummary.map((r) => r.country.code);
-    }
+    let markets = await marketsOf(filter, HEATMAP_MARKETS);
     markets = markets.slice(0, 12);
     const fields = 'monthlyIndex peakMonths troughMonths strength months';
     const aliases = markets.map((code, i) => `m${i}: seasonality(filter: $m${i}) { ${fields} }`).join('\n');
@@ -552,15 +568,11 @@
   // The plan is per market: the one the user picked, else the first selected, else the
   // selection's biggest market.
   async function loadInventory(filter) {
-    const countries = selected('f-countries');
     const pick = $('inventory-country');
+    const countries = selected('f-countries');
     if (countries.length && !countries.includes(pick.value)) pick.value = countries[0];
     else if (!countries.length && !state.inventoryPicked) {
-      const { data } = await gql(
-        `query BiggestMarket($filter: SalesFilter) { salesSummary(filter: $filter, groupBy: [COUNTRY], limit: 1) { country { code } } }`,
-        { filter },
-      );
-      const biggest = data.salesSummary[0]?.country.code;
+      const [biggest] = await marketsOf(filter, 1);
       if (biggest) pick.value = biggest;
     }
     if (!pick.value) return;

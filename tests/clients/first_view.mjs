@@ -21,6 +21,10 @@ async function firstView() {
     // Navigation start to the ready mark: HTML, scripts, sign-in query and every panel.
     total: performance.getEntriesByName('salesgraph:ready:1')[0].startTime,
     panels: window.salesgraphTimings[1],
+    boot: performance.getEntriesByName('salesgraph:boot')[0]?.duration,
+    each: Object.fromEntries(performance.getEntriesByType('measure')
+      .filter((m) => m.name.startsWith('salesgraph:panel:'))
+      .map((m) => [m.name.slice('salesgraph:panel:'.length), Math.round(m.duration)])),
   }));
   const errors = await page.$$eval('.panel-error', (boxes) => boxes.map((b) => b.textContent).filter(Boolean));
   await context.close();
@@ -29,10 +33,10 @@ async function firstView() {
 }
 
 const cold = await firstView();
-console.log(`cold: first view ready in ${cold.total.toFixed(0)} ms (panels ${cold.panels.toFixed(0)} ms)`);
+console.log(`cold: first view ready in ${cold.total.toFixed(0)} ms (sign-in query ${cold.boot?.toFixed(0)} ms, panels ${cold.panels.toFixed(0)} ms: ${JSON.stringify(cold.each)})`);
 const warm = [];
 for (let i = 0; i < Number(runs); i++) warm.push(await firstView());
 const totals = warm.map((t) => t.total).sort((a, b) => a - b);
 const median = totals[Math.floor(totals.length / 2)];
-console.log(`warm: median ${median.toFixed(0)} ms, max ${totals[totals.length - 1].toFixed(0)} ms over ${runs} runs`);
+console.log(`warm: median ${median.toFixed(0)} ms, max ${totals[totals.length - 1].toFixed(0)} ms over ${runs} runs; last: ${JSON.stringify(warm[warm.length - 1].each)}`);
 await browser.close();
