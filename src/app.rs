@@ -26,6 +26,8 @@ pub struct Snapshot {
     /// What `ask` can name, built from this catalogue.
     pub lexicon: Arc<Lexicon>,
     pub cube: Arc<Cube>,
+    /// Forecast backtests of this data version, computed once and reused.
+    pub backtests: Arc<crate::planning::forecast::BacktestMemo>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub struct AppContext {
     pub updates: tokio::sync::broadcast::Sender<i64>,
     snapshot: RwLock<Arc<Snapshot>>,
     refresh_lock: tokio::sync::Mutex<()>,
+    /// The data version whose usual backtests have all been computed ahead (0: none yet).
+    pub backtests_ready: Arc<std::sync::atomic::AtomicI64>,
 }
 
 async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
@@ -70,6 +74,7 @@ async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
         lexicon: Arc::new(Lexicon::new(&catalogue)),
         catalogue: Arc::new(catalogue),
         cube: Arc::new(cube),
+        backtests: Arc::default(),
     })
 }
 
@@ -121,6 +126,7 @@ impl AppContext {
             metrics,
             snapshot: RwLock::new(Arc::new(snapshot)),
             refresh_lock: tokio::sync::Mutex::new(()),
+            backtests_ready: Arc::default(),
         }))
     }
 
@@ -156,6 +162,33 @@ impl AppContext {
         // Nobody listening is fine.
         let _ = self.updates.send(version);
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
+        self.warm_forecasts();
         Ok(true)
+    }
+
+    /// In the background, computes the current snapshot's usual forecast backtests (when
+    /// `SALESGRAPH_WARM_FORECASTS` is on), giving up when newer data arrives meanwhile.
+    pub fn warm_forecasts(&self) {
+        if !self.settings.warm_forecasts {
+            return;
+        }
+        let store = self.store.clone();
+        let snapshot = self.snapshot();
+        let newer = self.updates.subscribe();
+        let ready = self.backtests_ready.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let warmed =
+                crate::planning::forecast::warm_backtests(&store, &snapshot, || !newer.is_empty()).await;
+            if newer.is_empty() {
+                ready.store(snapshot.version, std::sync::atomic::Ordering::Release);
+            }
+            tracing::info!(
+                version = snapshot.version,
+                backtests = warmed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "forecast backtests computed ahead"
+            );
+        });
     }
 }

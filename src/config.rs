@@ -91,6 +91,10 @@ pub struct ServeSettings {
     /// How long browsers and BI tools may reuse a GET answer (Cache-Control: private, max-age).
     #[arg(long, env = "SALESGRAPH_HTTP_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
     pub http_max_age: Duration,
+    /// Compute the usual forecasts' backtests in the background after each ingest (`on`), or
+    /// only when a query first needs them (`off`).
+    #[arg(long, env = "SALESGRAPH_WARM_FORECASTS", default_value = "on", value_parser = parse_switch)]
+    pub warm_forecasts: bool,
 }
 
 impl Default for ServeSettings {
@@ -115,6 +119,7 @@ impl Default for ServeSettings {
             cors_origins: Vec::new(),
             graphiql_assets: None,
             http_max_age: Duration::from_secs(60),
+            warm_forecasts: true,
         }
     }
 }

@@ -11,6 +11,9 @@ use salesgraph::store::import::{ImportError, ImportOptions, import_csv};
 use salesgraph::store::seed::{self, SeedOptions};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

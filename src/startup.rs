@@ -46,6 +46,7 @@ impl Application {
         };
         let max_body = settings.max_body_bytes;
         let context = AppContext::new(settings, db).await?;
+        context.warm_forecasts();
         let schema = build_schema(limits);
         let router =
             router(HttpState { app: context.clone(), schema }).layer(DefaultBodyLimit::max(max_body));

@@ -1,7 +1,13 @@
-//! Monthly forecasts by additive Holt–Winters with a damped trend (ETS(A,Ad,A)) on log(1 + y),
-//! so that seasonality and growth act multiplicatively and forecasts stay positive. Smoothing
-//! parameters are chosen by least squares over a grid; prediction intervals come from the
-//! one-step residuals. Every forecast carries a rolling-origin backtest against seasonal naive.
+//! Monthly forecasts with augurs: MSTL (seasonal-trend decomposition by LOESS, period 12)
+//! takes out the yearly pattern, AutoETS (exponential smoothing with the error, trend and
+//! damping chosen by AICc) forecasts what is left, and the seasonal pattern is added back; all
+//! on log(1 + y), so that seasonality and growth act multiplicatively and forecasts stay
+//! positive. Prediction intervals come from the ETS model. Every forecast carries a
+//! rolling-origin backtest against seasonal naive.
+
+use augurs_core::{Fit, Predict};
+use augurs_ets::AutoETS;
+use augurs_mstl::MSTLModel;
 
 use super::mean;
 
@@ -11,13 +17,11 @@ pub const HOLDOUT: usize = 12;
 /// Fewer months than this: the method falls back to seasonal naive (or the mean).
 pub const MIN_MONTHS: usize = 2 * SEASON + 1;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Params {
-    pub alpha: f64,
-    pub beta: f64,
-    pub gamma: f64,
-    pub phi: f64,
-}
+/// STL's seasonal smoothing window, in years: wider than any series here, so (nearly) periodic.
+const SEASONAL_WINDOW: usize = 101;
+
+/// What [`forecast`] runs on a long enough series.
+pub const METHOD: &str = "MSTL (period 12) + AutoETS trend on log(1+units), augurs";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthForecast {
@@ -29,10 +33,8 @@ pub struct MonthForecast {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesForecast {
     pub months: Vec<MonthForecast>,
-    /// What produced it: "ets(A,Ad,A) on log1p", or a fallback for short series.
+    /// What produced it: [`METHOD`], or a fallback for short or degenerate series.
     pub method: &'static str,
-    /// Standard deviation of one-step errors on the log scale.
-    pub sigma: f64,
 }
 
 impl SeriesForecast {
@@ -56,85 +58,49 @@ pub fn z_for(level: f64) -> f64 {
     }
 }
 
-struct Fit {
-    params: Params,
-    sse: f64,
-    level: f64,
-    trend: f64,
-    season: [f64; SEASON],
-    residuals: Vec<f64>,
-}
-
-fn fit_with(z: &[f64], params: Params) -> Fit {
-    let first_year = mean(&z[..SEASON]);
-    let second_year = mean(&z[SEASON..2 * SEASON]);
-    let mut level = first_year;
-    let mut trend = (second_year - first_year) / SEASON as f64;
-    let mut season = [0.0; SEASON];
-    for (m, s) in season.iter_mut().enumerate() {
-        *s = z[m] - first_year;
-    }
-    let Params { alpha, beta, gamma, phi } = params;
-    let mut sse = 0.0;
-    let mut residuals = Vec::with_capacity(z.len());
-    for (t, &y) in z.iter().enumerate().skip(SEASON) {
-        let m = t % SEASON;
-        let predicted = level + phi * trend + season[m];
-        let error = y - predicted;
-        sse += error * error;
-        residuals.push(error);
-        let previous_level = level;
-        level = alpha * (y - season[m]) + (1.0 - alpha) * (level + phi * trend);
-        trend = beta * (level - previous_level) + (1.0 - beta) * phi * trend;
-        season[m] = gamma * (y - level) + (1.0 - gamma) * season[m];
-    }
-    Fit { params, sse, level, trend, season, residuals }
-}
-
-fn fit(z: &[f64]) -> Fit {
-    let mut best: Option<Fit> = None;
-    for alpha in [0.05, 0.15, 0.3, 0.5, 0.8] {
-        for beta in [0.01, 0.05, 0.15] {
-            for gamma in [0.01, 0.1, 0.25] {
-                for phi in [0.85, 0.95, 0.99] {
-                    let candidate = fit_with(z, Params { alpha, beta, gamma, phi });
-                    if best.as_ref().is_none_or(|b| candidate.sse < b.sse) {
-                        best = Some(candidate);
-                    }
-                }
-            }
-        }
-    }
-    best.unwrap_or_else(|| fit_with(z, Params { alpha: 0.3, beta: 0.05, gamma: 0.1, phi: 0.95 }))
-}
-
 /// Forecasts `horizon` months after the consecutive monthly `values`; `level` is the
 /// interval's coverage (0.8 for 80%). Seasonal positions are relative to the first value.
 pub fn forecast(values: &[f64], horizon: usize, level: f64) -> SeriesForecast {
-    let z_q = z_for(level);
-    if values.len() < MIN_MONTHS {
-        return fallback(values, horizon, z_q);
+    if values.len() >= MIN_MONTHS
+        && let Some(forecast) = mstl_ets(values, horizon, level)
+    {
+        return forecast;
     }
+    fallback(values, horizon, z_for(level))
+}
+
+/// MSTL + AutoETS on log1p; None when augurs cannot fit the series (for example a constant
+/// one, which has nothing to estimate) or yields non-finite values.
+fn mstl_ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
     let z: Vec<f64> = values.iter().map(|v| v.max(0.0).ln_1p()).collect();
-    let fit = fit(&z);
-    let sigma = (fit.residuals.iter().map(|e| e * e).sum::<f64>() / fit.residuals.len().max(1) as f64).sqrt();
-    let n = z.len();
-    let Params { alpha, beta, gamma: _, phi } = fit.params;
-    let mut months = Vec::with_capacity(horizon);
-    let mut damp = 0.0;
-    for h in 1..=horizon {
-        damp += phi.powi(h as i32);
-        let m = (n + h - 1) % SEASON;
-        let point = fit.level + damp * fit.trend + fit.season[m];
-        // Variance of ETS(A,Ad,A) h-step errors, undamped approximation.
-        let spread = sigma * (1.0 + (h as f64 - 1.0) * (alpha * (1.0 + beta)).powi(2)).sqrt();
-        months.push(MonthForecast {
-            units: point.exp_m1().max(0.0),
-            lower: (point - z_q * spread).exp_m1().max(0.0),
-            upper: (point + z_q * spread).exp_m1().max(0.0),
-        });
+    if z.iter().all(|v| (v - z[0]).abs() < 1e-12) {
+        return None;
     }
-    SeriesForecast { months, method: "ets(A,Ad,A) on log1p", sigma }
+    // A wide seasonal window keeps the yearly pattern (nearly) fixed: with a handful of years
+    // per series, a pattern free to drift year to year follows noise (its backtests lost to
+    // seasonal naive). Robust fitting keeps one-off dips out of the pattern.
+    let mut stl = augurs_mstl::stlrs::params();
+    stl.robust(true);
+    let mut decomposition = augurs_mstl::stlrs::MstlParams::new();
+    decomposition.stl_params(stl).seasonal_lengths(&[SEASONAL_WINDOW]);
+    let model =
+        MSTLModel::new(vec![SEASON], AutoETS::non_seasonal().into_trend_model()).mstl_params(decomposition);
+    let fitted = model.fit(&z).ok()?;
+    let predicted = fitted.predict(horizon, level).ok()?;
+    let intervals = predicted.intervals?;
+    let months: Vec<MonthForecast> = predicted
+        .point
+        .iter()
+        .zip(&intervals.lower)
+        .zip(&intervals.upper)
+        .map(|((point, lower), upper)| MonthForecast {
+            units: point.exp_m1().max(0.0),
+            lower: lower.exp_m1().max(0.0),
+            upper: upper.exp_m1().max(0.0),
+        })
+        .collect();
+    let finite = months.iter().all(|m| m.units.is_finite() && m.lower.is_finite() && m.upper.is_finite());
+    (finite && months.len() == horizon).then_some(SeriesForecast { months, method: METHOD })
 }
 
 /// Too short for a seasonal model: last year's month where there is one, else the mean.
@@ -157,7 +123,7 @@ fn fallback(values: &[f64], horizon: usize, z_q: f64) -> SeriesForecast {
             }
         })
         .collect();
-    SeriesForecast { months, method: if n >= SEASON { "seasonal naive" } else { "mean" }, sigma: 0.0 }
+    SeriesForecast { months, method: if n >= SEASON { "seasonal naive" } else { "mean" } }
 }
 
 /// Seasonal naive: the same month a year earlier.

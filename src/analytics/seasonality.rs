@@ -1,9 +1,13 @@
-//! Seasonality by classical multiplicative decomposition: a centred 2×12 moving average takes
-//! out the trend, the ratios of each calendar month to it (their median, robust to one-off dips
-//! such as April 2020) give the monthly indices, normalised to average 1.0. Strength follows
-//! Wang, Smith & Hyndman (2006) on the log scale: 1 − Var(remainder) / Var(seasonal + remainder).
+//! Seasonality by STL (seasonal-trend decomposition by LOESS, Cleveland et al. 1990; the
+//! stlrs crate, as augurs uses it), robust so that one-off dips such as April 2020 do not bend
+//! the pattern, on log(1 + y) so that the pattern is multiplicative. The monthly indices are the
+//! seasonal component averaged by calendar month, back on the original scale and normalised to
+//! average 1.0; strength follows Wang, Smith & Hyndman (2006): 1 − Var(remainder) /
+//! Var(seasonal + remainder).
 
-use super::{mean, median, variance};
+use augurs_mstl::stlrs;
+
+use super::mean;
 
 /// Months of data a decomposition needs: two full cycles.
 pub const MIN_MONTHS: usize = 24;
@@ -30,6 +34,8 @@ pub enum SeasonalityError {
     TooShort { months: usize },
     #[error("the series has no sales")]
     Empty,
+    #[error("the decomposition failed: {0}")]
+    Decomposition(String),
 }
 
 /// `values` are consecutive monthly totals; `first_month0` is the calendar month (0 = January)
@@ -41,39 +47,26 @@ pub fn decompose(values: &[f64], first_month0: usize) -> Result<Seasonality, Sea
     if values.iter().all(|v| *v <= 0.0) {
         return Err(SeasonalityError::Empty);
     }
-    // Centred 2×12 moving average: the trend-cycle at t uses t-6..t+6 with half weights at the ends.
+    let logged: Vec<f64> = values.iter().map(|v| v.max(0.0).ln_1p()).collect();
+    let constant = logged.iter().all(|v| (v - logged[0]).abs() < 1e-12);
+    let (monthly_index, strength) = if constant {
+        ([1.0; 12], 0.0)
+    } else {
+        let stl = stlrs::params()
+            .robust(true)
+            .fit(&logged, 12)
+            .map_err(|e| SeasonalityError::Decomposition(e.to_string()))?;
+        let mut by_month: Vec<Vec<f64>> = vec![Vec::new(); 12];
+        for (t, seasonal) in stl.seasonal().iter().enumerate() {
+            by_month[(first_month0 + t) % 12].push(*seasonal);
+        }
+        let raw: [f64; 12] = std::array::from_fn(|m| mean(&by_month[m]).exp());
+        let scale = mean(&raw);
+        let index = if scale > 0.0 { raw.map(|v| v / scale) } else { [1.0; 12] };
+        let strength = stl.seasonal_strength();
+        (index, if strength.is_finite() { strength.clamp(0.0, 1.0) } else { 0.0 })
+    };
     let n = values.len();
-    let mut trend = vec![f64::NAN; n];
-    for t in 6..n.saturating_sub(6) {
-        let window: f64 = values[t - 5..=t + 5].iter().sum::<f64>() + 0.5 * (values[t - 6] + values[t + 6]);
-        trend[t] = window / 12.0;
-    }
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); 12];
-    for t in 0..n {
-        if trend[t].is_finite() && trend[t] > 0.0 && values[t] > 0.0 {
-            ratios[(first_month0 + t) % 12].push(values[t] / trend[t]);
-        }
-    }
-    let mut raw = [1.0; 12];
-    for (m, r) in ratios.iter_mut().enumerate() {
-        raw[m] = median(r).unwrap_or(1.0);
-    }
-    let scale = mean(&raw);
-    let monthly_index = if scale > 0.0 { raw.map(|v| v / scale) } else { [1.0; 12] };
-
-    // Strength on the log scale, where the multiplicative model is additive.
-    let mut seasonal_plus_remainder = Vec::new();
-    let mut remainder = Vec::new();
-    for t in 0..n {
-        if trend[t].is_finite() && trend[t] > 0.0 && values[t] > 0.0 {
-            let detrended = (values[t] / trend[t]).ln();
-            let seasonal = monthly_index[(first_month0 + t) % 12].ln();
-            seasonal_plus_remainder.push(detrended);
-            remainder.push(detrended - seasonal);
-        }
-    }
-    let total = variance(&seasonal_plus_remainder);
-    let strength = if total > 0.0 { (1.0 - variance(&remainder) / total).clamp(0.0, 1.0) } else { 0.0 };
 
     let mut order: Vec<usize> = (0..12).collect();
     order.sort_by(|a, b| monthly_index[*b].total_cmp(&monthly_index[*a]));

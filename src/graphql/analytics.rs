@@ -153,8 +153,10 @@ impl AnalyticsQuery {
             - usize::from(series.values.len() > first && series.partial.last() == Some(&true));
         let values = &series.values[first..last.max(first)];
         let first_month0 = series.periods.get(first).map_or(0, |p| chrono::Datelike::month0(p) as usize);
-        let result = seasonality::decompose(values, first_month0)
-            .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        let result = seasonality::decompose(values, first_month0).map_err(|e| match e {
+            seasonality::SeasonalityError::Decomposition(_) => ApiError::internal(e),
+            _ => ApiError::BadUserInput(e.to_string()),
+        })?;
         Ok(Seasonality {
             monthly_index: result.monthly_index.to_vec(),
             peak_months: result.peak_months,

@@ -110,7 +110,7 @@ impl MutationRoot {
     ) -> Result<Option<ImportResult>> {
         let app = app(ctx)?;
         let options = import_options(options.unwrap_or_default())?;
-        let result = match import_csv(&app.store.db, csv.as_bytes(), &options).await {
+        let result = match import_csv(&app.store.db, std::io::Cursor::new(csv.into_bytes()), &options).await {
             Ok(report) => ImportResult::from_report(report, true),
             Err(ImportError::Rejected(report)) => ImportResult::from_report(report, false),
             Err(ImportError::Setup(message)) => return Err(ApiError::BadUserInput(message).into()),

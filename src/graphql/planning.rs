@@ -296,9 +296,16 @@ impl PlanningQuery {
         let horizon = horizon(horizon_months.unwrap_or(3))?;
         let limit = super::summary::check_limit(Some(limit.unwrap_or(5)))?.unwrap_or(5);
         let snapshot = app.snapshot();
-        let result = plan_forecast::forecast_models(&app.store, &snapshot, &filter, horizon, Some(limit))
-            .await
-            .map_err(ApiError::from)?;
+        let result = plan_forecast::forecast_models(
+            &app.store,
+            &snapshot,
+            &filter,
+            horizon,
+            Some(limit),
+            plan_forecast::Backtests::Include,
+        )
+        .await
+        .map_err(ApiError::from)?;
         let country = filter.countries.as_ref().filter(|c| c.len() == 1).and_then(|c| c.first().cloned());
         Ok(Forecast {
             method: plan_forecast::METHOD.to_string(),

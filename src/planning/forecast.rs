@@ -13,7 +13,48 @@ use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
-pub const METHOD: &str = "ETS(A,Ad,A) on log(1+units): damped additive trend, additive seasons, smoothing by least squares; 80% intervals from one-step residuals";
+pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals from the ETS model; seasonal naive for models with under 25 months of history";
+
+/// Backtests already computed for one data version, by series and horizon. A snapshot holds
+/// one, so that a backtest is computed once per data version (in the background after an
+/// ingest, or by the first query that needs it) and then reused by every forecast.
+#[derive(Debug, Default)]
+pub struct BacktestMemo {
+    entries: std::sync::Mutex<rustc_hash::FxHashMap<(u64, usize), Backtest>>,
+}
+
+/// Enough for every model in every market at a few horizons.
+const MEMO_ENTRIES: usize = 50_000;
+
+impl BacktestMemo {
+    pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        values.len().hash(&mut hasher);
+        for value in values {
+            value.to_bits().hash(&mut hasher);
+        }
+        let key = (hasher.finish(), horizon);
+        // A poisoned lock only means another thread panicked mid-insert: the map is still sound.
+        if let Some(known) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return *known;
+        }
+        let computed = forecast::backtest(values, horizon);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() < MEMO_ENTRIES {
+            entries.insert(key, computed);
+        }
+        computed
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ModelPrediction {
@@ -39,14 +80,24 @@ fn last_day_of_month(day: NaiveDate) -> NaiveDate {
         .unwrap_or(day)
 }
 
+/// Whether a forecast carries its backtests (the `forecast` query) or not (planning that only
+/// needs the predictions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backtests {
+    Include,
+    Skip,
+}
+
 /// Forecasts every model the filter covers for `horizon` whole months after the month of the
 /// filter's `to` (default: the last sale), from data up to then only. `limit` None: all models.
+/// Backtests, when asked for, cover the models returned and come from the snapshot's memo.
 pub async fn forecast_models(
     store: &Store,
     snapshot: &Snapshot,
     filter: &ResolvedFilter,
     horizon: usize,
     limit: Option<usize>,
+    backtests: Backtests,
 ) -> Result<ForecastResult, PlanningError> {
     let empty = ForecastResult { predictions: Vec::new(), backtest: Backtest::default(), first_month: None };
     let Some(as_of) = filter.to.or(snapshot.last_sale_day) else { return Ok(empty) };
@@ -82,8 +133,10 @@ pub async fn forecast_models(
         .filter(|(_, values): &(i32, Vec<f64>)| values.iter().rev().take(12).any(|v| *v > 0.0))
         .collect();
     let first_month = month_date(as_of_month + 1);
-    let mut predictions = tokio::task::spawn_blocking(move || {
-        jobs.into_iter()
+    let memo = snapshot.backtests.clone();
+    let (predictions, backtest) = tokio::task::spawn_blocking(move || {
+        let mut predictions: Vec<(ModelPrediction, Vec<f64>)> = jobs
+            .into_iter()
             .map(|(model_id, values)| {
                 let SeriesForecast { months, .. } = forecast::forecast(&values, steps, 0.8);
                 let months: Vec<(NaiveDate, MonthForecast)> = months
@@ -97,16 +150,56 @@ pub async fn forecast_models(
                     lower: months.iter().map(|(_, m)| m.lower).sum(),
                     upper: months.iter().map(|(_, m)| m.upper).sum(),
                 };
-                ModelPrediction { model_id, total, months, backtest: forecast::backtest(&values, horizon) }
+                (ModelPrediction { model_id, total, months, backtest: Backtest::default() }, values)
             })
-            .collect::<Vec<_>>()
+            .collect();
+        predictions.sort_by(|(a, _), (b, _)| {
+            b.total.units.total_cmp(&a.total.units).then(a.model_id.cmp(&b.model_id))
+        });
+        if let Some(limit) = limit {
+            predictions.truncate(limit);
+        }
+        if backtests == Backtests::Include {
+            for (prediction, values) in &mut predictions {
+                prediction.backtest = memo.backtest(values, horizon);
+            }
+        }
+        let predictions: Vec<ModelPrediction> = predictions.into_iter().map(|(p, _)| p).collect();
+        let backtest = Backtest::pool(&predictions.iter().map(|p| p.backtest).collect::<Vec<_>>());
+        (predictions, backtest)
     })
     .await
     .map_err(|e| PlanningError::Worker(e.to_string()))?;
-    predictions.sort_by(|a, b| b.total.units.total_cmp(&a.total.units).then(a.model_id.cmp(&b.model_id)));
-    if let Some(limit) = limit {
-        predictions.truncate(limit);
-    }
-    let backtest = Backtest::pool(&predictions.iter().map(|p| p.backtest).collect::<Vec<_>>());
     Ok(ForecastResult { predictions, backtest, first_month })
+}
+
+/// Horizons whose backtests are computed ahead: the API's default and the dashboard's.
+pub const WARM_HORIZONS: [usize; 2] = [3, 6];
+/// Models per market whose backtests are computed ahead (the API's default `limit`).
+const WARM_LIMIT: usize = 5;
+
+/// Computes the backtests that the usual forecasts will ask for (worldwide and per market, at
+/// [`WARM_HORIZONS`]) into the snapshot's memo, so that the first forecast query after an
+/// ingest finds them ready. Stops early when `superseded` says a newer data version arrived.
+pub async fn warm_backtests(store: &Store, snapshot: &Snapshot, superseded: impl Fn() -> bool) -> usize {
+    let mut filters = vec![ResolvedFilter::default()];
+    filters.extend(snapshot.catalogue.countries.iter().map(|c| ResolvedFilter {
+        countries: Some(std::iter::once(c.code.clone()).collect()),
+        ..ResolvedFilter::default()
+    }));
+    let mut warmed = 0;
+    for filter in &filters {
+        for horizon in WARM_HORIZONS {
+            if superseded() {
+                return warmed;
+            }
+            match forecast_models(store, snapshot, filter, horizon, Some(WARM_LIMIT), Backtests::Include)
+                .await
+            {
+                Ok(result) => warmed += result.predictions.len(),
+                Err(error) => tracing::warn!(%error, "computing backtests ahead"),
+            }
+        }
+    }
+    warmed
 }

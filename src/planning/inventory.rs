@@ -7,7 +7,7 @@ use entity::inventory;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::PlanningError;
-use super::forecast::forecast_models;
+use super::forecast::{Backtests, forecast_models};
 use crate::analytics::forecast::z_for;
 use crate::app::Snapshot;
 use crate::domain::ResolvedFilter;
@@ -96,7 +96,7 @@ pub async fn plan(
 ) -> Result<Vec<Recommendation>, PlanningError> {
     let filter =
         ResolvedFilter { countries: Some(BTreeSet::from([country_code.to_string()])), ..Default::default() };
-    let forecast = forecast_models(store, snapshot, &filter, horizon, None).await?;
+    let forecast = forecast_models(store, snapshot, &filter, horizon, None, Backtests::Skip).await?;
     store.count_query();
     let stock = inventory::Entity::find()
         .filter(inventory::Column::CountryCode.eq(country_code))

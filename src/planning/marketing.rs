@@ -1,12 +1,13 @@
 //! Which models deserve more marketing in a market: high-value models losing ground, scored
-//! from their value (price against the market's, revenue share) and their momentum against the
-//! market over the last year.
+//! from their value (price against the market's, revenue share) and their momentum: against
+//! the market over the last year, and against their own forecast over the last three months.
 
 use std::collections::BTreeMap;
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 
 use super::PlanningError;
+use super::forecast::{Backtests, forecast_models};
 use crate::app::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
@@ -26,7 +27,15 @@ pub struct ModelYears {
     pub units_before: f64,
     pub revenue_last: f64,
     pub priced_units_last: f64,
+    /// Units of the last three whole months against what the model's own forecast, made before
+    /// them, predicted (-0.14: 14% short); None without a forecast.
+    pub against_forecast: Option<f64>,
 }
+
+/// How much a shortfall against the model's own forecast weighs against one against the market.
+const FORECAST_WEIGHT: f64 = 0.5;
+/// Months the comparison with the model's own forecast covers.
+const FORECAST_MONTHS: u32 = 3;
 
 fn change(last: f64, before: f64) -> Option<f64> {
     (before > 0.0).then(|| last / before - 1.0)
@@ -45,7 +54,8 @@ pub fn score(models: &BTreeMap<i32, ModelYears>, names: &dyn Fn(i32) -> String) 
         .filter(|(_, m)| m.units_last > 0.0 && m.units_before > 0.0)
         .map(|(&model_id, m)| {
             let own = change(m.units_last, m.units_before).unwrap_or(0.0);
-            let lag = (market_change - own).max(0.0);
+            let short_of_forecast = m.against_forecast.map_or(0.0, |gap| (-gap).max(0.0));
+            let lag = (market_change - own).max(0.0) + FORECAST_WEIGHT * short_of_forecast;
             let price = if m.priced_units_last > 0.0 { m.revenue_last / m.priced_units_last } else { 0.0 };
             let price_ratio = if market_price > 0.0 { price / market_price } else { 1.0 };
             let share = if market_revenue > 0.0 { m.revenue_last / market_revenue } else { 0.0 };
@@ -59,6 +69,13 @@ pub fn score(models: &BTreeMap<i32, ModelYears>, names: &dyn Fn(i32) -> String) 
                 own.abs() * 100.0,
                 market_change.abs() * 100.0
             )];
+            if let Some(gap) = m.against_forecast.filter(|gap| gap.abs() >= 0.05) {
+                let side = if gap < 0.0 { "below" } else { "above" };
+                reasons.push(format!(
+                    "sold {:.0}% {side} its own forecast over the last {FORECAST_MONTHS} months",
+                    gap.abs() * 100.0
+                ));
+            }
             if price > 0.0 {
                 reasons.push(format!("average price ${price:.0}, {price_ratio:.2}× the market's ${market_price:.0}"));
             }
@@ -104,10 +121,50 @@ pub async fn priorities(
     for (id, row) in &before {
         models.entry(*id).or_default().units_before = row.units as f64;
     }
+    for (id, gap) in against_own_forecast(store, snapshot, filter, end).await? {
+        if let Some(model) = models.get_mut(&id) {
+            model.against_forecast = Some(gap);
+        }
+    }
     let names = |id: i32| {
         snapshot.catalogue.model_by_id(id).map_or_else(|| format!("model {id}"), |m| m.name.clone())
     };
     Ok(score(&models, &names))
+}
+
+/// Each model's last [`FORECAST_MONTHS`] whole months up to `end` against its own forecast made
+/// just before them, as actual / predicted − 1.
+async fn against_own_forecast(
+    store: &Store,
+    snapshot: &Snapshot,
+    filter: &ResolvedFilter,
+    end: NaiveDate,
+) -> Result<Vec<(i32, f64)>, PlanningError> {
+    let first_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+    // The last whole month: the month of `end` when `end` is its last day.
+    let next_month = first_of(end).checked_add_months(Months::new(1)).unwrap_or(end);
+    let window_end =
+        if end.succ_opt() == Some(next_month) { end } else { first_of(end).pred_opt().unwrap_or(end) };
+    let window_start =
+        first_of(window_end).checked_sub_months(Months::new(FORECAST_MONTHS - 1)).unwrap_or(end);
+    let Some(origin) = window_start.pred_opt() else { return Ok(Vec::new()) };
+    let before_window = ResolvedFilter { to: Some(origin), ..filter.clone() };
+    let predicted =
+        forecast_models(store, snapshot, &before_window, FORECAST_MONTHS as usize, None, Backtests::Skip)
+            .await?;
+    let request = SummaryRequest { group_by: vec![Dimension::Model], ..Default::default() };
+    let recent = ResolvedFilter { from: Some(window_start), to: Some(window_end), ..filter.clone() };
+    let actual =
+        window(&summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &recent, &request).await?);
+    Ok(predicted
+        .predictions
+        .iter()
+        .filter(|p| p.total.units > 0.0)
+        .map(|p| {
+            let sold = actual.get(&p.model_id).map_or(0.0, |r| r.units as f64);
+            (p.model_id, sold / p.total.units - 1.0)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -120,6 +177,7 @@ mod tests {
             units_before: before,
             revenue_last: last * price,
             priced_units_last: last,
+            against_forecast: None,
         }
     }
 
@@ -134,6 +192,17 @@ mod tests {
         assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
         assert!(ranked[0].reasons[0].contains("down 30%"), "{:?}", ranked[0].reasons);
         assert!(ranked.iter().find(|p| p.model_id == 1).expect("m1").score == 0.0);
+    }
+
+    #[test]
+    fn falling_short_of_its_own_forecast_counts_and_is_said() {
+        let mut short = years(500.0, 500.0, 50_000.0);
+        short.against_forecast = Some(-0.3);
+        let models = BTreeMap::from([(1, years(500.0, 500.0, 50_000.0)), (2, short)]);
+        let ranked = score(&models, &|id| format!("m{id}"));
+        assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
+        assert!(ranked[0].score > 0.0 && ranked[1].score == 0.0, "{ranked:?}");
+        assert!(ranked[0].reasons.iter().any(|r| r.contains("30% below its own forecast")), "{ranked:?}");
     }
 
     #[test]

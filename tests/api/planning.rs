@@ -124,3 +124,34 @@ async fn forecasts_beat_seasonal_naive_and_plans_flag_the_planted_stock() {
     let (_, _, body) = server.post(Some(&server.admin_token()), FORECAST, json!({ "h": 0 })).await;
     assert!(body["errors"][0]["message"].as_str().expect("message").contains("horizonMonths"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backtests_are_computed_ahead_and_reused_by_forecasts() {
+    let db = TestDb::new().await;
+    db.seed(&SeedOptions {
+        rows: 8_000,
+        seed: 4,
+        from: date(2019, 1, 1),
+        until: date(2023, 12, 31),
+        seasonal: true,
+    })
+    .await;
+    let server = TestServer::start_with(db, |s| s.warm_forecasts = true).await;
+    // The background pass fills the snapshot's memo and then says so.
+    let version = server.context.snapshot().version;
+    for _ in 0..600 {
+        if server.context.backtests_ready.load(std::sync::atomic::Ordering::Acquire) == version {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.context.backtests_ready.load(std::sync::atomic::Ordering::Acquire), version);
+    let memo = || server.context.snapshot().backtests.len();
+    let settled = memo();
+    assert!(settled >= 5, "backtests computed ahead: {settled}");
+
+    let data = server.data(FORECAST, json!({ "f": { "countries": ["DE"] }, "limit": 5 })).await;
+    assert!(data["forecast"]["method"].as_str().expect("method").contains("AutoETS"), "{data}");
+    assert!(data["forecast"]["backtest"]["smape"].as_f64().expect("smape") > 0.0, "{data}");
+    assert_eq!(memo(), settled, "the forecast reused the backtests computed ahead");
+}

@@ -255,6 +255,9 @@ impl TestServer {
             jwt_secret: Some(TEST_SECRET.to_string()),
             no_seed: true,
             refresh_interval: std::time::Duration::from_millis(200),
+            // Backtests computed ahead would compete with the tests for two cores; the one test
+            // of them turns them on.
+            warm_forecasts: false,
             ..Default::default()
         };
         tweak(&mut settings);

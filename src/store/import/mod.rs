@@ -105,6 +105,22 @@ struct ReadRow {
     sale: NewSale,
     model_name: String,
     body_type: Option<BodyType>,
+    place: Place,
+}
+
+/// Where a row sold: a market by code or name, or only a region (an unallocated market).
+enum Place {
+    Country(String),
+    Region(String),
+    Unknown,
+}
+
+/// A line of the file as the reader saw it.
+struct ReadLine {
+    line: u64,
+    /// False for records the CSV reader could not read at all (they are not counted as rows).
+    counted: bool,
+    row: Result<ReadRow, String>,
 }
 
 /// Rows written per ingest batch while streaming through a file. Each batch is sorted by date
@@ -112,7 +128,12 @@ struct ReadRow {
 /// the file (several times faster on files in no particular order).
 const STREAM_BATCH: usize = 100_000;
 
-pub async fn import_csv<R: Read>(
+/// Lines handed from the reading thread to the writer at a time.
+const READ_CHUNK: usize = 8_192;
+
+/// Imports CSV: one thread reads and parses the file while the import's transaction writes
+/// what was read before, so that parsing and SQLite's work overlap on two cores.
+pub async fn import_csv<R: Read + Send + 'static>(
     db: &DatabaseConnection,
     input: R,
     options: &ImportOptions,
@@ -130,54 +151,50 @@ pub async fn import_csv<R: Read>(
         .collect();
     let columns = ColumnMap::resolve(&headers, &options.map, &options.set).map_err(ImportError::Setup)?;
 
+    let (sender, mut lines) = tokio::sync::mpsc::channel::<Vec<ReadLine>>(4);
+    let reading_options = options.clone();
+    let reading =
+        tokio::task::spawn_blocking(move || read_lines(reader, &columns, &reading_options, &sender));
+
     let mut catalogue = Catalogue::load(db).await?;
     let txn = db.begin().await?;
     let mut writer = IngestWriter::new(txn.get_database_backend());
     let mut report = ImportReport::default();
     let mut batch: Vec<NewSale> = Vec::with_capacity(STREAM_BATCH);
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                reject(&mut report, line, format!("unreadable CSV: {e}"));
-                continue;
+    while let Some(chunk) = lines.recv().await {
+        for ReadLine { line, counted, row } in chunk {
+            if counted {
+                report.rows_read += 1;
             }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        if record.iter().all(|cell| cell.trim().is_empty()) {
-            continue;
-        }
-        report.rows_read += 1;
-        let row = match read_row(&columns, &record, options) {
-            Ok(row) => row,
-            Err(reason) => {
-                reject(&mut report, line, reason);
-                continue;
-            }
-        };
-        match resolve(&txn, &mut catalogue, &columns, &record, row, options, &mut report).await? {
-            Ok(sale) => {
-                // Once a row is bad and the file will be rejected, later rows are only checked.
-                if report.rows_rejected == 0 || options.skip_invalid {
-                    let precision = sale.date_precision;
-                    report.date_precision =
-                        Some(report.date_precision.map_or(precision, |p| p.max(precision)));
-                    report.units_landed += sale.units as u64;
-                    batch.push(sale);
-                    if batch.len() >= STREAM_BATCH {
-                        batch.sort_by_key(|sale| sale.sold_on);
-                        writer.write(&txn, &batch).await?;
-                        batch.clear();
+            let row = match row {
+                Ok(row) => row,
+                Err(reason) => {
+                    reject(&mut report, line, reason);
+                    continue;
+                }
+            };
+            match resolve(&txn, &mut catalogue, row, options, &mut report).await? {
+                Ok(sale) => {
+                    // Once a row is bad and the file will be rejected, later rows are only checked.
+                    if report.rows_rejected == 0 || options.skip_invalid {
+                        let precision = sale.date_precision;
+                        report.date_precision =
+                            Some(report.date_precision.map_or(precision, |p| p.max(precision)));
+                        report.units_landed += sale.units as u64;
+                        batch.push(sale);
+                        if batch.len() >= STREAM_BATCH {
+                            batch.sort_by_key(|sale| sale.sold_on);
+                            writer
+                                .write(&txn, std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH)))
+                                .await?;
+                        }
                     }
                 }
+                Err(reason) => reject(&mut report, line, reason),
             }
-            Err(reason) => reject(&mut report, line, reason),
         }
     }
+    reading.await.map_err(|e| ImportError::Setup(format!("the file reader stopped: {e}")))?;
     if report.rows_rejected > 0 && !options.skip_invalid {
         txn.rollback().await?;
         report.units_landed = 0;
@@ -187,11 +204,49 @@ pub async fn import_csv<R: Read>(
         return Err(ImportError::Rejected(report));
     }
     batch.sort_by_key(|sale| sale.sold_on);
-    writer.write(&txn, &batch).await?;
+    writer.write(&txn, batch).await?;
     let summary = writer.finish(&txn).await?;
     txn.commit().await?;
     report.rows_landed = summary.rows;
     Ok(report)
+}
+
+/// Reads and parses the file on a blocking thread, handing lines over in chunks; stops early
+/// when the writer has gone (it failed).
+fn read_lines<R: Read>(
+    mut reader: csv::Reader<R>,
+    columns: &ColumnMap,
+    options: &ImportOptions,
+    sender: &tokio::sync::mpsc::Sender<Vec<ReadLine>>,
+) {
+    let mut chunk = Vec::with_capacity(READ_CHUNK);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                chunk.push(ReadLine { line, counted: false, row: Err(format!("unreadable CSV: {e}")) });
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        chunk.push(ReadLine { line, counted: true, row: read_row(columns, &record, options) });
+        if chunk.len() >= READ_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
+            if sender.blocking_send(full).is_err() {
+                return;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = sender.blocking_send(chunk);
+    }
 }
 
 fn reject(report: &mut ImportReport, line: u64, reason: String) {
@@ -240,6 +295,11 @@ fn read_row(
         Some(t) => t.parse::<Transmission>().map_err(|e| e.to_string())?,
         None => Transmission::Unknown,
     };
+    let place = match (columns.get(record, Field::Country), columns.get(record, Field::Region)) {
+        (Some(country), _) => Place::Country(country.to_string()),
+        (None, Some(region)) => Place::Region(region.to_string()),
+        (None, None) => Place::Unknown,
+    };
     let body_type = columns
         .get(record, Field::BodyType)
         .map(str::parse::<BodyType>)
@@ -259,6 +319,7 @@ fn read_row(
         },
         model_name,
         body_type,
+        place,
     })
 }
 
@@ -266,36 +327,34 @@ fn read_row(
 async fn resolve<C: ConnectionTrait>(
     txn: &C,
     catalogue: &mut Catalogue,
-    columns: &ColumnMap,
-    record: &csv::StringRecord,
     mut row: ReadRow,
     options: &ImportOptions,
     report: &mut ImportReport,
 ) -> Result<Result<NewSale, String>, ImportError> {
-    let country_code = if let Some(country) = columns.get(record, Field::Country) {
-        match catalogue.country(country) {
+    let country_code = match &row.place {
+        Place::Country(country) => match catalogue.country(country) {
             Some(c) => c.code.clone(),
             None => {
                 return Ok(Err(format!(
                     "unknown country \"{country}\" (use an ISO code such as DE or an English name)"
                 )));
             }
+        },
+        Place::Region(region) => {
+            let Some((code, name)) = migration::catalogue::unallocated_market(region) else {
+                return Ok(Err(format!(
+                    "unknown region \"{region}\" (expected one of {})",
+                    catalogue.regions().join(", ")
+                )));
+            };
+            if catalogue.country(code).is_none() {
+                let region_name = name.trim_end_matches(" (unallocated)").to_string();
+                catalogue.add_country(txn, code, &name, &region_name).await?;
+                report.markets_added.push(name);
+            }
+            code.to_string()
         }
-    } else if let Some(region) = columns.get(record, Field::Region) {
-        let Some((code, name)) = migration::catalogue::unallocated_market(region) else {
-            return Ok(Err(format!(
-                "unknown region \"{region}\" (expected one of {})",
-                catalogue.regions().join(", ")
-            )));
-        };
-        if catalogue.country(code).is_none() {
-            let region_name = name.trim_end_matches(" (unallocated)").to_string();
-            catalogue.add_country(txn, code, &name, &region_name).await?;
-            report.markets_added.push(name);
-        }
-        code.to_string()
-    } else {
-        return Ok(Err("no country or region".to_string()));
+        Place::Unknown => return Ok(Err("no country or region".to_string())),
     };
     let model_id = match catalogue.model_by_name(&row.model_name) {
         Some(model) => model.id,

@@ -75,7 +75,8 @@ pub fn parse_date(raw: &str, format: Option<&str>) -> Result<(NaiveDate, DatePre
             }
         }
         None => {
-            if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            // FromStr reads ISO dates without interpreting a format string on every row.
+            if let Ok(date) = text.parse::<NaiveDate>() {
                 Ok((date, DatePrecision::Day))
             } else if let Ok(date) = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d") {
                 Ok((date, DatePrecision::Month))

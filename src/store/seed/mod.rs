@@ -54,9 +54,8 @@ pub async fn run(
     let mut carry = generator.new_carry();
     for month in generator.months() {
         generator.generate_month(month, &mut carry, &mut batch);
-        writer.write(&txn, &batch).await?;
         bar.inc(batch.len() as u64);
-        batch.clear();
+        writer.write(&txn, std::mem::replace(&mut batch, Vec::with_capacity(16_384))).await?;
     }
     let inventory = generator.inventory();
     generator::store_inventory(&txn, &inventory).await?;
