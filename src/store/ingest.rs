@@ -167,11 +167,26 @@ pub struct IngestWriter {
     backend: DbBackend,
     rollup: FxHashMap<RollupKey, RollupDelta>,
     summary: IngestSummary,
+    /// PostgreSQL only: where batches are COPYed before the transaction takes them.
+    staging: Option<super::staging::Staging>,
 }
 
 impl IngestWriter {
-    pub fn new(backend: DbBackend) -> Self {
-        Self { backend, rollup: FxHashMap::default(), summary: IngestSummary::default() }
+    /// A writer for an ingest on `db`; on PostgreSQL, batches travel by COPY through staging
+    /// tables on a second pooled connection (see `store::staging`).
+    pub fn new(db: &sea_orm::DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        let staging = (backend == DbBackend::Postgres)
+            .then(|| super::staging::Staging::new(db.get_postgres_connection_pool().clone()));
+        Self { backend, rollup: FxHashMap::default(), summary: IngestSummary::default(), staging }
+    }
+
+    /// Drops the staging tables; call after the transaction has committed or rolled back (they
+    /// are locked until then). A writer dropped without it drops them in the background.
+    pub async fn close(mut self) {
+        if let Some(staging) = self.staging.take() {
+            staging.drop_tables().await;
+        }
     }
 
     pub async fn write<C: ConnectionTrait>(&mut self, txn: &C, rows: Vec<NewSale>) -> Result<(), DbErr> {
@@ -209,54 +224,23 @@ impl IngestWriter {
         Ok(())
     }
 
-    /// PostgreSQL takes a batch as ten arrays unnested into rows: one statement of ten
-    /// parameters per 10,000 rows instead of a parameter per cell.
+    /// PostgreSQL takes a batch by COPY into a fresh staging table (outside the transaction,
+    /// on another connection), then one INSERT … SELECT inside the transaction moves it into
+    /// `sale`: the bulk path without giving up the single transaction.
     async fn write_postgres<C: ConnectionTrait>(&mut self, txn: &C, rows: &[NewSale]) -> Result<(), DbErr> {
-        use sea_orm::sea_query::ArrayType;
-        fn array(kind: ArrayType, values: Vec<Value>) -> Value {
-            Value::Array(kind, Some(Box::new(values)))
+        if rows.is_empty() {
+            return Ok(());
         }
-        for chunk in rows.chunks(BATCH_ROWS * 10) {
-            let n = chunk.len();
-            let mut columns: [Vec<Value>; 10] = std::array::from_fn(|_| Vec::with_capacity(n));
-            for sale in chunk {
-                columns[0].push(sale.sold_on.into());
-                columns[1].push(sale.model_id.into());
-                columns[2].push(sale.country_code.as_str().into());
-                columns[3].push(sale.units.into());
-                // Array elements cannot be null here: NaN and "" stand for null and are turned
-                // back by NULLIF below (a price is never NaN; a colour is never empty).
-                columns[4].push(sale.unit_price.unwrap_or(f64::NAN).into());
-                columns[5].push(sale.revenue().unwrap_or(f64::NAN).into());
-                columns[6].push(sale.fuel_type.as_str().into());
-                columns[7].push(sale.transmission.as_str().into());
-                columns[8].push(sale.color.as_deref().unwrap_or("").into());
-                columns[9].push(sale.date_precision.as_str().into());
-                self.accumulate(sale);
-            }
-            let [sold_on, model, country, units, price, revenue, fuel, transmission, color, precision] =
-                columns;
-            let values = vec![
-                array(ArrayType::ChronoDate, sold_on),
-                array(ArrayType::Int, model),
-                array(ArrayType::String, country),
-                array(ArrayType::Int, units),
-                array(ArrayType::Double, price),
-                array(ArrayType::Double, revenue),
-                array(ArrayType::String, fuel),
-                array(ArrayType::String, transmission),
-                array(ArrayType::String, color),
-                array(ArrayType::String, precision),
-            ];
-            let sql = format!(
-                "INSERT INTO sale ({}) SELECT d, m, c, u, NULLIF(p, 'NaN'::float8), NULLIF(r, 'NaN'::float8), \
-                 f, t, NULLIF(k, ''), q FROM UNNEST($1::date[], $2::int4[], $3::text[], $4::int4[], \
-                 $5::float8[], $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[]) \
-                 AS x(d, m, c, u, p, r, f, t, k, q)",
-                SALE_COLUMNS.join(", ")
-            );
-            txn.execute_raw(Statement::from_sql_and_values(self.backend, sql, values)).await?;
+        for sale in rows {
+            self.accumulate(sale);
         }
+        let Some(staging) = self.staging.as_mut() else {
+            return Err(DbErr::Custom("PostgreSQL ingest without a staging connection".into()));
+        };
+        let table = staging.copy_batch(SALE_COLUMNS, &super::staging::copy_text(rows)).await?;
+        let columns = SALE_COLUMNS.join(", ");
+        txn.execute_unprepared(&format!("INSERT INTO sale ({columns}) SELECT {columns} FROM {table}"))
+            .await?;
         Ok(())
     }
 
@@ -283,8 +267,9 @@ impl IngestWriter {
     }
 
     /// Adds this ingest's sums to the rollup groups it touched and bumps the data version.
-    pub async fn finish<C: ConnectionTrait>(self, txn: &C) -> Result<IngestSummary, DbErr> {
-        let mut groups: Vec<(RollupKey, RollupDelta)> = self.rollup.into_iter().collect();
+    pub async fn finish<C: ConnectionTrait>(&mut self, txn: &C) -> Result<IngestSummary, DbErr> {
+        let mut groups: Vec<(RollupKey, RollupDelta)> =
+            std::mem::take(&mut self.rollup).into_iter().collect();
         // A stable order keeps lock order and the stored bytes independent of hashing.
         groups.sort_by_key(|(key, _)| *key);
         for chunk in groups.chunks(BATCH_ROWS) {
@@ -314,6 +299,16 @@ impl IngestWriter {
         }
         super::data_version::bump(txn).await?;
         Ok(IngestSummary { rollup_groups: groups.len() as u64, ..self.summary })
+    }
+}
+
+impl Drop for IngestWriter {
+    fn drop(&mut self) {
+        if let Some(staging) = self.staging.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(staging.drop_tables());
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod sales;
 pub mod seed;
 pub mod sql;
+pub mod staging;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
 

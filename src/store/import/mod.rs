@@ -5,6 +5,7 @@ pub mod mapping;
 pub mod parse;
 
 use std::io::Read;
+use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
@@ -157,11 +158,23 @@ pub async fn import_csv<R: Read + Send + 'static>(
         tokio::task::spawn_blocking(move || read_lines(reader, &columns, &reading_options, &sender));
 
     let mut catalogue = Catalogue::load(db).await?;
-    let txn = db.begin().await?;
-    let mut writer = IngestWriter::new(txn.get_database_backend());
+    // The transaction is shared with the writing task: catalogue additions (rare) go through it
+    // from here, before any batch naming them is handed over, so foreign keys hold.
+    let txn = Arc::new(db.begin().await?);
+    let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<NewSale>>(2);
+    let writing = {
+        let txn = txn.clone();
+        let mut writer = IngestWriter::new(db);
+        tokio::spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                writer.write(&*txn, batch).await?;
+            }
+            Ok::<IngestWriter, sea_orm::DbErr>(writer)
+        })
+    };
     let mut report = ImportReport::default();
     let mut batch: Vec<NewSale> = Vec::with_capacity(STREAM_BATCH);
-    while let Some(chunk) = lines.recv().await {
+    'reading: while let Some(chunk) = lines.recv().await {
         for ReadLine { line, counted, row } in chunk {
             if counted {
                 report.rows_read += 1;
@@ -173,7 +186,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
                     continue;
                 }
             };
-            match resolve(&txn, &mut catalogue, row, options, &mut report).await? {
+            match resolve(&*txn, &mut catalogue, row, options, &mut report).await? {
                 Ok(sale) => {
                     // Once a row is bad and the file will be rejected, later rows are only checked.
                     if report.rows_rejected == 0 || options.skip_invalid {
@@ -184,9 +197,11 @@ pub async fn import_csv<R: Read + Send + 'static>(
                         batch.push(sale);
                         if batch.len() >= STREAM_BATCH {
                             batch.sort_by_key(|sale| sale.sold_on);
-                            writer
-                                .write(&txn, std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH)))
-                                .await?;
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                            if to_writer.send(full).await.is_err() {
+                                // The writer failed: its error is read below.
+                                break 'reading;
+                            }
                         }
                     }
                 }
@@ -194,19 +209,30 @@ pub async fn import_csv<R: Read + Send + 'static>(
             }
         }
     }
+    drop(lines);
+    let rejected = report.rows_rejected > 0 && !options.skip_invalid;
+    if !rejected {
+        batch.sort_by_key(|sale| sale.sold_on);
+        // A closed channel means the writer failed; its error is read below.
+        let _ = to_writer.send(batch).await;
+    }
+    drop(to_writer);
+    let mut writer = writing.await.map_err(|e| ImportError::Setup(format!("the writer stopped: {e}")))??;
     reading.await.map_err(|e| ImportError::Setup(format!("the file reader stopped: {e}")))?;
-    if report.rows_rejected > 0 && !options.skip_invalid {
+    let txn = Arc::try_unwrap(txn)
+        .map_err(|_| ImportError::Setup("the import's transaction is still shared".to_string()))?;
+    if rejected {
         txn.rollback().await?;
+        writer.close().await;
         report.units_landed = 0;
         report.date_precision = None;
         report.models_added.clear();
         report.markets_added.clear();
         return Err(ImportError::Rejected(report));
     }
-    batch.sort_by_key(|sale| sale.sold_on);
-    writer.write(&txn, batch).await?;
     let summary = writer.finish(&txn).await?;
     txn.commit().await?;
+    writer.close().await;
     report.rows_landed = summary.rows;
     Ok(report)
 }

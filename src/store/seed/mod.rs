@@ -49,7 +49,7 @@ pub async fn run(
     for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
         txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
     }
-    let mut writer = IngestWriter::new(txn.get_database_backend());
+    let mut writer = IngestWriter::new(db);
     let mut batch = Vec::with_capacity(16_384);
     let mut carry = generator.new_carry();
     for month in generator.months() {
@@ -62,6 +62,7 @@ pub async fn run(
     generator::store_facts(&txn, options, &generator.facts(), Utc::now().naive_utc()).await?;
     let summary = writer.finish(&txn).await?;
     txn.commit().await?;
+    writer.close().await;
     bar.finish_and_clear();
     Ok(summary)
 }
