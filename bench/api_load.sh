@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# API benchmark: seeds ROWS (default 1,000,000) into a SQLite file, starts the release server
-# cold (SALESGRAPH_CACHE=off) and cached, and drives topModels, salesSummary, a sales page and
-# the analytics (trend, seasonality, segments, forecast) with wrk (Debian's package) at 16
-# connections for DURATION each. Prints p50, p99 and req/s. QUERIES="trend forecast" picks some.
+# API benchmark: seeds ROWS (default 1,000,000) into a SQLite file (or BENCH_DATABASE_URL, e.g.
+# a PostgreSQL database), starts the release server cold (SALESGRAPH_CACHE=off) and cached, and
+# drives topModels, salesSummary, a sales page, ask and the analytics (trend, seasonality,
+# segments, forecast) with wrk (Debian's package) at 16 connections for DURATION each. Prints
+# p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time.
 #   bench/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +13,17 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk";
 mkdir -p bench/out
 cargo build --release --quiet
 BIN="$PWD/target/release/salesgraph"
-DB="sqlite://$PWD/bench/out/api.db"
-if [ ! -f bench/out/api.db ] || [ "$(cat bench/out/api.rows 2>/dev/null)" != "$ROWS" ]; then
-  rm -f bench/out/api.db*
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+  # PostgreSQL (or any URL): seeded afresh each run, since its row count is not kept here.
+  DB="$BENCH_DATABASE_URL"
   DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
-  echo "$ROWS" > bench/out/api.rows
+else
+  DB="sqlite://$PWD/bench/out/api.db"
+  if [ ! -f bench/out/api.db ] || [ "$(cat bench/out/api.rows 2>/dev/null)" != "$ROWS" ]; then
+    rm -f bench/out/api.db*
+    DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
+    echo "$ROWS" > bench/out/api.rows
+  fi
 fi
 export SALESGRAPH_JWT_SECRET=bench-secret
 TOKEN="$(DATABASE_URL="$DB" "$BIN" token --role admin --sub bench)"
@@ -44,17 +51,29 @@ JSON
 cat > bench/out/segments.json <<'JSON'
 {"query":"{ segments { k silhouette segments { label models { name } } } }"}
 JSON
+cat > bench/out/ask.json <<'JSON'
+{"query":"{ ask(question: \"top 5 models in Germany last quarter\", asOf: \"2024-12-31\") { confidence rows } }"}
+JSON
 cat > bench/out/forecast.json <<'JSON'
 {"query":"{ forecast(filter: {countries: [\"DE\"]}, limit: 10) { backtest { smape baselineSmape } predictions { model { name } units } } }"}
 JSON
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS=$(( CONNECTIONS < 2 ? 1 : 2 ))
-QUERIES="${QUERIES:-top_models summary summary_days sales_page trend seasonality segments forecast}"
+QUERIES="${QUERIES:-top_models summary summary_days sales_page ask trend seasonality segments forecast}"
 
 for mode in off on; do
   SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
+  # Let the background pass finish the usual forecasts' backtests (as after any ingest), so
+  # that it does not compete with the measurements.
+  for _ in $(seq 1 600); do
+    metrics="$(curl -sf http://127.0.0.1:18080/metrics || true)"
+    ready="$(echo "$metrics" | awk '/^salesgraph_backtests_ready_version /{print $2}')"
+    version="$(echo "$metrics" | awk '/^salesgraph_data_version /{print $2}')"
+    [ -n "$ready" ] && [ "$ready" = "$version" ] && break
+    sleep 0.5
+  done
   for q in $QUERIES; do
     # One request first, so that "cached" measures hits rather than 16 simultaneous first misses.
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \

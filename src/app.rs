@@ -176,12 +176,14 @@ impl AppContext {
         let snapshot = self.snapshot();
         let newer = self.updates.subscribe();
         let ready = self.backtests_ready.clone();
+        let gauge = self.metrics.backtests_ready.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let warmed =
                 crate::planning::forecast::warm_backtests(&store, &snapshot, || !newer.is_empty()).await;
             if newer.is_empty() {
                 ready.store(snapshot.version, std::sync::atomic::Ordering::Release);
+                gauge.set(snapshot.version);
             }
             tracing::info!(
                 version = snapshot.version,

@@ -119,7 +119,20 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
     let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let db = db::connect_and_migrate(url).await.context("opening the database")?;
     let started = std::time::Instant::now();
-    match import_csv(&db, std::io::BufReader::with_capacity(1 << 20, file), &options).await {
+    // Bytes of the file read so far, on a terminal only (indicatif draws nothing elsewhere).
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} importing [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
+    let outcome = import_csv(&db, input, &options).await;
+    bar.finish_and_clear();
+    match outcome {
         Ok(report) => {
             println!("{report}");
             let seconds = started.elapsed().as_secs_f64();

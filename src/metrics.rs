@@ -35,6 +35,8 @@ pub struct Metrics {
     pub db_queries: Counter,
     pub db_pool: Family<PoolLabels, Gauge>,
     pub data_version: Gauge,
+    /// The data version whose usual forecast backtests are all computed (0: none yet).
+    pub backtests_ready: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -50,6 +52,7 @@ impl Metrics {
             (Counter::default(), Counter::default(), Counter::default());
         let db_pool = Family::<PoolLabels, Gauge>::default();
         let data_version = Gauge::default();
+        let backtests_ready = Gauge::default();
         registry.register("http_requests", "HTTP requests by path and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("cache_hits", "GraphQL answers served from the response cache", cache_hits.clone());
@@ -61,7 +64,22 @@ impl Metrics {
         registry.register("db_queries", "Database queries run on request paths", db_queries.clone());
         registry.register("db_pool_connections", "Database pool connections by state", db_pool.clone());
         registry.register("data_version", "Data version currently served", data_version.clone());
-        Self { registry, requests, latency, cache_hits, cache_misses, db_queries, db_pool, data_version }
+        registry.register(
+            "backtests_ready_version",
+            "Data version whose usual forecast backtests are computed ahead",
+            backtests_ready.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            cache_hits,
+            cache_misses,
+            db_queries,
+            db_pool,
+            data_version,
+            backtests_ready,
+        }
     }
 
     pub fn render(&self) -> String {

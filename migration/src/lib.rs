@@ -9,6 +9,15 @@ pub mod catalogue;
 mod m20260101_000001_schema;
 mod m20260101_000002_catalogue;
 
+/// The sale table's secondary indexes (name, columns): keyset pages walk newest first with ties
+/// by id; filters narrow by date, country and model. The schema migration creates them; a full
+/// reseed on PostgreSQL drops them for the bulk load and builds them again after.
+pub const SALE_INDEXES: &[(&str, &[&str])] = &[
+    ("idx_sale_sold_on_id", &["sold_on", "id"]),
+    ("idx_sale_country_sold_on", &["country_code", "sold_on"]),
+    ("idx_sale_model_sold_on", &["model_id", "sold_on"]),
+];
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

@@ -139,16 +139,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Keyset pages walk newest first with ties by id; filters narrow by date, country, model.
-        for (name, cols) in [
-            ("idx_sale_sold_on_id", vec![Sale::SoldOn, Sale::Id]),
-            ("idx_sale_country_sold_on", vec![Sale::CountryCode, Sale::SoldOn]),
-            ("idx_sale_model_sold_on", vec![Sale::ModelId, Sale::SoldOn]),
-        ] {
+        for (name, columns) in crate::SALE_INDEXES {
             let mut index = Index::create();
-            index.name(name).table(Sale::Table);
-            for col in cols {
-                index.col(col);
+            index.name(*name).table(Sale::Table);
+            for column in *columns {
+                index.col(Alias::new(*column));
             }
             manager.create_index(index.to_owned()).await?;
         }

@@ -6,7 +6,7 @@ pub mod plants;
 
 use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
 
 use super::StoreError;
 use super::catalogue::Catalogue;
@@ -39,15 +39,27 @@ pub async fn run(
     let bar = if progress { ProgressBar::new(generator.expected_rows()) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} seeding [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+            "{spinner} seeding [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta}) {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
 
     let txn = db.begin().await?;
-    for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
-        txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        // A full replace: TRUNCATE instead of deleting row by row, and the secondary indexes
+        // built once after the load instead of updated row by row (several times faster at
+        // millions of rows). All of it inside the transaction: readers see the old data until
+        // the commit.
+        txn.execute_unprepared("TRUNCATE monthly_rollup, inventory, sale, seed_run").await?;
+        for (name, _) in migration::SALE_INDEXES {
+            txn.execute_unprepared(&format!("DROP INDEX {name}")).await?;
+        }
+    } else {
+        for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
+            txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+        }
     }
     let mut writer = IngestWriter::new(db);
     let mut batch = Vec::with_capacity(16_384);
@@ -56,6 +68,13 @@ pub async fn run(
         generator.generate_month(month, &mut carry, &mut batch);
         bar.inc(batch.len() as u64);
         writer.write(&txn, std::mem::replace(&mut batch, Vec::with_capacity(16_384))).await?;
+    }
+    if postgres {
+        bar.set_message("building indexes");
+        txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'").await?;
+        for (name, columns) in migration::SALE_INDEXES {
+            txn.execute_unprepared(&format!("CREATE INDEX {name} ON sale ({})", columns.join(", "))).await?;
+        }
     }
     let inventory = generator.inventory();
     generator::store_inventory(&txn, &inventory).await?;
