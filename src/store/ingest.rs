@@ -169,7 +169,15 @@ pub struct IngestWriter {
     summary: IngestSummary,
     /// PostgreSQL only: where batches are COPYed before the transaction takes them.
     staging: Option<super::staging::Staging>,
+    /// The sale table's secondary indexes were dropped for this load; `finish` builds them.
+    indexes_deferred: bool,
+    /// PostgreSQL: rows in COPY text format not yet sent, and how many.
+    pending_copy: String,
+    pending_rows: usize,
 }
+
+/// Rows per COPY round trip on PostgreSQL (about 20 MB of text).
+const COPY_BATCH_ROWS: usize = 250_000;
 
 impl IngestWriter {
     /// A writer for an ingest on `db`; on PostgreSQL, batches travel by COPY through staging
@@ -178,7 +186,27 @@ impl IngestWriter {
         let backend = db.get_database_backend();
         let staging = (backend == DbBackend::Postgres)
             .then(|| super::staging::Staging::new(db.get_postgres_connection_pool().clone()));
-        Self { backend, rollup: FxHashMap::default(), summary: IngestSummary::default(), staging }
+        Self {
+            backend,
+            rollup: FxHashMap::default(),
+            summary: IngestSummary::default(),
+            staging,
+            indexes_deferred: false,
+            pending_copy: String::new(),
+            pending_rows: 0,
+        }
+    }
+
+    /// Drops the sale table's secondary indexes until [`finish`](Self::finish) builds them
+    /// again, for loads into an empty (or just emptied) table: one sorted build per index beats
+    /// an index update per row. Inside the transaction, so readers keep the old table and its
+    /// indexes until the commit.
+    pub async fn defer_indexes<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), DbErr> {
+        for (name, _) in migration::SALE_INDEXES {
+            txn.execute_unprepared(&format!("DROP INDEX {name}")).await?;
+        }
+        self.indexes_deferred = true;
+        Ok(())
     }
 
     /// Drops the staging tables; call after the transaction has committed or rolled back (they
@@ -224,20 +252,33 @@ impl IngestWriter {
         Ok(())
     }
 
-    /// PostgreSQL takes a batch by COPY into a fresh staging table (outside the transaction,
-    /// on another connection), then one INSERT … SELECT inside the transaction moves it into
-    /// `sale`: the bulk path without giving up the single transaction.
+    /// PostgreSQL takes rows by COPY into a fresh staging table (outside the transaction, on
+    /// another connection), then one INSERT … SELECT inside the transaction moves them into
+    /// `sale`: the bulk path without giving up the single transaction. Rows are gathered into
+    /// large batches first: each round of table, COPY and INSERT costs tens of milliseconds,
+    /// whatever its size.
     async fn write_postgres<C: ConnectionTrait>(&mut self, txn: &C, rows: &[NewSale]) -> Result<(), DbErr> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         for sale in rows {
             self.accumulate(sale);
+        }
+        super::staging::append_copy_text(&mut self.pending_copy, rows);
+        self.pending_rows += rows.len();
+        if self.pending_rows >= COPY_BATCH_ROWS {
+            self.flush_postgres(txn).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_postgres<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), DbErr> {
+        if self.pending_rows == 0 {
+            return Ok(());
         }
         let Some(staging) = self.staging.as_mut() else {
             return Err(DbErr::Custom("PostgreSQL ingest without a staging connection".into()));
         };
-        let table = staging.copy_batch(SALE_COLUMNS, &super::staging::copy_text(rows)).await?;
+        let table = staging.copy_batch(SALE_COLUMNS, &self.pending_copy).await?;
+        self.pending_copy.clear();
+        self.pending_rows = 0;
         let columns = SALE_COLUMNS.join(", ");
         txn.execute_unprepared(&format!("INSERT INTO sale ({columns}) SELECT {columns} FROM {table}"))
             .await?;
@@ -268,6 +309,16 @@ impl IngestWriter {
 
     /// Adds this ingest's sums to the rollup groups it touched and bumps the data version.
     pub async fn finish<C: ConnectionTrait>(&mut self, txn: &C) -> Result<IngestSummary, DbErr> {
+        self.flush_postgres(txn).await?;
+        if std::mem::take(&mut self.indexes_deferred) {
+            if self.backend == DbBackend::Postgres {
+                txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'").await?;
+            }
+            for (name, columns) in migration::SALE_INDEXES {
+                txn.execute_unprepared(&format!("CREATE INDEX {name} ON sale ({})", columns.join(", ")))
+                    .await?;
+            }
+        }
         let mut groups: Vec<(RollupKey, RollupDelta)> =
             std::mem::take(&mut self.rollup).into_iter().collect();
         // A stable order keeps lock order and the stored bytes independent of hashing.

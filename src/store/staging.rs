@@ -83,11 +83,19 @@ impl Staging {
 
 /// Rows in COPY's text format, in the ingest's column order: tab-separated, `\N` for null,
 /// backslash escapes for the characters COPY gives meaning to.
-pub fn copy_text(rows: &[NewSale]) -> String {
+#[cfg(test)]
+fn copy_text(rows: &[NewSale]) -> String {
     let mut out = String::with_capacity(rows.len() * 96);
+    append_copy_text(&mut out, rows);
+    out
+}
+
+/// Appends rows in COPY's text format (see `copy_text`).
+pub fn append_copy_text(out: &mut String, rows: &[NewSale]) {
+    out.reserve(rows.len() * 96);
     for sale in rows {
         let _ = write!(out, "{}\t{}\t", sale.sold_on, sale.model_id);
-        escape_into(&mut out, &sale.country_code);
+        escape_into(out, &sale.country_code);
         let _ = write!(out, "\t{}\t", sale.units);
         match sale.unit_price {
             Some(price) => {
@@ -104,12 +112,11 @@ pub fn copy_text(rows: &[NewSale]) -> String {
         }
         let _ = write!(out, "\t{}\t{}\t", sale.fuel_type.as_str(), sale.transmission.as_str());
         match &sale.color {
-            Some(color) => escape_into(&mut out, color),
+            Some(color) => escape_into(out, color),
             None => out.push_str("\\N"),
         }
         let _ = writeln!(out, "\t{}", sale.date_precision.as_str());
     }
-    out
 }
 
 fn escape_into(out: &mut String, text: &str) {

@@ -162,9 +162,20 @@ pub async fn import_csv<R: Read + Send + 'static>(
     // from here, before any batch naming them is handed over, so foreign keys hold.
     let txn = Arc::new(db.begin().await?);
     let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<NewSale>>(2);
+    // Into an empty table (a first load), the indexes are built once at the end.
+    let empty = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            txn.get_database_backend(),
+            "SELECT id FROM sale LIMIT 1",
+        ))
+        .await?
+        .is_none();
     let writing = {
         let txn = txn.clone();
         let mut writer = IngestWriter::new(db);
+        if empty {
+            writer.defer_indexes(&*txn).await?;
+        }
         tokio::spawn(async move {
             while let Some(batch) = batches.recv().await {
                 writer.write(&*txn, batch).await?;

@@ -46,22 +46,17 @@ pub async fn run(
     );
 
     let txn = db.begin().await?;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    if postgres {
-        // A full replace: TRUNCATE instead of deleting row by row, and the secondary indexes
-        // built once after the load instead of updated row by row (several times faster at
-        // millions of rows). All of it inside the transaction: readers see the old data until
-        // the commit.
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // A full replace: TRUNCATE instead of deleting row by row, inside the transaction, so
+        // readers see the old data until the commit.
         txn.execute_unprepared("TRUNCATE monthly_rollup, inventory, sale, seed_run").await?;
-        for (name, _) in migration::SALE_INDEXES {
-            txn.execute_unprepared(&format!("DROP INDEX {name}")).await?;
-        }
     } else {
         for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
             txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
         }
     }
     let mut writer = IngestWriter::new(db);
+    writer.defer_indexes(&txn).await?;
     let mut batch = Vec::with_capacity(16_384);
     let mut carry = generator.new_carry();
     for month in generator.months() {
@@ -69,13 +64,7 @@ pub async fn run(
         bar.inc(batch.len() as u64);
         writer.write(&txn, std::mem::replace(&mut batch, Vec::with_capacity(16_384))).await?;
     }
-    if postgres {
-        bar.set_message("building indexes");
-        txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'").await?;
-        for (name, columns) in migration::SALE_INDEXES {
-            txn.execute_unprepared(&format!("CREATE INDEX {name} ON sale ({})", columns.join(", "))).await?;
-        }
-    }
+    bar.set_message("building indexes");
     let inventory = generator.inventory();
     generator::store_inventory(&txn, &inventory).await?;
     generator::store_facts(&txn, options, &generator.facts(), Utc::now().naive_utc()).await?;
