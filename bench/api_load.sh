@@ -7,6 +7,7 @@
 #   bench/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROWS="${1:-1000000}"
 DURATION="${2:-10s}"
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
@@ -67,13 +68,7 @@ for mode in off on; do
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   # Let the background pass finish the usual forecasts' backtests (as after any ingest), so
   # that it does not compete with the measurements.
-  for _ in $(seq 1 600); do
-    metrics="$(curl -sf http://127.0.0.1:18080/metrics || true)"
-    ready="$(echo "$metrics" | awk '/^salesgraph_backtests_ready_version /{print $2}')"
-    version="$(echo "$metrics" | awk '/^salesgraph_data_version /{print $2}')"
-    [ -n "$ready" ] && [ "$ready" = "$version" ] && break
-    sleep 0.5
-  done
+  wait_for_forecasts 18080
   for q in $QUERIES; do
     # One request first, so that "cached" measures hits rather than 16 simultaneous first misses.
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \

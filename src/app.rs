@@ -26,8 +26,8 @@ pub struct Snapshot {
     /// What `ask` can name, built from this catalogue.
     pub lexicon: Arc<Lexicon>,
     pub cube: Arc<Cube>,
-    /// Forecast backtests of this data version, computed once and reused.
-    pub backtests: Arc<crate::planning::forecast::BacktestMemo>,
+    /// Forecasts and backtests of this data version, computed once and reused.
+    pub forecast_memo: Arc<crate::planning::forecast::ForecastMemo>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
         lexicon: Arc::new(Lexicon::new(&catalogue)),
         catalogue: Arc::new(catalogue),
         cube: Arc::new(cube),
-        backtests: Arc::default(),
+        forecast_memo: Arc::default(),
     })
 }
 
@@ -180,7 +180,7 @@ impl AppContext {
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let warmed =
-                crate::planning::forecast::warm_backtests(&store, &snapshot, || !newer.is_empty()).await;
+                crate::planning::forecast::warm_forecasts(&store, &snapshot, || !newer.is_empty()).await;
             if newer.is_empty() {
                 ready.store(snapshot.version, std::sync::atomic::Ordering::Release);
                 gauge.set(snapshot.version);

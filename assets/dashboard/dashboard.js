@@ -186,8 +186,11 @@
   // has a "last quarter"), or today when there is no data.
   function presetRange(preset) {
     const today = state.asOf ? new Date(`${state.asOf}T00:00:00Z`) : new Date();
+    // Data that ends on a month's last day holds that whole month: count it as complete, so
+    // that "last 12 months" of data ending 31 December ends on 31 December.
+    const complete = new Date(today.getTime() + 86400000).getUTCDate() === 1;
     const y = today.getUTCFullYear();
-    const m = today.getUTCMonth();
+    const m = today.getUTCMonth() + (complete && preset !== 'this-quarter' && preset !== 'this-year' ? 1 : 0);
     const q = Math.floor(m / 3) * 3;
     switch (preset) {
       case 'last-quarter': return [utc(y, q - 3, 1), utc(y, q, 0)];

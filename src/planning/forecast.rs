@@ -2,6 +2,7 @@
 //! pooled backtest so that users see how far to trust them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Datelike, Months, NaiveDate};
 
@@ -15,19 +16,35 @@ use crate::summary::{self, Dimension, SummaryRequest};
 
 pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals from the ETS model; seasonal naive for models with under 25 months of history";
 
-/// Backtests already computed for one data version, by series and horizon. A snapshot holds
-/// one, so that a backtest is computed once per data version (in the background after an
-/// ingest, or by the first query that needs it) and then reused by every forecast.
+/// Forecasts and backtests already computed for one data version, by series content and
+/// horizon. A snapshot holds one, so that each is computed once per data version (in the
+/// background after an ingest, or by the first query that needs it) and then reused by every
+/// query: the forecast, the inventory plan and marketing share the same fits.
 #[derive(Debug, Default)]
-pub struct BacktestMemo {
-    entries: std::sync::Mutex<rustc_hash::FxHashMap<(u64, usize), Backtest>>,
+pub struct ForecastMemo {
+    forecasts: Memo<Arc<SeriesForecast>>,
+    backtests: Memo<Backtest>,
 }
 
 /// Enough for every model in every market at a few horizons.
 const MEMO_ENTRIES: usize = 50_000;
 
-impl BacktestMemo {
-    pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
+/// Months every memoized forecast reaches: the longest usual horizon and a partial month.
+const MEMO_STEPS: usize = 13;
+
+#[derive(Debug)]
+struct Memo<T> {
+    entries: std::sync::Mutex<rustc_hash::FxHashMap<(u64, usize), T>>,
+}
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Self { entries: std::sync::Mutex::default() }
+    }
+}
+
+impl<T: Clone> Memo<T> {
+    fn get_or(&self, values: &[f64], horizon: usize, compute: impl FnOnce() -> T) -> T {
         use std::hash::{Hash, Hasher};
         let mut hasher = rustc_hash::FxHasher::default();
         values.len().hash(&mut hasher);
@@ -37,22 +54,50 @@ impl BacktestMemo {
         let key = (hasher.finish(), horizon);
         // A poisoned lock only means another thread panicked mid-insert: the map is still sound.
         if let Some(known) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return *known;
+            return known.clone();
         }
-        let computed = forecast::backtest(values, horizon);
+        let computed = compute();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() < MEMO_ENTRIES {
-            entries.insert(key, computed);
+            entries.insert(key, computed.clone());
         }
         computed
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+impl ForecastMemo {
+    /// The 80% forecast of `values`, `steps` months ahead. A month's forecast does not depend
+    /// on how far the forecast reaches, so one fit at [`MEMO_STEPS`] (or more) serves every
+    /// shorter request: whether a query's `to` falls mid-month or at its end.
+    pub fn forecast(&self, values: &[f64], steps: usize) -> Arc<SeriesForecast> {
+        let reach = steps.max(MEMO_STEPS);
+        let fitted =
+            self.forecasts.get_or(values, reach, || Arc::new(forecast::forecast(values, reach, 0.8)));
+        if fitted.months.len() == steps {
+            return fitted;
+        }
+        Arc::new(SeriesForecast {
+            months: fitted.months[..steps.min(fitted.months.len())].to_vec(),
+            method: fitted.method,
+        })
+    }
+
+    pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
+        self.backtests.get_or(values, horizon, || forecast::backtest(values, horizon))
+    }
+
+    /// How many backtests are known.
+    pub fn backtest_count(&self) -> usize {
+        self.backtests.len()
+    }
+
+    /// How many forecasts are known.
+    pub fn forecast_count(&self) -> usize {
+        self.forecasts.len()
     }
 }
 
@@ -133,15 +178,17 @@ pub async fn forecast_models(
         .filter(|(_, values): &(i32, Vec<f64>)| values.iter().rev().take(12).any(|v| *v > 0.0))
         .collect();
     let first_month = month_date(as_of_month + 1);
-    let memo = snapshot.backtests.clone();
+    let memo = snapshot.forecast_memo.clone();
     let (predictions, backtest) = tokio::task::spawn_blocking(move || {
         let mut predictions: Vec<(ModelPrediction, Vec<f64>)> = jobs
             .into_iter()
             .map(|(model_id, values)| {
-                let SeriesForecast { months, .. } = forecast::forecast(&values, steps, 0.8);
-                let months: Vec<(NaiveDate, MonthForecast)> = months
-                    .into_iter()
+                let fitted = memo.forecast(&values, steps);
+                let months: Vec<(NaiveDate, MonthForecast)> = fitted
+                    .months
+                    .iter()
                     .skip(gap)
+                    .cloned()
                     .enumerate()
                     .filter_map(|(h, m)| Some((month_date(as_of_month + 1 + h as i32)?, m)))
                     .collect();
@@ -178,10 +225,11 @@ pub const WARM_HORIZONS: [usize; 2] = [3, 6];
 /// Models per market whose backtests are computed ahead (the API's default `limit`).
 const WARM_LIMIT: usize = 5;
 
-/// Computes the backtests that the usual forecasts will ask for (worldwide and per market, at
-/// [`WARM_HORIZONS`]) into the snapshot's memo, so that the first forecast query after an
-/// ingest finds them ready. Stops early when `superseded` says a newer data version arrived.
-pub async fn warm_backtests(store: &Store, snapshot: &Snapshot, superseded: impl Fn() -> bool) -> usize {
+/// Computes what the usual forecasts, inventory plans and marketing priorities will ask for
+/// (worldwide and per market: forecasts of every model, backtests at [`WARM_HORIZONS`], the
+/// forecasts marketing compares with) into the snapshot's memo, so that the first queries after
+/// an ingest find them ready. Stops early when `superseded` says a newer data version arrived.
+pub async fn warm_forecasts(store: &Store, snapshot: &Snapshot, superseded: impl Fn() -> bool) -> usize {
     let mut filters = vec![ResolvedFilter::default()];
     filters.extend(snapshot.catalogue.countries.iter().map(|c| ResolvedFilter {
         countries: Some(std::iter::once(c.code.clone()).collect()),
@@ -199,6 +247,9 @@ pub async fn warm_backtests(store: &Store, snapshot: &Snapshot, superseded: impl
                 Ok(result) => warmed += result.predictions.len(),
                 Err(error) => tracing::warn!(%error, "computing backtests ahead"),
             }
+        }
+        if let Err(error) = super::marketing::priorities(store, snapshot, filter).await {
+            tracing::warn!(%error, "computing marketing forecasts ahead");
         }
     }
     warmed

@@ -146,7 +146,7 @@ async fn backtests_are_computed_ahead_and_reused_by_forecasts() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(server.context.backtests_ready.load(std::sync::atomic::Ordering::Acquire), version);
-    let memo = || server.context.snapshot().backtests.len();
+    let memo = || server.context.snapshot().forecast_memo.backtest_count();
     let settled = memo();
     assert!(settled >= 5, "backtests computed ahead: {settled}");
 
@@ -154,4 +154,9 @@ async fn backtests_are_computed_ahead_and_reused_by_forecasts() {
     assert!(data["forecast"]["method"].as_str().expect("method").contains("AutoETS"), "{data}");
     assert!(data["forecast"]["backtest"]["smape"].as_f64().expect("smape") > 0.0, "{data}");
     assert_eq!(memo(), settled, "the forecast reused the backtests computed ahead");
+    // The inventory plan forecasts every model of the market: all of them were fitted ahead.
+    let fits = server.context.snapshot().forecast_memo.forecast_count();
+    let plan = server.data(PLAN, json!({ "c": "DE" })).await;
+    assert!(!plan["inventoryPlan"].as_array().expect("plan").is_empty(), "{plan}");
+    assert_eq!(server.context.snapshot().forecast_memo.forecast_count(), fits, "the plan reused the fits");
 }
