@@ -63,7 +63,7 @@ THREADS=$(( CONNECTIONS < 2 ? 1 : 2 ))
 QUERIES="${QUERIES:-top_models summary summary_days sales_page ask trend seasonality segments forecast}"
 
 for mode in off on; do
-  SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &
+  SALESGRAPH_RATE_LIMIT=0 SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   # Let the background pass finish the usual forecasts' backtests (as after any ingest), so
