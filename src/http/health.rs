@@ -11,11 +11,16 @@ pub async fn live() -> &'static str {
     "ok"
 }
 
+/// How long readiness waits for the database.
+const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readiness: the database answers and the data is loaded.
 pub async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
     let db = &state.app.store.db;
-    let reachable =
-        db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT 1")).await.is_ok();
+    // A database that is gone makes the pool wait for a connection: answer the probe within
+    // its own timeout instead of hanging until the pool gives up.
+    let probe = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT 1"));
+    let reachable = matches!(tokio::time::timeout(READY_PROBE_TIMEOUT, probe).await, Ok(Ok(_)));
     let version = state.app.snapshot().version;
     if reachable && version > 0 {
         (StatusCode::OK, format!("{{\"status\":\"ready\",\"dataVersion\":{version}}}"))
