@@ -41,7 +41,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .pragma("temp_store", "memory")
         });
     } else {
-        options.max_connections(16).min_connections(1);
+        // Waiting longer for a connection than this means the database is gone or swamped:
+        // requests then fail with a clear error well within their own 10 s limit.
+        options.max_connections(16).min_connections(1).acquire_timeout(Duration::from_secs(4));
     }
     Database::connect(options).await
 }

@@ -12,6 +12,9 @@ pub enum ApiError {
     Forbidden(String),
     /// Logged with its cause; the client sees only that something failed inside.
     Internal(String),
+    /// The database cannot be reached (an outage, a failover): logged with its cause; the
+    /// client learns that retrying shortly is the remedy.
+    DatabaseUnavailable(String),
 }
 
 impl ApiError {
@@ -19,6 +22,9 @@ impl ApiError {
         match self {
             ApiError::BadUserInput(m) | ApiError::Forbidden(m) => m.clone(),
             ApiError::Internal(_) => "internal error".to_string(),
+            ApiError::DatabaseUnavailable(_) => {
+                "the database is unreachable right now; retry in a few seconds".to_string()
+            }
         }
     }
 
@@ -26,7 +32,7 @@ impl ApiError {
         match self {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::Internal(_) | ApiError::DatabaseUnavailable(_) => "INTERNAL",
         }
     }
 
@@ -37,8 +43,12 @@ impl ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
-        if let ApiError::Internal(cause) = &error {
-            tracing::error!(%cause, "internal error answering a GraphQL request");
+        match &error {
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error answering a GraphQL request")
+            }
+            ApiError::DatabaseUnavailable(cause) => tracing::warn!(%cause, "database unreachable"),
+            _ => {}
         }
         let code = error.code();
         async_graphql::Error::new(error.message()).extend_with(|_, e| e.set("code", code))
@@ -56,13 +66,21 @@ impl From<FilterError> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        ApiError::internal(error)
+        match error {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                ApiError::DatabaseUnavailable(error.to_string())
+            }
+            other => ApiError::internal(other),
+        }
     }
 }
 
 impl From<crate::summary::SummaryError> for ApiError {
     fn from(error: crate::summary::SummaryError) -> Self {
-        ApiError::internal(error)
+        match error {
+            crate::summary::SummaryError::Database(error) => error.into(),
+            other => ApiError::internal(other),
+        }
     }
 }
 

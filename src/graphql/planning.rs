@@ -20,6 +20,8 @@ impl From<PlanningError> for ApiError {
     fn from(error: PlanningError) -> Self {
         match error {
             PlanningError::Invalid(message) => ApiError::BadUserInput(message),
+            PlanningError::Database(error) => error.into(),
+            PlanningError::Summary(error) => error.into(),
             other => ApiError::internal(other),
         }
     }

@@ -13,6 +13,7 @@ mod dashboard;
 mod deploy;
 mod fuzz;
 mod limits;
+mod outage;
 mod pagination;
 mod planning;
 mod replicas;
