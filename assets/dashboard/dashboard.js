@@ -77,6 +77,7 @@
     window.localStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.viewer = null;
+    state.inventoryPicked = false;
     stopLive();
     for (const chart of Object.values(state.charts)) chart.destroy();
     state.charts = {};
