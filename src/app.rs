@@ -60,8 +60,6 @@ pub struct AppContext {
     pub updates: tokio::sync::broadcast::Sender<i64>,
     snapshot: RwLock<Arc<Snapshot>>,
     refresh_lock: tokio::sync::Mutex<()>,
-    /// The data version whose usual backtests have all been computed ahead (0: none yet).
-    pub backtests_ready: Arc<std::sync::atomic::AtomicI64>,
 }
 
 async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
@@ -126,7 +124,6 @@ impl AppContext {
             metrics,
             snapshot: RwLock::new(Arc::new(snapshot)),
             refresh_lock: tokio::sync::Mutex::new(()),
-            backtests_ready: Arc::default(),
         }))
     }
 
@@ -175,15 +172,14 @@ impl AppContext {
         let store = self.store.clone();
         let snapshot = self.snapshot();
         let newer = self.updates.subscribe();
-        let ready = self.backtests_ready.clone();
-        let gauge = self.metrics.backtests_ready.clone();
+        // The gauge is the one record of which data version is ready: /metrics exports it.
+        let ready = self.metrics.backtests_ready.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let warmed =
                 crate::planning::forecast::warm_forecasts(&store, &snapshot, || !newer.is_empty()).await;
             if newer.is_empty() {
-                ready.store(snapshot.version, std::sync::atomic::Ordering::Release);
-                gauge.set(snapshot.version);
+                ready.set(snapshot.version);
             }
             tracing::info!(
                 version = snapshot.version,

@@ -96,6 +96,17 @@ pub async fn page(
     Ok(Page { rows, has_more })
 }
 
+/// Whether the sale table holds any row.
+pub async fn any_sales<C: sea_orm::ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM sale LIMIT 1",
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The day of the latest sale, if any.
 pub async fn last_sale_day<C: sea_orm::ConnectionTrait>(db: &C) -> Result<Option<NaiveDate>, DbErr> {
     let row = db

@@ -140,12 +140,12 @@ async fn backtests_are_computed_ahead_and_reused_by_forecasts() {
     // The background pass fills the snapshot's memo and then says so.
     let version = server.context.snapshot().version;
     for _ in 0..600 {
-        if server.context.backtests_ready.load(std::sync::atomic::Ordering::Acquire) == version {
+        if server.context.metrics.backtests_ready.get() == version {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(server.context.backtests_ready.load(std::sync::atomic::Ordering::Acquire), version);
+    assert_eq!(server.context.metrics.backtests_ready.get(), version);
     let memo = || server.context.snapshot().forecast_memo.backtest_count();
     let settled = memo();
     assert!(settled >= 5, "backtests computed ahead: {settled}");

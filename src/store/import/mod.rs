@@ -163,13 +163,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
     let txn = Arc::new(db.begin().await?);
     let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<NewSale>>(2);
     // Into an empty table (a first load), the indexes are built once at the end.
-    let empty = txn
-        .query_one_raw(sea_orm::Statement::from_string(
-            txn.get_database_backend(),
-            "SELECT id FROM sale LIMIT 1",
-        ))
-        .await?
-        .is_none();
+    let empty = !super::sales::any_sales(&*txn).await?;
     let writing = {
         let txn = txn.clone();
         let mut writer = IngestWriter::new(db);

@@ -77,13 +77,7 @@ pub async fn run(
 
 /// Seeds the default data set when the database has no sales yet; says whether it did.
 pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, StoreError> {
-    let any = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT id FROM sale LIMIT 1",
-        ))
-        .await?;
-    if any.is_some() {
+    if super::sales::any_sales(db).await? {
         return Ok(false);
     }
     let options = SeedOptions {
