@@ -98,7 +98,11 @@ async fn token_keys(settings: &ServeSettings) -> Result<TokenKeys, AppError> {
 }
 
 impl AppContext {
-    pub async fn new(settings: ServeSettings, db: DatabaseConnection) -> Result<Arc<Self>, AppError> {
+    pub async fn new(
+        settings: ServeSettings,
+        db: DatabaseConnection,
+        read_replica: Option<DatabaseConnection>,
+    ) -> Result<Arc<Self>, AppError> {
         let tokens = token_keys(&settings).await?;
         let policy = Arc::new(PolicyStore::load(settings.policy.clone()).await?);
         let trusted = settings
@@ -108,7 +112,10 @@ impl AppContext {
             .transpose()
             .map_err(AppError::TrustedDocuments)?;
         let metrics = Metrics::new();
-        let store = Store::new(db, metrics.db_queries.clone());
+        let mut store = Store::new(db, metrics.db_queries.clone());
+        if let Some(read) = read_replica {
+            store = store.with_read_replica(read);
+        }
         let snapshot = load_snapshot(&store.db).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {

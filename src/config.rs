@@ -32,6 +32,11 @@ fn parse_switch(text: &str) -> Result<bool, String> {
 /// Settings of `salesgraph serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
+    /// A read replica of the database (same kind as DATABASE_URL): sale pages, partial-month
+    /// sums, inventory and catalogue lookups are read there; ingests and the in-memory data
+    /// stay on the primary. Unset: everything on the primary.
+    #[arg(long = "database-read-url", env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SALESGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -100,6 +105,7 @@ pub struct ServeSettings {
 impl Default for ServeSettings {
     fn default() -> Self {
         Self {
+            database_read_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: None,
             cache: true,

@@ -78,7 +78,7 @@ fn token(settings: TokenSettings) -> anyhow::Result<ExitCode> {
 }
 
 async fn seed_command(url: &str, args: SeedArgs) -> anyhow::Result<ExitCode> {
-    let db = db::connect_and_migrate(url).await.context("opening the database")?;
+    let db = db::connect_for_bulk_load(url).await.context("opening the database")?;
     let options = SeedOptions {
         rows: args.rows,
         seed: args.seed,
@@ -117,7 +117,7 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
         delimiter,
     };
     let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let db = db::connect_and_migrate(url).await.context("opening the database")?;
+    let db = db::connect_for_bulk_load(url).await.context("opening the database")?;
     let started = std::time::Instant::now();
     // Bytes of the file read so far, on a terminal only (indicatif draws nothing elsewhere).
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);

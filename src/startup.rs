@@ -22,6 +22,8 @@ pub enum StartupError {
     Seed(#[from] StoreError),
     #[error(transparent)]
     App(#[from] AppError),
+    #[error("DATABASE_READ_URL: {0}")]
+    ReadReplica(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
 }
@@ -35,6 +37,10 @@ pub struct Application {
 impl Application {
     pub async fn build(database_url: &str, settings: ServeSettings) -> Result<Self, StartupError> {
         let db = crate::db::connect_and_migrate(database_url).await?;
+        let read_replica = match settings.database_read_url.as_deref().filter(|url| !url.trim().is_empty()) {
+            Some(url) => Some(connect_read_replica(&db, url).await?),
+            None => None,
+        };
         if !settings.no_seed && crate::store::seed::seed_if_empty(&db).await? {
             tracing::info!("the database was empty: seeded the default data set");
         }
@@ -45,7 +51,7 @@ impl Application {
             introspection: settings.introspection,
         };
         let max_body = settings.max_body_bytes;
-        let context = AppContext::new(settings, db).await?;
+        let context = AppContext::new(settings, db, read_replica).await?;
         context.warm_forecasts();
         let schema = build_schema(limits);
         let router =
@@ -85,6 +91,33 @@ impl Application {
     }
 }
 
+/// Opens the read replica's pool: of the primary's kind, and answering before the server starts,
+/// so that a wrong URL fails the start with a reason instead of every later request.
+async fn connect_read_replica(
+    primary: &sea_orm::DatabaseConnection,
+    url: &str,
+) -> Result<sea_orm::DatabaseConnection, StartupError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let read_backend = if crate::db::normalize_url(url).starts_with("sqlite:") {
+        DbBackend::Sqlite
+    } else {
+        DbBackend::Postgres
+    };
+    let primary_backend = primary.get_database_backend();
+    if read_backend != primary_backend {
+        return Err(StartupError::ReadReplica(format!(
+            "the replica is {read_backend:?} but DATABASE_URL is {primary_backend:?}: both must be the same kind"
+        )));
+    }
+    let read = crate::db::connect_read_only(url)
+        .await
+        .map_err(|e| StartupError::ReadReplica(format!("cannot connect: {e}")))?;
+    read.query_one_raw(Statement::from_string(read_backend, "SELECT id FROM sale LIMIT 1"))
+        .await
+        .map_err(|e| StartupError::ReadReplica(format!("cannot read the sale table there: {e}")))?;
+    Ok(read)
+}
+
 /// Reloads the in-memory data when another process (or a command-line import) lands data.
 async fn follow_data_version(context: Arc<AppContext>) {
     let mut ticker = tokio::time::interval(context.settings.refresh_interval);
@@ -113,7 +146,8 @@ async fn listen_for_data(context: Arc<AppContext>) {
     }
 }
 
-/// One LISTEN session: reloads on every notification until the connection fails.
+/// One LISTEN session: catches up once (notifications sent while no one listened are lost),
+/// then reloads on every notification until the connection fails.
 async fn listen_until_lost(
     context: &AppContext,
     pool: &sea_orm::sqlx::PgPool,
@@ -121,9 +155,12 @@ async fn listen_until_lost(
     let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen(crate::store::data_version::CHANNEL).await?;
     loop {
-        listener.recv().await?;
         if let Err(error) = context.refresh().await {
             tracing::warn!(%error, "could not reload after a data notification");
+        }
+        // `None`: the connection was lost; a fresh session catches up on what it missed.
+        if listener.try_recv().await?.is_none() {
+            return Err(sea_orm::sqlx::Error::Protocol("the notification connection was lost".into()));
         }
     }
 }

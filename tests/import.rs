@@ -188,3 +188,32 @@ async fn setup_mistakes_name_what_is_wrong() {
     let out = db.cli(&["import", "/nonexistent/file.csv"]);
     assert!(common::stderr(&out).contains("/nonexistent/file.csv"), "{}", common::stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_without_per_row_foreign_keys_still_refuses_unknown_models_and_countries() {
+    use salesgraph::store::ingest::{IngestWriter, NewSale};
+    use sea_orm::TransactionTrait;
+
+    let db = TestDb::new().await;
+    let bulk = salesgraph::db::connect_for_bulk_load(&db.url).await.expect("bulk connection");
+    let before = db.checksum().await;
+    let good = common::plain_sale(common::date(2024, 5, 6));
+    for bad in
+        [NewSale { model_id: 99_999, ..good.clone() }, NewSale { country_code: "QQ".into(), ..good.clone() }]
+    {
+        let txn = bulk.begin().await.expect("transaction");
+        let mut writer = IngestWriter::new(&bulk);
+        let outcome = async {
+            writer.write(&txn, vec![good.clone(), bad.clone()]).await?;
+            writer.finish(&txn).await
+        }
+        .await;
+        let error = outcome.expect_err("an unknown model or country landed").to_string();
+        if db.backend() == sea_orm::DbBackend::Sqlite {
+            assert!(error.contains("which the catalogue lacks"), "{error}");
+        }
+        txn.rollback().await.expect("rollback");
+        writer.close().await;
+    }
+    assert_eq!(db.checksum().await, before, "a refused ingest changed the database");
+}

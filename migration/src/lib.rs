@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 pub mod catalogue;
 mod m20260101_000001_schema;
 mod m20260101_000002_catalogue;
+mod m20261201_000003_partition_sales;
+pub mod partitions;
 
 /// The sale table's secondary indexes (name, columns): keyset pages walk newest first with ties
 /// by id; filters narrow by date, country and model. The schema migration creates them; a full
@@ -23,6 +25,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_schema::Migration), Box::new(m20260101_000002_catalogue::Migration)]
+        vec![
+            Box::new(m20260101_000001_schema::Migration),
+            Box::new(m20260101_000002_catalogue::Migration),
+            Box::new(m20261201_000003_partition_sales::Migration),
+        ]
     }
 }

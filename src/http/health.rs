@@ -16,11 +16,8 @@ const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Readiness: the database answers and the data is loaded.
 pub async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
-    let db = &state.app.store.db;
-    // A database that is gone makes the pool wait for a connection: answer the probe within
-    // its own timeout instead of hanging until the pool gives up.
-    let probe = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT 1"));
-    let reachable = matches!(tokio::time::timeout(READY_PROBE_TIMEOUT, probe).await, Ok(Ok(_)));
+    let store = &state.app.store;
+    let reachable = answers(&store.db).await && (!store.has_read_replica() || answers(&store.read).await);
     let version = state.app.snapshot().version;
     if reachable && version > 0 {
         (StatusCode::OK, format!("{{\"status\":\"ready\",\"dataVersion\":{version}}}"))
@@ -28,6 +25,14 @@ pub async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
         let reason = if reachable { "data not loaded" } else { "database unreachable" };
         (StatusCode::SERVICE_UNAVAILABLE, format!("{{\"status\":\"not ready\",\"reason\":\"{reason}\"}}"))
     }
+}
+
+/// Whether `db` answers a trivial query within the probe's time. A database that is gone makes
+/// the pool wait for a connection: answer the probe in time instead of hanging until the pool
+/// gives up.
+async fn answers(db: &sea_orm::DatabaseConnection) -> bool {
+    let probe = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT 1"));
+    matches!(tokio::time::timeout(READY_PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
 }
 
 /// Prometheus text format.

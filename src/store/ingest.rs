@@ -2,6 +2,7 @@
 //! incrementally (only the groups an ingest touches), and the data version bump — all inside the
 //! caller's transaction, so that an ingest lands whole or not at all.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -174,6 +175,8 @@ pub struct IngestWriter {
     /// PostgreSQL: rows in COPY text format not yet sent, and how many.
     pending_copy: String,
     pending_rows: usize,
+    /// PostgreSQL: the months of the rows not yet sent, whose partitions must exist first.
+    pending_months: BTreeSet<super::partitions::Month>,
 }
 
 /// Rows per COPY round trip on PostgreSQL (about 20 MB of text).
@@ -194,6 +197,7 @@ impl IngestWriter {
             indexes_deferred: false,
             pending_copy: String::new(),
             pending_rows: 0,
+            pending_months: BTreeSet::new(),
         }
     }
 
@@ -260,6 +264,7 @@ impl IngestWriter {
     async fn write_postgres<C: ConnectionTrait>(&mut self, txn: &C, rows: &[NewSale]) -> Result<(), DbErr> {
         for sale in rows {
             self.accumulate(sale);
+            self.pending_months.insert((sale.sold_on.year(), sale.sold_on.month()));
         }
         super::staging::append_copy_text(&mut self.pending_copy, rows);
         self.pending_rows += rows.len();
@@ -279,6 +284,7 @@ impl IngestWriter {
         let table = staging.copy_batch(SALE_COLUMNS, &self.pending_copy).await?;
         self.pending_copy.clear();
         self.pending_rows = 0;
+        super::partitions::ensure(txn, &std::mem::take(&mut self.pending_months)).await?;
         let columns = SALE_COLUMNS.join(", ");
         txn.execute_unprepared(&format!("INSERT INTO sale ({columns}) SELECT {columns} FROM {table}"))
             .await?;
@@ -323,6 +329,7 @@ impl IngestWriter {
             std::mem::take(&mut self.rollup).into_iter().collect();
         // A stable order keeps lock order and the stored bytes independent of hashing.
         groups.sort_by_key(|(key, _)| *key);
+        check_references(txn, &groups).await?;
         for chunk in groups.chunks(BATCH_ROWS) {
             let mut sql = multi_row_insert(self.backend, "monthly_rollup", ROLLUP_COLUMNS, chunk.len());
             sql.push_str(
@@ -351,6 +358,44 @@ impl IngestWriter {
         super::data_version::bump(txn).await?;
         Ok(IngestSummary { rollup_groups: groups.len() as u64, ..self.summary })
     }
+}
+
+/// Every model id and country code the ingest wrote names a catalogue entry: the foreign keys'
+/// check, made once per distinct key (the rollup groups hold them all) rather than once per row.
+/// Bulk loads on SQLite rely on it: they run without SQLite's per-row checks
+/// (`db::connect_for_bulk_load`).
+async fn check_references<C: ConnectionTrait>(
+    txn: &C,
+    groups: &[(RollupKey, RollupDelta)],
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let known_models: BTreeSet<i32> = txn
+        .query_all_raw(Statement::from_string(backend, "SELECT id FROM car_model"))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i32>(0))
+        .collect::<Result<_, _>>()?;
+    let known_countries: BTreeSet<String> = txn
+        .query_all_raw(Statement::from_string(backend, "SELECT code FROM country"))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?;
+    for (key, _) in groups {
+        if !known_models.contains(&key.model_id) {
+            return Err(DbErr::Custom(format!(
+                "sales name model id {}, which the catalogue lacks",
+                key.model_id
+            )));
+        }
+        if !known_countries.contains(key.country_code.as_str()) {
+            return Err(DbErr::Custom(format!(
+                "sales name country {}, which the catalogue lacks",
+                key.country_code.as_str()
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Drop for IngestWriter {

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod data_version;
 pub mod import;
 pub mod ingest;
+pub mod partitions;
 pub mod sales;
 pub mod seed;
 pub mod sql;
@@ -12,17 +13,34 @@ pub mod staging;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
 
-/// The database handle for request paths, counting the queries it runs (exported as a metric,
-/// and how tests prove that a page of sales costs a constant number of queries).
+/// The database handles for request paths, counting the queries they run (exported as a
+/// metric, and how tests prove that a page of sales costs a constant number of queries).
 #[derive(Clone)]
 pub struct Store {
+    /// The primary: ingests, and what must agree with the data version (the snapshot).
     pub db: DatabaseConnection,
+    /// Where request-path reads go (sale pages, partial-month sums, inventory, catalogue
+    /// lookups): a read replica when `DATABASE_READ_URL` is set, otherwise the primary.
+    pub read: DatabaseConnection,
+    separate_read: bool,
     queries: prometheus_client::metrics::counter::Counter,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection, queries: prometheus_client::metrics::counter::Counter) -> Self {
-        Self { db, queries }
+        Self { read: db.clone(), db, separate_read: false, queries }
+    }
+
+    /// Sends request-path reads to `read` (a replica of `db`).
+    pub fn with_read_replica(mut self, read: DatabaseConnection) -> Self {
+        self.read = read;
+        self.separate_read = true;
+        self
+    }
+
+    /// Whether reads go to a replica of their own.
+    pub fn has_read_replica(&self) -> bool {
+        self.separate_read
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -40,7 +58,7 @@ impl Store {
 
     pub async fn query_one(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.count_query();
-        self.db.query_one_raw(statement).await
+        self.read.query_one_raw(statement).await
     }
 }
 

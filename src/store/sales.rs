@@ -87,7 +87,7 @@ pub async fn page(
 ) -> Result<Page, DbErr> {
     let statement = page_statement(store.backend(), filter, direction, cursor, size);
     store.count_query();
-    let mut rows = sale::Entity::find().from_raw_sql(statement).all(&store.db).await?;
+    let mut rows = sale::Entity::find().from_raw_sql(statement).all(&store.read).await?;
     let has_more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if direction == Direction::Backward {
@@ -153,7 +153,7 @@ pub async fn edge_groups(
     sql.and_filter(&narrowed);
     sql.push(" GROUP BY model_id, country_code, fuel_type, transmission");
     store.count_query();
-    EdgeGroup::find_by_statement(sql.build()).all(&store.db).await
+    EdgeGroup::find_by_statement(sql.build()).all(&store.read).await
 }
 
 #[cfg(test)]

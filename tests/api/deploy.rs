@@ -72,6 +72,10 @@ async fn the_kubernetes_manifests_are_complete_and_consistent() {
         assert_eq!(from["key"], key);
         assert!(secret["stringData"][key].is_string(), "the example secret has {key}");
     }
+    // The read replica is optional: a secret without it must still start the pod.
+    let read = &env("DATABASE_READ_URL")["valueFrom"]["secretKeyRef"];
+    assert_eq!(read["name"], secret["metadata"]["name"], "DATABASE_READ_URL comes from the secret");
+    assert_eq!(read["optional"], true, "DATABASE_READ_URL must be optional");
     for resource in ["requests", "limits"] {
         for what in ["cpu", "memory"] {
             assert!(container["resources"][resource][what].is_string(), "{resource}.{what}");

@@ -168,8 +168,9 @@ async fn pages_are_read_from_the_index_that_matches_their_order() {
             .collect();
         txn.rollback().await.expect("rollback");
         let plan = plan.join("\n");
+        // On PostgreSQL each monthly partition has its copy of the index, named after it.
         assert!(
-            plan.contains("idx_sale_sold_on_id"),
+            plan.contains("idx_sale_sold_on_id") || plan.contains("_sold_on_id_idx"),
             "{direction:?} {cursor:?}: not read from the index:\n{plan}"
         );
         assert!(

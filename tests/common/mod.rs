@@ -220,6 +220,23 @@ pub fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
+/// One sale of model 1 (from the catalogue) in Germany on `day`, unpriced: for tests that
+/// drive the ingest directly.
+pub fn plain_sale(day: chrono::NaiveDate) -> salesgraph::store::ingest::NewSale {
+    use salesgraph::domain::{DatePrecision, FuelType, Transmission};
+    salesgraph::store::ingest::NewSale {
+        sold_on: day,
+        model_id: 1,
+        country_code: "DE".into(),
+        units: 1,
+        unit_price: None,
+        fuel_type: FuelType::Petrol,
+        transmission: Transmission::Automatic,
+        color: None,
+        date_precision: DatePrecision::Day,
+    }
+}
+
 /// A small data set that still carries every planted pattern.
 pub fn small_seed(rows: u64, seed: u64) -> SeedOptions {
     SeedOptions { rows, seed, from: date(2015, 1, 1), until: date(2024, 12, 31), seasonal: true }
