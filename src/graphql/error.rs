@@ -64,13 +64,34 @@ impl From<FilterError> for ApiError {
     }
 }
 
+/// Whether a query failed because its connection broke (reset, closed, cut off mid-answer)
+/// rather than because of the query: then the database is as good as unreachable.
+fn connection_broke(error: &sea_orm::RuntimeErr) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        sea_orm::RuntimeErr::SqlxError(error) => matches!(
+            error.as_ref(),
+            Error::Io(_)
+                | Error::Tls(_)
+                | Error::Protocol(_)
+                | Error::PoolTimedOut
+                | Error::PoolClosed
+                | Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        match error {
+        match &error {
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
                 ApiError::DatabaseUnavailable(error.to_string())
             }
-            other => ApiError::internal(other),
+            sea_orm::DbErr::Query(cause) | sea_orm::DbErr::Exec(cause) if connection_broke(cause) => {
+                ApiError::DatabaseUnavailable(error.to_string())
+            }
+            _ => ApiError::internal(error),
         }
     }
 }
@@ -143,5 +164,20 @@ mod tests {
             "QUERY_TOO_COMPLEX"
         );
         assert_eq!(code_for_engine_error("Unknown field \"x\" on type \"Query\"."), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn a_connection_that_breaks_mid_query_reads_as_an_outage_not_a_bug() {
+        use std::sync::Arc;
+        let failed = |error: sea_orm::sqlx::Error| {
+            ApiError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(Arc::new(error))))
+        };
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        for broke in [failed(sea_orm::sqlx::Error::Io(reset)), failed(sea_orm::sqlx::Error::PoolTimedOut)] {
+            assert!(matches!(broke, ApiError::DatabaseUnavailable(_)), "{broke:?}");
+            assert!(broke.message().contains("unreachable"));
+        }
+        let bug = failed(sea_orm::sqlx::Error::RowNotFound);
+        assert!(matches!(bug, ApiError::Internal(_)), "{bug:?}");
     }
 }
