@@ -3,7 +3,8 @@
 # a PostgreSQL database), starts the release server cold (SALESGRAPH_CACHE=off) and cached, and
 # drives topModels, salesSummary, a sales page, ask and the analytics (trend, seasonality,
 # segments, forecast) with wrk (Debian's package) at 16 connections for DURATION each. Prints
-# p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time.
+# p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time;
+# BENCH_REUSE=1 measures a BENCH_DATABASE_URL database as it is, without seeding it again.
 #   bench/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,9 @@ BIN="$PWD/target/release/salesgraph"
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   # PostgreSQL (or any URL): seeded afresh each run, since its row count is not kept here.
   DB="$BENCH_DATABASE_URL"
-  DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
+  if [ "${BENCH_REUSE:-0}" != 1 ]; then
+    DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
+  fi
 else
   DB="sqlite://$PWD/bench/out/api.db"
   if [ ! -f bench/out/api.db ] || [ "$(cat bench/out/api.rows 2>/dev/null)" != "$ROWS" ]; then

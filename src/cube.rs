@@ -146,6 +146,57 @@ impl Cube {
         self.frame.slice(from as i64, to.saturating_sub(from)).lazy()
     }
 
+    /// The first day of the latest month from which rows matching `filter`, counted newest
+    /// first from the month `from_month` down, number at least `rows`; `None` when all of them
+    /// together have fewer (or the cube cannot tell). The month `from_month` itself is not
+    /// counted, since a cursor may stand anywhere in it. A page of sales reads only from that
+    /// day on: on PostgreSQL the months before are partitions it need not plan or open.
+    pub fn page_window(
+        &self,
+        filter: &crate::domain::ResolvedFilter,
+        from_month: i32,
+        rows: u64,
+    ) -> Option<chrono::NaiveDate> {
+        let frame = &self.frame;
+        let counts = frame.column(col::ROWS).ok()?.i64().ok()?;
+        let models = frame.column(col::MODEL_ID).ok()?.i32().ok()?;
+        let countries = frame.column(col::COUNTRY).ok()?.str().ok()?;
+        let fuels = frame.column(col::FUEL_TYPE).ok()?.str().ok()?;
+        let transmissions = frame.column(col::TRANSMISSION).ok()?.str().ok()?;
+        let fuel_names: Option<Vec<&str>> =
+            filter.fuel_types.as_ref().map(|f| f.iter().map(|f| f.as_str()).collect());
+        let transmission_names: Option<Vec<&str>> =
+            filter.transmissions.as_ref().map(|t| t.iter().map(|t| t.as_str()).collect());
+        let matches = |row: usize| {
+            filter.model_ids.as_ref().is_none_or(|ids| models.get(row).is_some_and(|id| ids.contains(&id)))
+                && filter
+                    .countries
+                    .as_ref()
+                    .is_none_or(|codes| countries.get(row).is_some_and(|code| codes.contains(code)))
+                && fuel_names.as_ref().is_none_or(|names| fuels.get(row).is_some_and(|f| names.contains(&f)))
+                && transmission_names
+                    .as_ref()
+                    .is_none_or(|names| transmissions.get(row).is_some_and(|t| names.contains(&t)))
+        };
+        let mut found: u64 = 0;
+        let last = self.month_starts.partition_point(|(m, _)| *m <= from_month);
+        for index in (0..last).rev() {
+            let (month, start) = self.month_starts[index];
+            if month == from_month {
+                continue;
+            }
+            let end = self.month_starts.get(index + 1).map_or(frame.height(), |(_, r)| *r);
+            found += (start..end)
+                .filter(|row| matches(*row))
+                .map(|row| counts.get(row).unwrap_or(0) as u64)
+                .sum::<u64>();
+            if found >= rows {
+                return month_date(month);
+            }
+        }
+        None
+    }
+
     /// Rollup groups held.
     pub fn len(&self) -> usize {
         self.frame.height()
@@ -210,6 +261,39 @@ mod tests {
         let date = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).unwrap();
         assert_eq!(month_date(month_index(date)), Some(date));
         assert_eq!(month_index(date) - month_index(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()), 11);
+    }
+
+    #[test]
+    fn a_page_window_reaches_back_just_far_enough() {
+        use crate::domain::ResolvedFilter;
+        let month = |m: u32| month_index(chrono::NaiveDate::from_ymd_opt(2024, m, 1).unwrap());
+        // Jan: DE 5 rows, FR 50; Feb: DE 7; Mar: DE 2, FR 1; Apr: DE 1 (the cursor's month).
+        let groups = [(1, "DE", 5), (1, "FR", 50), (2, "DE", 7), (3, "DE", 2), (3, "FR", 1), (4, "DE", 1)];
+        let mut c = Columns::default();
+        for (m, country, rows) in groups {
+            c.month.push(month(m));
+            c.model_id.push(1);
+            c.country.push(country.into());
+            c.region.push("Europe".into());
+            c.body_type.push("SUV".into());
+            c.fuel_type.push("PETROL".into());
+            c.transmission.push("AUTOMATIC".into());
+            c.units.push(rows);
+            c.revenue.push(0.0);
+            c.priced_units.push(0);
+            c.rows.push(rows);
+            c.coarse_rows.push(0);
+        }
+        let cube = Cube::from_columns(1, c).unwrap();
+        let germany = ResolvedFilter { countries: Some(["DE".to_string()].into()), ..Default::default() };
+        let day = |m: u32| chrono::NaiveDate::from_ymd_opt(2024, m, 1);
+        // April itself is not counted: March's 2 and February's 7 make 9.
+        assert_eq!(cube.page_window(&germany, month(4), 2), day(3));
+        assert_eq!(cube.page_window(&germany, month(4), 9), day(2));
+        assert_eq!(cube.page_window(&germany, month(4), 10), day(1));
+        assert_eq!(cube.page_window(&germany, month(4), 15), None, "fewer rows than asked for in all");
+        assert_eq!(cube.page_window(&ResolvedFilter::default(), month(4), 60), day(1));
+        assert_eq!(cube.page_window(&ResolvedFilter::default(), month(3), 7), day(2));
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub fn normalize_url(url: &str) -> String {
     }
 }
 
+/// PostgreSQL plans every execution of a prepared statement with its parameters: a generic plan
+/// of a query over the monthly partitions of `sale` would open and lock every partition on
+/// each run, where a plan made with the dates in hand prunes to the months it reads.
+const CUSTOM_PLANS: (&str, &str) = ("plan_cache_mode", "force_custom_plan");
+
 /// Opens a pool. SQLite runs in WAL mode so that readers never wait for an ingest.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, true).await
@@ -57,7 +62,11 @@ async fn connect_with(url: &str, sqlite_foreign_keys: bool) -> Result<DatabaseCo
     } else {
         // Waiting longer for a connection than this means the database is gone or swamped:
         // requests then fail with a clear error well within their own 10 s limit.
-        options.max_connections(16).min_connections(1).acquire_timeout(Duration::from_secs(4));
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(4))
+            .map_sqlx_postgres_opts(|opts| opts.options([CUSTOM_PLANS]));
     }
     Database::connect(options).await
 }
@@ -77,10 +86,9 @@ pub async fn connect_read_only(url: &str) -> Result<DatabaseConnection, DbErr> {
             opts.read_only(true).busy_timeout(Duration::from_secs(30)).pragma("cache_size", "-65536")
         });
     } else {
-        options
-            .max_connections(16)
-            .min_connections(1)
-            .map_sqlx_postgres_opts(|opts| opts.options([("default_transaction_read_only", "on")]));
+        options.max_connections(16).min_connections(1).map_sqlx_postgres_opts(|opts| {
+            opts.options([("default_transaction_read_only", "on"), CUSTOM_PLANS])
+        });
     }
     Database::connect(options).await
 }

@@ -139,8 +139,14 @@ impl SalesQuery {
                 cursor("after", after)?,
             ),
         };
-        let page =
-            sales::page(&app.store, &filter, direction, position, size).await.map_err(ApiError::from)?;
+        let window_start = {
+            let snapshot = app.snapshot();
+            let newest = position.map(|p| p.sold_on).or(snapshot.last_sale_day);
+            newest.and_then(|day| snapshot.cube.page_window(&filter, crate::cube::month_index(day), size + 1))
+        };
+        let page = sales::page(&app.store, &filter, direction, position, size, window_start)
+            .await
+            .map_err(ApiError::from)?;
         // Counted only when asked for; the rollup counts rows per group, so only partial months
         // at the range's edges touch the table.
         let total_count = if ctx.look_ahead().field("totalCount").exists() {

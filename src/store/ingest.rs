@@ -362,8 +362,9 @@ impl IngestWriter {
 
 /// Every model id and country code the ingest wrote names a catalogue entry: the foreign keys'
 /// check, made once per distinct key (the rollup groups hold them all) rather than once per row.
-/// Bulk loads on SQLite rely on it: they run without SQLite's per-row checks
-/// (`db::connect_for_bulk_load`).
+/// Bulk loads on SQLite rely on it (they run without SQLite's per-row checks, see
+/// `db::connect_for_bulk_load`), and so does PostgreSQL's partitioned sale table, which has no
+/// foreign keys (see the partitioning migration).
 async fn check_references<C: ConnectionTrait>(
     txn: &C,
     groups: &[(RollupKey, RollupDelta)],

@@ -61,8 +61,31 @@ pub fn page_statement(
     cursor: Option<SaleCursor>,
     size: u64,
 ) -> sea_orm::Statement {
+    bounded_page_statement(backend, filter, direction, cursor, size, None)
+}
+
+/// [`page_statement`] reading only rows sold on or after `window_start`, when given.
+fn bounded_page_statement(
+    backend: sea_orm::DbBackend,
+    filter: &ResolvedFilter,
+    direction: Direction,
+    cursor: Option<SaleCursor>,
+    size: u64,
+    window_start: Option<NaiveDate>,
+) -> sea_orm::Statement {
     let mut sql = SqlBuilder::new(backend, &format!("SELECT {COLUMNS} FROM sale WHERE 1 = 1"));
     sql.and_filter(filter);
+    if let Some(start) = window_start {
+        sql.push(" AND sold_on >= ").param(start);
+    }
+    // The row comparison alone does not let PostgreSQL skip partitions; the plain bound does.
+    if let Some(cursor) = cursor {
+        let bound = match direction {
+            Direction::Forward => " AND sold_on <= ",
+            Direction::Backward => " AND sold_on >= ",
+        };
+        sql.push(bound).param(cursor.sold_on);
+    }
     let (comparison, order) = match direction {
         Direction::Forward => ("<", "DESC"),
         Direction::Backward => (">", "ASC"),
@@ -78,16 +101,29 @@ pub fn page_statement(
     sql.build()
 }
 
+/// One page. Going forward, `window_start` (from [`crate::cube::Cube::page_window`]) bounds
+/// the rows read to the months that hold the page according to the in-memory data; should they
+/// hold fewer (the data changed since), the page is read again without the bound, so the
+/// answer never depends on the in-memory data being current.
 pub async fn page(
     store: &Store,
     filter: &ResolvedFilter,
     direction: Direction,
     cursor: Option<SaleCursor>,
     size: u64,
+    window_start: Option<NaiveDate>,
 ) -> Result<Page, DbErr> {
-    let statement = page_statement(store.backend(), filter, direction, cursor, size);
-    store.count_query();
-    let mut rows = sale::Entity::find().from_raw_sql(statement).all(&store.read).await?;
+    let window_start = window_start.filter(|_| direction == Direction::Forward);
+    let read = |window_start: Option<NaiveDate>| async move {
+        let statement =
+            bounded_page_statement(store.backend(), filter, direction, cursor, size, window_start);
+        store.count_query();
+        sale::Entity::find().from_raw_sql(statement).all(&store.read).await
+    };
+    let mut rows = read(window_start).await?;
+    if window_start.is_some() && rows.len() as u64 <= size {
+        rows = read(None).await?;
+    }
     let has_more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if direction == Direction::Backward {
