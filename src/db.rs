@@ -40,14 +40,23 @@ pub async fn connect_for_bulk_load(url: &str) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
-async fn connect_with(url: &str, sqlite_foreign_keys: bool) -> Result<DatabaseConnection, DbErr> {
+/// What every pool shares, and whether the URL names SQLite. Waiting longer than 4 s for a
+/// PostgreSQL connection means the database is gone or swamped: requests then fail with a clear
+/// error well within their own 10 s limit (SQLite waits out a long ingest's lock instead).
+fn base_options(url: &str) -> (ConnectOptions, bool) {
     let url = normalize_url(url);
-    let mut options = ConnectOptions::new(url.clone());
+    let sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
-    if url.starts_with("sqlite:") {
+        .acquire_timeout(Duration::from_secs(if sqlite { 30 } else { 4 }));
+    (options, sqlite)
+}
+
+async fn connect_with(url: &str, sqlite_foreign_keys: bool) -> Result<DatabaseConnection, DbErr> {
+    let (mut options, sqlite) = base_options(url);
+    if sqlite {
         options.max_connections(4).map_sqlx_sqlite_opts(move |opts| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -60,12 +69,9 @@ async fn connect_with(url: &str, sqlite_foreign_keys: bool) -> Result<DatabaseCo
                 .pragma("temp_store", "memory")
         });
     } else {
-        // Waiting longer for a connection than this means the database is gone or swamped:
-        // requests then fail with a clear error well within their own 10 s limit.
         options
             .max_connections(16)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(4))
             .map_sqlx_postgres_opts(|opts| opts.options([CUSTOM_PLANS]));
     }
     Database::connect(options).await
@@ -75,13 +81,8 @@ async fn connect_with(url: &str, sqlite_foreign_keys: bool) -> Result<DatabaseCo
 /// refuse writes (PostgreSQL: every transaction read-only; SQLite: the file opened read-only),
 /// so that nothing meant for the primary can land on a replica by mistake.
 pub async fn connect_read_only(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let url = normalize_url(url);
-    let mut options = ConnectOptions::new(url.clone());
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(4));
-    if url.starts_with("sqlite:") {
+    let (mut options, sqlite) = base_options(url);
+    if sqlite {
         options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
             opts.read_only(true).busy_timeout(Duration::from_secs(30)).pragma("cache_size", "-65536")
         });
