@@ -40,13 +40,17 @@ pub async fn connect_for_bulk_load(url: &str) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
+/// The kind of database a URL (as `normalize_url` accepts it) names.
+pub fn backend_of(url: &str) -> DbBackend {
+    if normalize_url(url).starts_with("sqlite:") { DbBackend::Sqlite } else { DbBackend::Postgres }
+}
+
 /// What every pool shares, and whether the URL names SQLite. Waiting longer than 4 s for a
 /// PostgreSQL connection means the database is gone or swamped: requests then fail with a clear
 /// error well within their own 10 s limit (SQLite waits out a long ingest's lock instead).
 fn base_options(url: &str) -> (ConnectOptions, bool) {
-    let url = normalize_url(url);
-    let sqlite = url.starts_with("sqlite:");
-    let mut options = ConnectOptions::new(url);
+    let sqlite = backend_of(url) == DbBackend::Sqlite;
+    let mut options = ConnectOptions::new(normalize_url(url));
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))

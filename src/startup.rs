@@ -97,12 +97,8 @@ async fn connect_read_replica(
     primary: &sea_orm::DatabaseConnection,
     url: &str,
 ) -> Result<sea_orm::DatabaseConnection, StartupError> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let read_backend = if crate::db::normalize_url(url).starts_with("sqlite:") {
-        DbBackend::Sqlite
-    } else {
-        DbBackend::Postgres
-    };
+    use sea_orm::{ConnectionTrait, Statement};
+    let read_backend = crate::db::backend_of(url);
     let primary_backend = primary.get_database_backend();
     if read_backend != primary_backend {
         return Err(StartupError::ReadReplica(format!(

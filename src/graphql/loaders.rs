@@ -31,7 +31,7 @@ impl Loader<i32> for ModelLoader {
         self.0.count_query();
         let models = car_model::Entity::find()
             .filter(car_model::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.0.read)
+            .all(self.0.read())
             .await
             .map_err(super::error::ApiError::from)?;
         Ok(models.into_iter().map(|m| (m.id, m)).collect())
@@ -46,7 +46,7 @@ impl Loader<String> for CountryLoader {
         self.0.count_query();
         let countries = country::Entity::find()
             .filter(country::Column::Code.is_in(codes.iter().cloned()))
-            .all(&self.0.read)
+            .all(self.0.read())
             .await
             .map_err(super::error::ApiError::from)?;
         Ok(countries.into_iter().map(|c| (c.code.clone(), c)).collect())

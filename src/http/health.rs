@@ -17,7 +17,11 @@ const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Readiness: the database answers and the data is loaded.
 pub async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
     let store = &state.app.store;
-    let reachable = answers(&store.db).await && (!store.has_read_replica() || answers(&store.read).await);
+    let replica_answers = match store.replica() {
+        Some(replica) => answers(replica).await,
+        None => true,
+    };
+    let reachable = answers(&store.db).await && replica_answers;
     let version = state.app.snapshot().version;
     if reachable && version > 0 {
         (StatusCode::OK, format!("{{\"status\":\"ready\",\"dataVersion\":{version}}}"))

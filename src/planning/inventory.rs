@@ -100,7 +100,7 @@ pub async fn plan(
     store.count_query();
     let stock = inventory::Entity::find()
         .filter(inventory::Column::CountryCode.eq(country_code))
-        .all(&store.read)
+        .all(store.read())
         .await?;
     let mut plan: Vec<Recommendation> = forecast
         .predictions

@@ -369,19 +369,8 @@ async fn check_references<C: ConnectionTrait>(
     txn: &C,
     groups: &[(RollupKey, RollupDelta)],
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let known_models: BTreeSet<i32> = txn
-        .query_all_raw(Statement::from_string(backend, "SELECT id FROM car_model"))
-        .await?
-        .iter()
-        .map(|row| row.try_get_by_index::<i32>(0))
-        .collect::<Result<_, _>>()?;
-    let known_countries: BTreeSet<String> = txn
-        .query_all_raw(Statement::from_string(backend, "SELECT code FROM country"))
-        .await?
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect::<Result<_, _>>()?;
+    let known_models: BTreeSet<i32> = first_column(txn, "SELECT id FROM car_model").await?;
+    let known_countries: BTreeSet<String> = first_column(txn, "SELECT code FROM country").await?;
     for (key, _) in groups {
         if !known_models.contains(&key.model_id) {
             return Err(DbErr::Custom(format!(
@@ -397,6 +386,15 @@ async fn check_references<C: ConnectionTrait>(
         }
     }
     Ok(())
+}
+
+/// The first column of every row of `sql`.
+async fn first_column<C: ConnectionTrait, T: sea_orm::TryGetable + Ord>(
+    txn: &C,
+    sql: &str,
+) -> Result<BTreeSet<T>, DbErr> {
+    let rows = txn.query_all_raw(Statement::from_string(txn.get_database_backend(), sql)).await?;
+    rows.iter().map(|row| row.try_get_by_index::<T>(0)).collect()
 }
 
 impl Drop for IngestWriter {

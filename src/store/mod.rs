@@ -11,7 +11,7 @@ pub mod seed;
 pub mod sql;
 pub mod staging;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 /// The database handles for request paths, counting the queries they run (exported as a
 /// metric, and how tests prove that a page of sales costs a constant number of queries).
@@ -19,28 +19,31 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult
 pub struct Store {
     /// The primary: ingests, and what must agree with the data version (the snapshot).
     pub db: DatabaseConnection,
-    /// Where request-path reads go (sale pages, partial-month sums, inventory, catalogue
-    /// lookups): a read replica when `DATABASE_READ_URL` is set, otherwise the primary.
-    pub read: DatabaseConnection,
-    separate_read: bool,
+    /// A read replica (`DATABASE_READ_URL`), when set: see [`Store::read`].
+    replica: Option<DatabaseConnection>,
     queries: prometheus_client::metrics::counter::Counter,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection, queries: prometheus_client::metrics::counter::Counter) -> Self {
-        Self { read: db.clone(), db, separate_read: false, queries }
+        Self { db, replica: None, queries }
     }
 
     /// Sends request-path reads to `read` (a replica of `db`).
     pub fn with_read_replica(mut self, read: DatabaseConnection) -> Self {
-        self.read = read;
-        self.separate_read = true;
+        self.replica = Some(read);
         self
     }
 
-    /// Whether reads go to a replica of their own.
-    pub fn has_read_replica(&self) -> bool {
-        self.separate_read
+    /// Where request-path reads go (sale pages, partial-month sums, inventory, catalogue
+    /// lookups): the read replica when there is one, otherwise the primary.
+    pub fn read(&self) -> &DatabaseConnection {
+        self.replica.as_ref().unwrap_or(&self.db)
+    }
+
+    /// The read replica, when reads have one of their own.
+    pub fn replica(&self) -> Option<&DatabaseConnection> {
+        self.replica.as_ref()
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -54,11 +57,6 @@ impl Store {
 
     pub(crate) fn count_query(&self) {
         self.queries.inc();
-    }
-
-    pub async fn query_one(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.count_query();
-        self.read.query_one_raw(statement).await
     }
 }
 

@@ -118,7 +118,7 @@ pub async fn page(
         let statement =
             bounded_page_statement(store.backend(), filter, direction, cursor, size, window_start);
         store.count_query();
-        sale::Entity::find().from_raw_sql(statement).all(&store.read).await
+        sale::Entity::find().from_raw_sql(statement).all(store.read()).await
     };
     let mut rows = read(window_start).await?;
     if window_start.is_some() && rows.len() as u64 <= size {
@@ -189,7 +189,7 @@ pub async fn edge_groups(
     sql.and_filter(&narrowed);
     sql.push(" GROUP BY model_id, country_code, fuel_type, transmission");
     store.count_query();
-    EdgeGroup::find_by_statement(sql.build()).all(&store.read).await
+    EdgeGroup::find_by_statement(sql.build()).all(store.read()).await
 }
 
 #[cfg(test)]

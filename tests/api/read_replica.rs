@@ -27,7 +27,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     let replica = replica_db().await;
     let replica_url = replica.url.clone();
     let server = TestServer::start_with(primary, |s| s.database_read_url = Some(replica_url)).await;
-    assert!(server.context.store.has_read_replica());
+    assert!(server.context.store.replica().is_some());
 
     // Pages come from the replica (2019), the totals from the primary's in-memory data (2023-24).
     let page = server.data("{ sales(first: 5) { edges { node { soldOn } } } }", json!({})).await;
@@ -63,7 +63,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     );
 
     // The replica's pool refuses writes, whatever asks it to.
-    let refused = server.context.store.read.execute_unprepared("DELETE FROM sale").await;
+    let refused = server.context.store.read().execute_unprepared("DELETE FROM sale").await;
     assert!(refused.is_err(), "a write went through the read-only pool");
     assert_eq!(replica.scalar_i64("SELECT COUNT(*) FROM sale").await, replica_rows);
 
