@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// Parsed once per process: the size of the serve variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate, seed the generated data set if the database is empty, and serve HTTP (the default).

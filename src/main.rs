@@ -87,7 +87,9 @@ async fn seed_command(url: &str, args: SeedArgs) -> anyhow::Result<ExitCode> {
         seasonal: !args.flat_seasons,
     };
     let started = std::time::Instant::now();
-    let summary = seed::run(&db, &options, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+    let summary = seed::run(&db, &options, std::io::IsTerminal::is_terminal(&std::io::stderr())).await;
+    db::end_bulk_load(&db).await.context("putting the database back into WAL mode")?;
+    let summary = summary?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "seeded {} rows ({} units) from {} to {} in {:.2} s ({:.0} rows/s)",
@@ -131,6 +133,7 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
     );
     let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
     let outcome = import_csv(&db, input, &options).await;
+    db::end_bulk_load(&db).await.context("putting the database back into WAL mode")?;
     bar.finish_and_clear();
     match outcome {
         Ok(report) => {

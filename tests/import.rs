@@ -216,3 +216,58 @@ async fn a_bulk_load_without_per_row_foreign_keys_still_refuses_unknown_models_a
     }
     assert_eq!(db.checksum().await, before, "a refused ingest changed the database");
 }
+
+/// The journal mode of a SQLite file as a connection of `db` sees it.
+async fn journal_mode(db: &sea_orm::DatabaseConnection) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA journal_mode"))
+        .await
+        .expect("journal mode")
+        .expect("a row");
+    row.try_get_by_index::<String>(0).expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_alone_on_its_sqlite_file_writes_through_a_rollback_journal_and_restores_wal() {
+    // SQLite's journal modes, whatever backend the rest of the run targets.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bulk.db").display());
+    let alone = salesgraph::db::connect_for_bulk_load(&url).await.expect("bulk-load pool");
+    assert_eq!(journal_mode(&alone).await, "delete", "alone on the file: rows are written once");
+    salesgraph::db::end_bulk_load(&alone).await.expect("back to WAL");
+    assert_eq!(journal_mode(&alone).await, "wal");
+    drop(alone);
+
+    // With a server's pool on the file, the load keeps WAL mode rather than waiting for it.
+    let server = salesgraph::db::connect(&url).await.expect("server pool");
+    assert_eq!(journal_mode(&server).await, "wal");
+    let started = std::time::Instant::now();
+    let beside = salesgraph::db::connect_for_bulk_load(&url).await.expect("bulk-load pool beside a server");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the load waited for the server");
+    assert_eq!(journal_mode(&beside).await, "wal");
+    drop(beside);
+
+    // The command line leaves a file it loaded alone in WAL mode, with the rows landed.
+    drop(server);
+    let file =
+        write_csv(&dir, "sales.csv", "sold_on,model,country,units\n2024-03-05,X5,DE,3\n2024-03-06,X3,FR,2\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_salesgraph"))
+        .args(["import", &file])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run salesgraph");
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    let after = salesgraph::db::connect(&url).await.expect("pool");
+    assert_eq!(journal_mode(&after).await, "wal");
+    use sea_orm::{ConnectionTrait, Statement};
+    let units = after
+        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT SUM(units) FROM sale"))
+        .await
+        .expect("sum")
+        .expect("row")
+        .try_get_by_index::<i64>(0)
+        .expect("units");
+    assert_eq!(units, 5);
+}
