@@ -62,8 +62,11 @@ pub struct AppContext {
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
-async fn load_snapshot(db: &DatabaseConnection) -> Result<Snapshot, AppError> {
-    let cube = Cube::load(db).await?;
+async fn load_snapshot(
+    db: &DatabaseConnection,
+    days: Arc<crate::cube::daily::DailyGroups>,
+) -> Result<Snapshot, AppError> {
+    let cube = Cube::load(db).await?.with_days(days);
     let catalogue = Catalogue::load(db).await?;
     let last_sale_day = crate::store::sales::last_sale_day(db).await?;
     Ok(Snapshot {
@@ -116,7 +119,7 @@ impl AppContext {
         if let Some(read) = read_replica {
             store = store.with_read_replica(read);
         }
-        let snapshot = load_snapshot(&store.db).await?;
+        let snapshot = load_snapshot(&store.db, crate::cube::daily::DailyGroups::new()).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
@@ -155,7 +158,7 @@ impl AppContext {
         if current == self.snapshot().version {
             return Ok(false);
         }
-        let snapshot = load_snapshot(&self.store.db).await?;
+        let snapshot = load_snapshot(&self.store.db, self.snapshot().cube.days().clone()).await?;
         let version = snapshot.version;
         match self.snapshot.write() {
             Ok(mut guard) => *guard = Arc::new(snapshot),
@@ -167,7 +170,43 @@ impl AppContext {
         let _ = self.updates.send(version);
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
         self.warm_forecasts();
+        self.sync_day_groups();
         Ok(true)
+    }
+
+    /// In the background, brings the day groups in memory in step with the current cube
+    /// (months an ingest touched are reloaded; the rest stay), giving up when newer data
+    /// arrives meanwhile: the sync for that version takes over.
+    pub fn sync_day_groups(&self) {
+        let budget = self.settings.day_groups_mib.saturating_mul(1024 * 1024);
+        let store = self.store.clone();
+        let snapshot = self.snapshot();
+        let newer = self.updates.subscribe();
+        let (ready, bytes) = (self.metrics.day_groups_ready.clone(), self.metrics.day_groups_bytes.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let days = snapshot.cube.days();
+            match days.sync(&store.db, &snapshot.cube.month_totals(), budget, || !newer.is_empty()).await {
+                Ok(report) => {
+                    bytes.set(days.held().1 as i64);
+                    if newer.is_empty() {
+                        ready.set(snapshot.version);
+                    }
+                    tracing::info!(
+                        version = snapshot.version,
+                        loaded = report.months_loaded,
+                        held = report.months_held,
+                        left_to_database = report.months_skipped,
+                        mib = report.bytes_held / (1024 * 1024),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "day groups in step"
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "loading day groups failed; day ranges read the database")
+                }
+            }
+        });
     }
 
     /// In the background, computes the current snapshot's usual forecast backtests (when

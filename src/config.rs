@@ -100,6 +100,11 @@ pub struct ServeSettings {
     /// only when a query first needs them (`off`).
     #[arg(long, env = "SALESGRAPH_WARM_FORECASTS", default_value = "on", value_parser = parse_switch)]
     pub warm_forecasts: bool,
+    /// Memory for sale rows grouped by day (MiB), which answer the partial months of day ranges
+    /// without a database query; newest months first, older ones are read from the database.
+    /// 0: none.
+    #[arg(long, env = "SALESGRAPH_DAY_GROUPS_MIB", default_value_t = 512)]
+    pub day_groups_mib: usize,
 }
 
 impl Default for ServeSettings {
@@ -126,6 +131,7 @@ impl Default for ServeSettings {
             graphiql_assets: None,
             http_max_age: Duration::from_secs(60),
             warm_forecasts: true,
+            day_groups_mib: 512,
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct Metrics {
     pub data_version: Gauge,
     /// The data version whose usual forecast backtests are all computed (0: none yet).
     pub backtests_ready: Gauge,
+    /// The data version whose day groups are all in memory (or as many as the budget allows).
+    pub day_groups_ready: Gauge,
+    /// Heap bytes of the day groups held.
+    pub day_groups_bytes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -53,6 +57,7 @@ impl Metrics {
         let db_pool = Family::<PoolLabels, Gauge>::default();
         let data_version = Gauge::default();
         let backtests_ready = Gauge::default();
+        let (day_groups_ready, day_groups_bytes) = (Gauge::default(), Gauge::default());
         registry.register("http_requests", "HTTP requests by path and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("cache_hits", "GraphQL answers served from the response cache", cache_hits.clone());
@@ -69,6 +74,12 @@ impl Metrics {
             "Data version whose usual forecast backtests are computed ahead",
             backtests_ready.clone(),
         );
+        registry.register(
+            "day_groups_ready_version",
+            "Data version whose day groups (for partial months of day ranges) are in memory",
+            day_groups_ready.clone(),
+        );
+        registry.register("day_groups_bytes", "Heap bytes of the day groups held", day_groups_bytes.clone());
         Self {
             registry,
             requests,
@@ -79,6 +90,8 @@ impl Metrics {
             db_pool,
             data_version,
             backtests_ready,
+            day_groups_ready,
+            day_groups_bytes,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Sales summaries by any dimensions and period: whole months come from the cube (the rollup in
-//! memory), the partial months at a range's edges from the sale rows, so that any day range is
-//! exact while the common whole-month case never touches the database.
+//! memory), the partial months at a range's edges from the day groups in memory (or the sale
+//! rows, until those are loaded), so that any day range is exact and needs no database query.
 
 use std::collections::BTreeSet;
 
@@ -163,6 +163,7 @@ fn cube_rows(cube: &Cube, filter: &ResolvedFilter, (start, end): (i32, i32)) -> 
 /// Partial-month groups from the sale rows, shaped like the cube.
 async fn edge_rows(
     store: &Store,
+    cube: &Cube,
     catalogue: &Catalogue,
     filter: &ResolvedFilter,
     partial: &[(NaiveDate, NaiveDate)],
@@ -170,9 +171,11 @@ async fn edge_rows(
     let mut groups = Vec::new();
     for (from, to) in partial {
         let month = month_index(*from);
-        for group in sales::edge_groups(store, filter, *from, *to).await? {
-            groups.push((month, group));
-        }
+        let in_month = match cube.edge_groups(filter, *from, *to) {
+            Some(held) => held,
+            None => sales::edge_groups(store, filter, *from, *to).await?,
+        };
+        groups.extend(in_month.into_iter().map(|group| (month, group)));
     }
     if groups.is_empty() {
         return Ok(None);
@@ -259,7 +262,7 @@ pub async fn summarize(
         if let Some(range) = split.whole_months {
             parts.push(cube_rows(cube, filter, range));
         }
-        if let Some(edges) = edge_rows(store, catalogue, filter, &split.partial).await? {
+        if let Some(edges) = edge_rows(store, cube, catalogue, filter, &split.partial).await? {
             parts.push(edges);
         }
     }

@@ -2,8 +2,16 @@
 //! dimensions, held as a polars frame. Its size follows the rollup (months × models × markets ×
 //! fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
 
+pub mod daily;
+
+use std::sync::Arc;
+
 use polars::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use self::daily::{DailyGroups, MonthTotals};
+use crate::domain::ResolvedFilter;
+use crate::store::sales::EdgeGroup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CubeError {
@@ -41,6 +49,11 @@ pub fn month_date(index: i32) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
 }
 
+/// A month index as people write it (2024-03), for logs and messages.
+pub fn month_label(index: i32) -> String {
+    format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+}
+
 #[derive(Clone)]
 pub struct Cube {
     /// The data version the cube was loaded at.
@@ -50,6 +63,10 @@ pub struct Cube {
     /// (month index, first row of that month), ascending: a month range is a slice, so a
     /// query over a quarter reads a quarter's rows rather than scanning every month.
     month_starts: Vec<(i32, usize)>,
+    /// What each month of `month_starts` holds in all: its day groups are used while they match.
+    month_totals: Vec<MonthTotals>,
+    /// Sale rows by day for the partial months of day ranges, shared by every cube version.
+    days: Arc<DailyGroups>,
 }
 
 impl Cube {
@@ -58,6 +75,8 @@ impl Cube {
             version,
             frame: DataFrame::empty(),
             month_starts: Vec::new(),
+            month_totals: Vec::new(),
+            days: DailyGroups::new(),
         })
     }
 
@@ -99,9 +118,15 @@ impl Cube {
         let height = c.month.len();
         debug_assert!(c.month.windows(2).all(|w| w[0] <= w[1]), "cube rows must come sorted by month");
         let mut month_starts: Vec<(i32, usize)> = Vec::new();
+        let mut month_totals: Vec<MonthTotals> = Vec::new();
         for (row, month) in c.month.iter().enumerate() {
             if month_starts.last().is_none_or(|(m, _)| m != month) {
                 month_starts.push((*month, row));
+                month_totals.push(MonthTotals::default());
+            }
+            if let Some(totals) = month_totals.last_mut() {
+                totals.rows += c.rows[row];
+                totals.units += c.units[row];
             }
         }
         let frame = DataFrame::new(
@@ -121,7 +146,44 @@ impl Cube {
                 Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
             ],
         )?;
-        Ok(Self { version, frame, month_starts })
+        Ok(Self { version, frame, month_starts, month_totals, days: DailyGroups::new() })
+    }
+
+    /// This cube with the day groups `days` (carried over from the cube before it).
+    pub fn with_days(mut self, days: Arc<DailyGroups>) -> Self {
+        self.days = days;
+        self
+    }
+
+    pub fn days(&self) -> &Arc<DailyGroups> {
+        &self.days
+    }
+
+    /// Each month with sales and what it holds in all, oldest first.
+    pub fn month_totals(&self) -> Vec<(i32, MonthTotals)> {
+        self.month_starts.iter().map(|(m, _)| *m).zip(self.month_totals.iter().copied()).collect()
+    }
+
+    /// The rollup's groups for the days `from..=to` of one month, from the day groups in memory;
+    /// `None` when they are not loaded or not in step with this cube (then ask the database).
+    pub fn edge_groups(
+        &self,
+        filter: &ResolvedFilter,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Option<Vec<EdgeGroup>> {
+        use chrono::Datelike;
+        let month = month_index(from);
+        if month_index(to) != month {
+            return None;
+        }
+        let totals = match self.month_starts.binary_search_by_key(&month, |(m, _)| *m) {
+            Ok(index) => self.month_totals[index],
+            // No sales that month as of this cube: nothing to sum, wherever it is asked.
+            Err(_) => return Some(Vec::new()),
+        };
+        let days = self.days.current(month, totals)?;
+        Some(days.sum_days(filter, from.day(), to.day()))
     }
 
     /// The first month with sales, if any.
@@ -153,7 +215,7 @@ impl Cube {
     /// day on: on PostgreSQL the months before are partitions it need not plan or open.
     pub fn page_window(
         &self,
-        filter: &crate::domain::ResolvedFilter,
+        filter: &ResolvedFilter,
         from_month: i32,
         rows: u64,
     ) -> Option<chrono::NaiveDate> {
@@ -265,7 +327,6 @@ mod tests {
 
     #[test]
     fn a_page_window_reaches_back_just_far_enough() {
-        use crate::domain::ResolvedFilter;
         let month = |m: u32| month_index(chrono::NaiveDate::from_ymd_opt(2024, m, 1).unwrap());
         // Jan: DE 5 rows, FR 50; Feb: DE 7; Mar: DE 2, FR 1; Apr: DE 1 (the cursor's month).
         let groups = [(1, "DE", 5), (1, "FR", 50), (2, "DE", 7), (3, "DE", 2), (3, "FR", 1), (4, "DE", 1)];

@@ -261,3 +261,83 @@ async fn a_bi_tool_pages_through_every_group_exactly_once() {
         server.post(Some(&server.admin_token()), query, serde_json::json!({ "after": cursor })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
 }
+
+/// Waits until the server holds the day groups of its current data version.
+async fn day_groups_ready(server: &TestServer) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let version = server.metric("salesgraph_data_version").await;
+        if version > 0.0 && server.metric("salesgraph_day_groups_ready_version").await == version {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the day groups were not loaded within 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Units by country between two days, summed straight from the sale rows.
+async fn raw_units_by_country(server: &TestServer, from: &str, to: &str) -> BTreeMap<String, i64> {
+    let mut units = BTreeMap::new();
+    for sale in raw_sales(server, from, to).await {
+        *units.entry(sale.country).or_default() += sale.units;
+    }
+    units
+}
+
+async fn units_by_country(server: &TestServer, from: &str, to: &str) -> BTreeMap<String, i64> {
+    let data =
+        server.data(SUMMARY, json!({ "filter": { "from": from, "to": to }, "groupBy": ["COUNTRY"] })).await;
+    data["salesSummary"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| (key_of_aggregate(row, &["COUNTRY"]), row["units"].as_i64().expect("units")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_ranges_are_summed_in_memory_and_stay_exact_when_an_import_lands_in_an_edge_month() {
+    let server = seeded_server(2_500).await;
+    let (from, to) = ("2023-02-17", "2024-03-09");
+    day_groups_ready(&server).await;
+    assert!(server.metric("salesgraph_day_groups_bytes").await > 0.0);
+
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let answer = units_by_country(&server, from, to).await;
+    assert_eq!(
+        server.metric("salesgraph_db_queries_total").await,
+        before,
+        "a day range read the database although its edge months are in memory"
+    );
+    assert_eq!(answer, raw_units_by_country(&server, from, to).await);
+
+    // A sale inside the range's last, partial month: answers include it at once (the month's
+    // day groups no longer match the cube, so the rows are read), then from memory again.
+    server
+        .data(
+            "mutation($csv: String!) { importSales(csv: $csv) { landed } }",
+            json!({ "csv": "sold_on,model,country,units\n2024-03-05,X5,DE,7\n2024-03-20,X5,DE,100\n" }),
+        )
+        .await;
+    let expected = raw_units_by_country(&server, from, to).await;
+    assert_eq!(expected["DE"], answer["DE"] + 7, "the sale of 20 March lies outside the range");
+    assert_eq!(units_by_country(&server, from, to).await, expected);
+    day_groups_ready(&server).await;
+    let before = server.metric("salesgraph_db_queries_total").await;
+    assert_eq!(units_by_country(&server, from, to).await, expected);
+    assert_eq!(
+        server.metric("salesgraph_db_queries_total").await,
+        before,
+        "the touched month was not reloaded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_memory_for_day_groups_day_ranges_read_the_rows() {
+    let server = TestServer::start_with(super::seeded_server_db(1_000).await, |s| s.day_groups_mib = 0).await;
+    let (from, to) = ("2023-02-17", "2024-03-09");
+    let before = server.metric("salesgraph_db_queries_total").await;
+    assert_eq!(units_by_country(&server, from, to).await, raw_units_by_country(&server, from, to).await);
+    assert!(server.metric("salesgraph_db_queries_total").await > before);
+    assert_eq!(server.metric("salesgraph_day_groups_bytes").await, 0.0);
+}
