@@ -71,7 +71,7 @@ for mode in off on; do
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   # Let the background pass finish the usual forecasts' backtests (as after any ingest), so
   # that it does not compete with the measurements.
-  wait_for_forecasts 18080
+  wait_for_background_passes 18080
   for q in $QUERIES; do
     # One request first, so that "cached" measures hits rather than 16 simultaneous first misses.
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \

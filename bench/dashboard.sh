@@ -25,6 +25,6 @@ trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do curl -sf http://127.0.0.1:18098/readyz >/dev/null && break; sleep 0.2; done
 # "Cold" is the state after an ingest settles: caches empty, the background pass of forecasts
 # done (it takes a few seconds; the metric says when).
-wait_for_forecasts 18098
+wait_for_background_passes 18098
 TOKEN="$("$BIN" token --role executive --sub bench)"
 node tests/clients/first_view.mjs http://127.0.0.1:18098 "$TOKEN" "$RUNS"

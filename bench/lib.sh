@@ -1,16 +1,17 @@
 # Shared by the benchmark scripts: source it.
 
-# Waits (up to five minutes) until the server on 127.0.0.1:$1 has finished the background pass
-# of forecasts that follows start-up and every ingest (its /metrics says so), so that the pass
-# does not compete with what is measured.
-wait_for_forecasts() {
-  local port="$1" metrics ready version
+# Waits (up to five minutes) until the server on 127.0.0.1:$1 has finished the background
+# passes that follow start-up and every ingest: the forecasts' backtests and the day groups
+# (its /metrics says so), so that they do not compete with what is measured.
+wait_for_background_passes() {
+  local port="$1" metrics forecasts days version
   for _ in $(seq 1 600); do
     metrics="$(curl -sf "http://127.0.0.1:$port/metrics" || true)"
-    ready="$(echo "$metrics" | awk '/^salesgraph_backtests_ready_version /{print $2}')"
+    forecasts="$(echo "$metrics" | awk '/^salesgraph_backtests_ready_version /{print $2}')"
+    days="$(echo "$metrics" | awk '/^salesgraph_day_groups_ready_version /{print $2}')"
     version="$(echo "$metrics" | awk '/^salesgraph_data_version /{print $2}')"
-    [ -n "$ready" ] && [ "$ready" = "$version" ] && return 0
+    [ -n "$version" ] && [ "$forecasts" = "$version" ] && [ "$days" = "$version" ] && return 0
     sleep 0.5
   done
-  echo "the server on port $port did not finish its forecasts in five minutes" >&2
+  echo "the server on port $port did not finish its background passes in five minutes" >&2
 }

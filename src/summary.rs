@@ -10,7 +10,9 @@ use polars::prelude::*;
 use crate::cube::{Cube, col as c, month_index};
 use crate::domain::ResolvedFilter;
 use crate::store::catalogue::Catalogue;
+use crate::store::sales::EdgeGroup;
 use crate::store::{Store, sales};
+use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {
@@ -180,33 +182,32 @@ async fn edge_rows(
     if groups.is_empty() {
         return Ok(None);
     }
-    let body = |id: i32| catalogue.model_by_id(id).map_or("UNKNOWN".to_string(), |m| m.body_type.clone());
-    let region = |code: &str| catalogue.country(code).map_or(String::new(), |c| c.region.clone());
+    // A few dozen models and markets name thousands of groups: look each up once.
+    let mut bodies: FxHashMap<i32, &str> = FxHashMap::default();
+    let mut regions: FxHashMap<&str, &str> = FxHashMap::default();
+    let mut body_column = Vec::with_capacity(groups.len());
+    let mut region_column = Vec::with_capacity(groups.len());
+    for (_, group) in &groups {
+        body_column.push(*bodies.entry(group.model_id).or_insert_with(|| {
+            catalogue.model_by_id(group.model_id).map_or("UNKNOWN", |m| m.body_type.as_str())
+        }));
+        region_column.push(
+            *regions
+                .entry(group.country_code.as_str())
+                .or_insert_with(|| catalogue.country(&group.country_code).map_or("", |c| c.region.as_str())),
+        );
+    }
+    let text = |field: fn(&EdgeGroup) -> &str| groups.iter().map(|(_, g)| field(g)).collect::<Vec<&str>>();
     let frame = DataFrame::new(
         groups.len(),
         vec![
             Column::new(c::MONTH.into(), groups.iter().map(|(m, _)| *m).collect::<Vec<i32>>()),
             Column::new(c::MODEL_ID.into(), groups.iter().map(|(_, g)| g.model_id).collect::<Vec<i32>>()),
-            Column::new(
-                c::COUNTRY.into(),
-                groups.iter().map(|(_, g)| g.country_code.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                c::REGION.into(),
-                groups.iter().map(|(_, g)| region(&g.country_code)).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                c::BODY_TYPE.into(),
-                groups.iter().map(|(_, g)| body(g.model_id)).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                c::FUEL_TYPE.into(),
-                groups.iter().map(|(_, g)| g.fuel_type.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                c::TRANSMISSION.into(),
-                groups.iter().map(|(_, g)| g.transmission.clone()).collect::<Vec<_>>(),
-            ),
+            Column::new(c::COUNTRY.into(), text(|g| g.country_code.as_str())),
+            Column::new(c::REGION.into(), region_column),
+            Column::new(c::BODY_TYPE.into(), body_column),
+            Column::new(c::FUEL_TYPE.into(), text(|g| g.fuel_type.as_str())),
+            Column::new(c::TRANSMISSION.into(), text(|g| g.transmission.as_str())),
             Column::new(c::UNITS.into(), groups.iter().map(|(_, g)| g.units).collect::<Vec<i64>>()),
             Column::new(c::REVENUE.into(), groups.iter().map(|(_, g)| g.revenue).collect::<Vec<f64>>()),
             Column::new(

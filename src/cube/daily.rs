@@ -146,7 +146,9 @@ impl MonthDays {
             .iter()
             .map(|code| filter.countries.as_ref().is_none_or(|codes| codes.contains(code)))
             .collect();
-        let mut sums: FxHashMap<(i32, u16, FuelType, Transmission), EdgeGroup> = FxHashMap::default();
+        // A month has at most a few thousand model × market × fuel × gearbox groups.
+        let mut sums: FxHashMap<(i32, u16, FuelType, Transmission), EdgeGroup> =
+            FxHashMap::with_capacity_and_hasher((end - start).min(4096), Default::default());
         for i in start..end {
             let (model, country, fuel, transmission) =
                 (self.model_id[i], self.country[i], self.fuel_type[i], self.transmission[i]);
