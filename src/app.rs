@@ -188,7 +188,7 @@ impl AppContext {
             let days = snapshot.cube.days();
             match days.sync(&store.db, &snapshot.cube.month_totals(), budget, || !newer.is_empty()).await {
                 Ok(report) => {
-                    bytes.set(days.held().1 as i64);
+                    bytes.set(report.bytes_held as i64);
                     if newer.is_empty() {
                         ready.set(snapshot.version);
                     }

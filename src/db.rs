@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://salesgraph.db";
@@ -45,7 +45,6 @@ pub async fn connect_for_bulk_load(url: &str) -> Result<DatabaseConnection, DbEr
     let db = connect_with(url, true).await?;
     migrate(&db).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
-        use sea_orm::ConnectionTrait;
         // Without waiting: a reader elsewhere holds the file, so the load keeps WAL mode.
         db.execute_unprepared("PRAGMA busy_timeout = 0").await?;
         match db.execute_unprepared("PRAGMA journal_mode = DELETE").await {
@@ -62,7 +61,6 @@ pub async fn connect_for_bulk_load(url: &str) -> Result<DatabaseConnection, DbEr
 /// on PostgreSQL), so that servers opening it next read while others write.
 pub async fn end_bulk_load(db: &DatabaseConnection) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        use sea_orm::ConnectionTrait;
         db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
     }
     Ok(())
@@ -137,7 +135,7 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         // Replicas that start together: one migrates, the others wait on the same lock.
-        use sea_orm::{ConnectionTrait, TransactionTrait};
+        use sea_orm::TransactionTrait;
         let txn = db.begin().await?;
         txn.execute_unprepared("SELECT pg_advisory_xact_lock(7302215100)").await?;
         Migrator::up(&txn, None).await?;

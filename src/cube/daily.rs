@@ -217,15 +217,6 @@ impl DailyGroups {
         }
     }
 
-    /// Months held and their bytes.
-    pub fn held(&self) -> (usize, usize) {
-        let months = match self.months.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        (months.len(), months.values().map(|m| m.bytes()).sum())
-    }
-
     /// Brings the held months in line with `months` (each month's index and the cube's totals
     /// for it), newest first, within `budget_bytes`: months whose totals moved are reloaded from
     /// `db`, months beyond the budget or gone from the cube are dropped. Stops early, keeping
@@ -289,10 +280,10 @@ pub async fn load_month<C: ConnectionTrait>(db: &C, month: i32) -> Result<MonthD
     let next = super::month_date(month + 1).ok_or_else(|| unusable("no such month".into()))?;
     let mut sql = SqlBuilder::new(
         db.get_database_backend(),
-        "SELECT sold_on, model_id, country_code, fuel_type, transmission, CAST(SUM(units) AS BIGINT), \
-         CAST(SUM(COALESCE(revenue, 0)) AS DOUBLE PRECISION), \
-         CAST(SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END) AS BIGINT), \
-         CAST(COUNT(*) AS BIGINT) FROM sale WHERE sold_on >= ",
+        &format!(
+            "SELECT sold_on, model_id, country_code, fuel_type, transmission, {} FROM sale WHERE sold_on >= ",
+            crate::store::sales::GROUP_SUMS
+        ),
     );
     sql.param(first).push(" AND sold_on < ").param(next);
     sql.push(" GROUP BY sold_on, model_id, country_code, fuel_type, transmission ORDER BY sold_on");

@@ -170,6 +170,12 @@ pub struct EdgeGroup {
     pub row_count: i64,
 }
 
+/// The rollup's sums over a group of sale rows, named as [`EdgeGroup`] names them.
+pub(crate) const GROUP_SUMS: &str = "CAST(SUM(units) AS BIGINT) AS units, \
+     CAST(SUM(COALESCE(revenue, 0)) AS DOUBLE PRECISION) AS revenue, \
+     CAST(SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END) AS BIGINT) AS priced_units, \
+     CAST(COUNT(*) AS BIGINT) AS row_count";
+
 /// The rollup's groups computed from the rows between two days of one month.
 pub async fn edge_groups(
     store: &Store,
@@ -179,10 +185,9 @@ pub async fn edge_groups(
 ) -> Result<Vec<EdgeGroup>, DbErr> {
     let mut sql = SqlBuilder::new(
         store.backend(),
-        "SELECT model_id, country_code, fuel_type, transmission, CAST(SUM(units) AS BIGINT) AS units, \
-         CAST(SUM(COALESCE(revenue, 0)) AS DOUBLE PRECISION) AS revenue, \
-         CAST(SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END) AS BIGINT) AS priced_units, \
-         CAST(COUNT(*) AS BIGINT) AS row_count FROM sale WHERE sold_on >= ",
+        &format!(
+            "SELECT model_id, country_code, fuel_type, transmission, {GROUP_SUMS} FROM sale WHERE sold_on >= "
+        ),
     );
     sql.param(from).push(" AND sold_on <= ").param(to);
     let narrowed = ResolvedFilter { from: None, to: None, ..filter.clone() };
