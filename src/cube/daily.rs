@@ -18,8 +18,8 @@ use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::domain::{FuelType, ResolvedFilter, Transmission};
-use crate::store::sales::EdgeGroup;
+use super::Sums;
+use crate::domain::{FuelType, Transmission};
 use crate::store::sql::SqlBuilder;
 
 /// What the cube holds for one month: the day groups of a month are current while they sum to it.
@@ -55,10 +55,7 @@ pub struct DayGroup {
     pub country_code: String,
     pub fuel_type: FuelType,
     pub transmission: Transmission,
-    pub units: i64,
-    pub revenue: f64,
-    pub priced_units: i64,
-    pub rows: i64,
+    pub sums: Sums,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +97,12 @@ impl MonthDays {
             month.country.push(code);
             month.fuel_type.push(group.fuel_type);
             month.transmission.push(group.transmission);
-            month.units.push(narrow(group.units, "units")?);
-            month.revenue.push(group.revenue);
-            month.priced_units.push(narrow(group.priced_units, "priced units")?);
-            month.rows.push(narrow(group.rows, "rows")?);
-            month.totals.rows += group.rows;
-            month.totals.units += group.units;
+            month.units.push(narrow(group.sums.units, "units")?);
+            month.revenue.push(group.sums.revenue);
+            month.priced_units.push(narrow(group.sums.priced_units, "priced units")?);
+            month.rows.push(narrow(group.sums.rows, "rows")?);
+            month.totals.rows += group.sums.rows;
+            month.totals.units += group.sums.units;
         }
         let end = month.model_id.len() as u32;
         for start in &mut month.day_starts[next_day as usize - 1..] {
@@ -132,50 +129,44 @@ impl MonthDays {
             + self.countries.iter().map(|c| c.len() + 24).sum::<usize>()
     }
 
-    /// The groups of the days `first..=last` matching `filter`, summed over the days into the
-    /// rollup's grouping (model × market × fuel × gearbox), in no particular order.
-    pub fn sum_days(&self, filter: &ResolvedFilter, first: u32, last: u32) -> Vec<EdgeGroup> {
+    /// The month's market codes; [`DayFact::country`] is a position in it.
+    pub fn countries(&self) -> &[String] {
+        &self.countries
+    }
+
+    /// Visits each group of the days `first..=last` (clamped to 1..=31), in day order.
+    pub fn for_each_between(&self, first: u32, last: u32, mut visit: impl FnMut(DayFact)) {
         let first = first.clamp(1, 31) as usize;
         let last = last.clamp(1, 31) as usize;
         if first > last {
-            return Vec::new();
+            return;
         }
-        let (start, end) = (self.day_starts[first - 1] as usize, self.day_starts[last] as usize);
-        let wanted_country: Vec<bool> = self
-            .countries
-            .iter()
-            .map(|code| filter.countries.as_ref().is_none_or(|codes| codes.contains(code)))
-            .collect();
-        // A month has at most a few thousand model × market × fuel × gearbox groups.
-        let mut sums: FxHashMap<(i32, u16, FuelType, Transmission), EdgeGroup> =
-            FxHashMap::with_capacity_and_hasher((end - start).min(4096), Default::default());
-        for i in start..end {
-            let (model, country, fuel, transmission) =
-                (self.model_id[i], self.country[i], self.fuel_type[i], self.transmission[i]);
-            if !wanted_country[country as usize]
-                || filter.model_ids.as_ref().is_some_and(|ids| !ids.contains(&model))
-                || filter.fuel_types.as_ref().is_some_and(|f| !f.contains(&fuel))
-                || filter.transmissions.as_ref().is_some_and(|t| !t.contains(&transmission))
-            {
-                continue;
-            }
-            let sum = sums.entry((model, country, fuel, transmission)).or_insert_with(|| EdgeGroup {
-                model_id: model,
-                country_code: self.countries[country as usize].clone(),
-                fuel_type: fuel.as_str().to_string(),
-                transmission: transmission.as_str().to_string(),
-                units: 0,
-                revenue: 0.0,
-                priced_units: 0,
-                row_count: 0,
+        for i in self.day_starts[first - 1] as usize..self.day_starts[last] as usize {
+            visit(DayFact {
+                model_id: self.model_id[i],
+                country: self.country[i],
+                fuel_type: self.fuel_type[i],
+                transmission: self.transmission[i],
+                sums: Sums {
+                    units: i64::from(self.units[i]),
+                    revenue: self.revenue[i],
+                    priced_units: i64::from(self.priced_units[i]),
+                    rows: i64::from(self.rows[i]),
+                },
             });
-            sum.units += i64::from(self.units[i]);
-            sum.revenue += self.revenue[i];
-            sum.priced_units += i64::from(self.priced_units[i]);
-            sum.row_count += i64::from(self.rows[i]);
         }
-        sums.into_values().collect()
     }
+}
+
+/// One day group as [`MonthDays::for_each_between`] hands it over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayFact {
+    pub model_id: i32,
+    /// Position in the month's [`MonthDays::countries`].
+    pub country: u16,
+    pub fuel_type: FuelType,
+    pub transmission: Transmission,
+    pub sums: Sums,
 }
 
 /// The day groups of the months loaded so far, shared by every cube version: see the module.
@@ -301,10 +292,12 @@ pub async fn load_month<C: ConnectionTrait>(db: &C, month: i32) -> Result<MonthD
             transmission: transmission
                 .parse()
                 .map_err(|e: crate::domain::ParseEnumError| unusable(e.to_string()))?,
-            units: row.try_get_by_index(5)?,
-            revenue: row.try_get_by_index(6)?,
-            priced_units: row.try_get_by_index(7)?,
-            rows: row.try_get_by_index(8)?,
+            sums: Sums {
+                units: row.try_get_by_index(5)?,
+                revenue: row.try_get_by_index(6)?,
+                priced_units: row.try_get_by_index(7)?,
+                rows: row.try_get_by_index(8)?,
+            },
         });
     }
     MonthDays::from_groups(groups).map_err(unusable)
@@ -321,10 +314,7 @@ mod tests {
             country_code: country.into(),
             fuel_type: fuel,
             transmission: Transmission::Automatic,
-            units,
-            revenue: units as f64 * 1000.0,
-            priced_units: units,
-            rows,
+            sums: Sums { units, revenue: units as f64 * 1000.0, priced_units: units, rows },
         }
     }
 
@@ -339,49 +329,34 @@ mod tests {
         .unwrap()
     }
 
-    fn units_of(groups: &[EdgeGroup]) -> Vec<(i32, String, i64, i64)> {
-        let mut out: Vec<_> =
-            groups.iter().map(|g| (g.model_id, g.country_code.clone(), g.units, g.row_count)).collect();
-        out.sort();
-        out
+    /// (model, market, units, rows) of the days `first..=last`, summed over the days.
+    fn sum_days(month: &MonthDays, first: u32, last: u32) -> Vec<(i32, String, i64, i64)> {
+        let mut sums: BTreeMap<(i32, String), (i64, i64)> = BTreeMap::new();
+        month.for_each_between(first, last, |fact| {
+            let sum =
+                sums.entry((fact.model_id, month.countries()[fact.country as usize].clone())).or_default();
+            sum.0 += fact.sums.units;
+            sum.1 += fact.sums.rows;
+        });
+        sums.into_iter().map(|((model, country), (units, rows))| (model, country, units, rows)).collect()
     }
 
     #[test]
-    fn sums_only_the_days_asked_for() {
+    fn visits_only_the_days_asked_for() {
         let month = sample();
         assert_eq!(month.totals(), MonthTotals { rows: 15, units: 38 });
-        let all = ResolvedFilter::default();
         assert_eq!(
-            units_of(&month.sum_days(&all, 1, 31)),
+            sum_days(&month, 1, 31),
             vec![(1, "DE".into(), 18, 7), (2, "DE".into(), 13, 5), (2, "FR".into(), 7, 3)]
         );
-        assert_eq!(
-            units_of(&month.sum_days(&all, 2, 16)),
-            vec![(1, "DE".into(), 5, 2), (2, "FR".into(), 7, 3)]
-        );
-        assert_eq!(units_of(&month.sum_days(&all, 4, 16)), vec![]);
-        assert_eq!(units_of(&month.sum_days(&all, 17, 17)), vec![(1, "DE".into(), 11, 4)]);
-        assert_eq!(units_of(&month.sum_days(&all, 31, 31)), vec![(2, "DE".into(), 13, 5)]);
-    }
-
-    #[test]
-    fn applies_every_filter() {
-        let month = sample();
-        let germany = ResolvedFilter { countries: Some(["DE".to_string()].into()), ..Default::default() };
-        assert_eq!(
-            units_of(&month.sum_days(&germany, 1, 31)),
-            vec![(1, "DE".into(), 18, 7), (2, "DE".into(), 13, 5)]
-        );
-        let electric = ResolvedFilter { fuel_types: Some([FuelType::Electric].into()), ..Default::default() };
-        assert_eq!(
-            units_of(&month.sum_days(&electric, 1, 31)),
-            vec![(2, "DE".into(), 13, 5), (2, "FR".into(), 7, 3)]
-        );
-        let model = ResolvedFilter { model_ids: Some([1].into()), ..Default::default() };
-        assert_eq!(units_of(&month.sum_days(&model, 1, 16)), vec![(1, "DE".into(), 7, 3)]);
-        let manual =
-            ResolvedFilter { transmissions: Some([Transmission::Manual].into()), ..Default::default() };
-        assert!(month.sum_days(&manual, 1, 31).is_empty());
+        assert_eq!(sum_days(&month, 2, 16), vec![(1, "DE".into(), 5, 2), (2, "FR".into(), 7, 3)]);
+        assert_eq!(sum_days(&month, 4, 16), vec![]);
+        assert_eq!(sum_days(&month, 17, 17), vec![(1, "DE".into(), 11, 4)]);
+        assert_eq!(sum_days(&month, 31, 31), vec![(2, "DE".into(), 13, 5)]);
+        assert_eq!(sum_days(&month, 20, 10), vec![], "an empty range");
+        let mut fuels = Vec::new();
+        month.for_each_between(3, 3, |fact| fuels.push(fact.fuel_type));
+        assert_eq!(fuels, vec![FuelType::Petrol, FuelType::Electric]);
     }
 
     #[test]
@@ -404,6 +379,6 @@ mod tests {
         );
         assert!(MonthDays::from_groups(vec![group(32, 1, "DE", FuelType::Petrol, 1, 1)]).is_err());
         let empty = MonthDays::from_groups(Vec::new()).unwrap();
-        assert!(empty.sum_days(&ResolvedFilter::default(), 1, 31).is_empty());
+        assert!(sum_days(&empty, 1, 31).is_empty());
     }
 }

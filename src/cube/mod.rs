@@ -1,6 +1,9 @@
-//! The columnar in-memory view for analytics: the monthly rollup joined with the catalogue's
-//! dimensions, held as a polars frame. Its size follows the rollup (months × models × markets ×
-//! fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
+//! The columnar in-memory view for analytics: the monthly rollup held as a polars frame of coded
+//! columns (markets by position in a dictionary, fuels and gearboxes by code; regions and body
+//! types looked up from markets and models). Its size follows the rollup (months × models ×
+//! markets × fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
+//! Summaries read its columns as slices in tight loops (`crate::summary`): at a dashboard's sizes
+//! a per-request query plan cost more than the sums themselves.
 
 pub mod daily;
 
@@ -9,9 +12,10 @@ use std::sync::Arc;
 use polars::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
+use rustc_hash::FxHashMap;
+
 use self::daily::{DailyGroups, MonthTotals};
-use crate::domain::ResolvedFilter;
-use crate::store::sales::EdgeGroup;
+use crate::domain::{FuelType, ParseEnumError, ResolvedFilter, Transmission};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CubeError {
@@ -19,6 +23,8 @@ pub enum CubeError {
     Database(#[from] DbErr),
     #[error("columnar engine error: {0}")]
     Polars(#[from] PolarsError),
+    #[error("the rollup cannot be loaded: {0}")]
+    Invalid(String),
 }
 
 /// Column names of the cube's frame.
@@ -26,9 +32,8 @@ pub mod col {
     /// Months since year 0 (year × 12 + month − 1): cheap to compare and to group.
     pub const MONTH: &str = "month";
     pub const MODEL_ID: &str = "model_id";
+    /// Position in the cube's [`Dictionary`](super::Dictionary) of markets.
     pub const COUNTRY: &str = "country";
-    pub const REGION: &str = "region";
-    pub const BODY_TYPE: &str = "body_type";
     pub const FUEL_TYPE: &str = "fuel_type";
     pub const TRANSMISSION: &str = "transmission";
     pub const UNITS: &str = "units";
@@ -54,12 +59,192 @@ pub fn month_label(index: i32) -> String {
     format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
 }
 
+/// The cube's names for its dimensions: market codes by position, each market's region and each
+/// model's body type. The catalogue's, read with the rollup: groups name markets by code here,
+/// and regions and body types are looked up rather than stored per group.
+#[derive(Debug, Clone, Default)]
+pub struct Dictionary {
+    countries: Vec<String>,
+    country_codes: FxHashMap<String, u32>,
+    region_of_country: Vec<u32>,
+    regions: Vec<String>,
+    body_of_model: FxHashMap<i32, u32>,
+    bodies: Vec<String>,
+}
+
+fn intern(names: &mut Vec<String>, name: &str) -> u32 {
+    match names.iter().position(|n| n == name) {
+        Some(index) => index as u32,
+        None => {
+            names.push(name.to_string());
+            names.len() as u32 - 1
+        }
+    }
+}
+
+impl Dictionary {
+    /// From each market's (code, region) and each model's (id, body type).
+    pub fn new<'a>(
+        countries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        models: impl IntoIterator<Item = (i32, &'a str)>,
+    ) -> Self {
+        let mut dictionary = Self::default();
+        for (code, region) in countries {
+            dictionary.add_country(code, region);
+        }
+        for (id, body) in models {
+            let body = intern(&mut dictionary.bodies, body);
+            dictionary.body_of_model.insert(id, body);
+        }
+        dictionary
+    }
+
+    fn add_country(&mut self, code: &str, region: &str) -> u32 {
+        if let Some(known) = self.country_codes.get(code) {
+            return *known;
+        }
+        let region = intern(&mut self.regions, region);
+        self.countries.push(code.to_string());
+        self.region_of_country.push(region);
+        let index = self.countries.len() as u32 - 1;
+        self.country_codes.insert(code.to_string(), index);
+        index
+    }
+
+    /// The position of a market code.
+    pub fn country(&self, code: &str) -> Option<u32> {
+        self.country_codes.get(code).copied()
+    }
+
+    pub fn countries(&self) -> &[String] {
+        &self.countries
+    }
+
+    pub fn country_code(&self, country: u32) -> Option<&str> {
+        self.countries.get(country as usize).map(String::as_str)
+    }
+
+    pub fn region_of(&self, country: u32) -> Option<u32> {
+        self.region_of_country.get(country as usize).copied()
+    }
+
+    pub fn region_name(&self, region: u32) -> Option<&str> {
+        self.regions.get(region as usize).map(String::as_str)
+    }
+
+    pub fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    pub fn bodies(&self) -> &[String] {
+        &self.bodies
+    }
+
+    pub fn body_of(&self, model_id: i32) -> Option<u32> {
+        self.body_of_model.get(&model_id).copied()
+    }
+
+    pub fn body_name(&self, body: u32) -> Option<&str> {
+        self.bodies.get(body as usize).map(String::as_str)
+    }
+}
+
+/// The cube's columns as slices, row by row in month order, for the aggregation kernels.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub month: &'a [i32],
+    pub model_id: &'a [i32],
+    /// Positions in the [`Dictionary`]'s markets.
+    pub country: &'a [u32],
+    /// [`FuelType::code`]s.
+    pub fuel_type: &'a [u32],
+    /// [`Transmission::code`]s.
+    pub transmission: &'a [u32],
+    pub units: &'a [i64],
+    pub revenue: &'a [f64],
+    pub priced_units: &'a [i64],
+    pub rows: &'a [i64],
+}
+
+/// A [`ResolvedFilter`] turned into checks on coded values: a market by its position, a fuel
+/// and a gearbox by bit, so that testing a group costs a few loads, not string comparisons.
+#[derive(Debug, Clone)]
+pub struct CodedFilter<'a> {
+    filter: &'a ResolvedFilter,
+    /// By market position; `None` keeps every market.
+    countries: Option<Vec<bool>>,
+    fuel_types: u32,
+    transmissions: u32,
+}
+
+fn bits<T: Copy>(values: &Option<std::collections::BTreeSet<T>>, code: impl Fn(T) -> u8) -> u32 {
+    match values {
+        Some(values) => values.iter().fold(0, |acc, v| acc | 1 << code(*v)),
+        None => u32::MAX,
+    }
+}
+
+impl<'a> CodedFilter<'a> {
+    pub fn new(dictionary: &Dictionary, filter: &'a ResolvedFilter) -> Self {
+        let countries = filter
+            .countries
+            .as_ref()
+            .map(|codes| dictionary.countries.iter().map(|code| codes.contains(code)).collect());
+        Self {
+            filter,
+            countries,
+            fuel_types: bits(&filter.fuel_types, FuelType::code),
+            transmissions: bits(&filter.transmissions, Transmission::code),
+        }
+    }
+
+    /// Whether a group with these coded values passes; `country` is a dictionary position, or
+    /// beyond the dictionary for a market it lacks (then `code` names it).
+    #[inline]
+    pub fn keeps(&self, model_id: i32, country: u32, fuel_type: u32, transmission: u32) -> bool {
+        self.fuel_types & (1 << fuel_type) != 0
+            && self.transmissions & (1 << transmission) != 0
+            && self
+                .countries
+                .as_ref()
+                .is_none_or(|wanted| wanted.get(country as usize).copied().unwrap_or(false))
+            && self.filter.model_ids.as_ref().is_none_or(|ids| ids.contains(&model_id))
+    }
+
+    /// Whether a market the dictionary lacks passes.
+    pub fn keeps_market(&self, code: &str) -> bool {
+        self.filter.countries.as_ref().is_none_or(|codes| codes.contains(code))
+    }
+
+    /// Decides for a market the dictionary lacks, numbered `position` after it.
+    pub fn admit_market(&mut self, position: u32, code: &str) {
+        let keep = self.keeps_market(code);
+        if let Some(wanted) = self.countries.as_mut() {
+            if wanted.len() <= position as usize {
+                wanted.resize(position as usize + 1, false);
+            }
+            wanted[position as usize] = keep;
+        }
+    }
+}
+
+/// What the day groups can tell of one month.
+#[derive(Debug, Clone)]
+pub enum HeldDays {
+    /// The month has no sales as of this cube: nothing to sum.
+    NoSales,
+    Held(Arc<daily::MonthDays>),
+    /// Not loaded, or not in step with this cube: ask the database.
+    NotHeld,
+}
+
 #[derive(Clone)]
 pub struct Cube {
     /// The data version the cube was loaded at.
     pub version: i64,
-    /// Rows sorted by month.
+    /// Rows sorted by month; dimensions coded (see [`Facts`]).
     frame: DataFrame,
+    dictionary: Arc<Dictionary>,
     /// (month index, first row of that month), ascending: a month range is a slice, so a
     /// query over a quarter reads a quarter's rows rather than scanning every month.
     month_starts: Vec<(i32, usize)>,
@@ -69,65 +254,137 @@ pub struct Cube {
     days: Arc<DailyGroups>,
 }
 
+/// What a group of sale rows adds up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sums {
+    pub units: i64,
+    /// Over the rows that had a price.
+    pub revenue: f64,
+    pub priced_units: i64,
+    pub rows: i64,
+}
+
+impl std::ops::AddAssign for Sums {
+    #[inline]
+    fn add_assign(&mut self, other: Self) {
+        self.units += other.units;
+        self.revenue += other.revenue;
+        self.priced_units += other.priced_units;
+        self.rows += other.rows;
+    }
+}
+
+/// One rollup group as loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupGroup {
+    pub month: i32,
+    pub model_id: i32,
+    pub country: String,
+    pub fuel_type: FuelType,
+    pub transmission: Transmission,
+    pub sums: Sums,
+    /// Rows whose source gave only a month or a year.
+    pub coarse_rows: i64,
+}
+
 impl Cube {
     pub fn empty(version: i64) -> Self {
-        Self::from_columns(version, Columns::default()).unwrap_or(Self {
-            version,
-            frame: DataFrame::empty(),
-            month_starts: Vec::new(),
-            month_totals: Vec::new(),
-            days: DailyGroups::new(),
-        })
+        Self::from_groups(version, Dictionary::default(), Vec::new())
+            .expect("an empty frame of fixed columns always builds")
     }
 
     /// Loads the rollup. Reads the version first: if an ingest lands meanwhile, the cube is at
     /// worst newer than its version says, and the next refresh reloads it.
     pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Self, CubeError> {
         let version = crate::store::data_version::current(db).await?;
+        let backend = db.get_database_backend();
+        let countries = db
+            .query_all_raw(Statement::from_string(backend, "SELECT code, region FROM country ORDER BY code"))
+            .await?;
+        let models = db
+            .query_all_raw(Statement::from_string(backend, "SELECT id, body_type FROM car_model ORDER BY id"))
+            .await?;
+        let countries: Vec<(String, String)> = countries
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<_, DbErr>>()?;
+        let models: Vec<(i32, String)> = models
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<_, DbErr>>()?;
+        let dictionary = Dictionary::new(
+            countries.iter().map(|(code, region)| (code.as_str(), region.as_str())),
+            models.iter().map(|(id, body)| (*id, body.as_str())),
+        );
         let rows = db
             .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT r.month, r.model_id, r.country_code, c.region, m.body_type, r.fuel_type, \
-                 r.transmission, r.units, r.revenue, r.priced_units, r.row_count, r.coarse_rows \
-                 FROM monthly_rollup r \
-                 JOIN car_model m ON m.id = r.model_id \
-                 JOIN country c ON c.code = r.country_code \
-                 ORDER BY r.month",
+                backend,
+                "SELECT month, model_id, country_code, fuel_type, transmission, units, revenue, \
+                 priced_units, row_count, coarse_rows FROM monthly_rollup ORDER BY month",
             ))
             .await?;
-        let mut columns = Columns::with_capacity(rows.len());
+        let mut groups = Vec::with_capacity(rows.len());
         for row in rows {
             let month: chrono::NaiveDate = row.try_get_by_index(0)?;
-            columns.month.push(month_index(month));
-            columns.model_id.push(row.try_get_by_index(1)?);
-            columns.country.push(row.try_get_by_index(2)?);
-            columns.region.push(row.try_get_by_index(3)?);
-            columns.body_type.push(row.try_get_by_index(4)?);
-            columns.fuel_type.push(row.try_get_by_index(5)?);
-            columns.transmission.push(row.try_get_by_index(6)?);
-            columns.units.push(row.try_get_by_index(7)?);
-            columns.revenue.push(row.try_get_by_index(8)?);
-            columns.priced_units.push(row.try_get_by_index(9)?);
-            columns.rows.push(row.try_get_by_index(10)?);
-            columns.coarse_rows.push(row.try_get_by_index(11)?);
+            let fuel: String = row.try_get_by_index(3)?;
+            let transmission: String = row.try_get_by_index(4)?;
+            groups.push(RollupGroup {
+                month: month_index(month),
+                model_id: row.try_get_by_index(1)?,
+                country: row.try_get_by_index(2)?,
+                fuel_type: fuel.parse().map_err(|e: ParseEnumError| CubeError::Invalid(e.to_string()))?,
+                transmission: transmission
+                    .parse()
+                    .map_err(|e: ParseEnumError| CubeError::Invalid(e.to_string()))?,
+                sums: Sums {
+                    units: row.try_get_by_index(5)?,
+                    revenue: row.try_get_by_index(6)?,
+                    priced_units: row.try_get_by_index(7)?,
+                    rows: row.try_get_by_index(8)?,
+                },
+                coarse_rows: row.try_get_by_index(9)?,
+            });
         }
-        Ok(Self::from_columns(version, columns)?)
+        Self::from_groups(version, dictionary, groups)
     }
 
-    fn from_columns(version: i64, c: Columns) -> PolarsResult<Self> {
-        let height = c.month.len();
-        debug_assert!(c.month.windows(2).all(|w| w[0] <= w[1]), "cube rows must come sorted by month");
+    /// A cube of `groups`, which must come sorted by month; a market the dictionary lacks is
+    /// added to it without a region.
+    pub fn from_groups(
+        version: i64,
+        mut dictionary: Dictionary,
+        groups: Vec<RollupGroup>,
+    ) -> Result<Self, CubeError> {
+        if groups.windows(2).any(|w| w[0].month > w[1].month) {
+            return Err(CubeError::Invalid("rollup groups must come sorted by month".into()));
+        }
         let mut month_starts: Vec<(i32, usize)> = Vec::new();
         let mut month_totals: Vec<MonthTotals> = Vec::new();
-        for (row, month) in c.month.iter().enumerate() {
-            if month_starts.last().is_none_or(|(m, _)| m != month) {
-                month_starts.push((*month, row));
+        let height = groups.len();
+        let mut c = Columns::with_capacity(height);
+        for (row, group) in groups.into_iter().enumerate() {
+            if month_starts.last().is_none_or(|(m, _)| *m != group.month) {
+                month_starts.push((group.month, row));
                 month_totals.push(MonthTotals::default());
             }
             if let Some(totals) = month_totals.last_mut() {
-                totals.rows += c.rows[row];
-                totals.units += c.units[row];
+                totals.rows += group.sums.rows;
+                totals.units += group.sums.units;
             }
+            let country = match dictionary.country(&group.country) {
+                Some(known) => known,
+                None => dictionary.add_country(&group.country, ""),
+            };
+            c.month.push(group.month);
+            c.model_id.push(group.model_id);
+            c.country.push(country);
+            c.fuel_type.push(u32::from(group.fuel_type.code()));
+            c.transmission.push(u32::from(group.transmission.code()));
+            c.units.push(group.sums.units);
+            c.revenue.push(group.sums.revenue);
+            c.priced_units.push(group.sums.priced_units);
+            c.rows.push(group.sums.rows);
+            c.coarse_rows.push(group.coarse_rows);
         }
         let frame = DataFrame::new(
             height,
@@ -135,8 +392,6 @@ impl Cube {
                 Column::new(col::MONTH.into(), c.month),
                 Column::new(col::MODEL_ID.into(), c.model_id),
                 Column::new(col::COUNTRY.into(), c.country),
-                Column::new(col::REGION.into(), c.region),
-                Column::new(col::BODY_TYPE.into(), c.body_type),
                 Column::new(col::FUEL_TYPE.into(), c.fuel_type),
                 Column::new(col::TRANSMISSION.into(), c.transmission),
                 Column::new(col::UNITS.into(), c.units),
@@ -146,7 +401,17 @@ impl Cube {
                 Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
             ],
         )?;
-        Ok(Self { version, frame, month_starts, month_totals, days: DailyGroups::new() })
+        let cube = Self {
+            version,
+            frame,
+            dictionary: Arc::new(dictionary),
+            month_starts,
+            month_totals,
+            days: DailyGroups::new(),
+        };
+        // The kernels read the columns as plain slices: check once that they can.
+        cube.facts()?;
+        Ok(cube)
     }
 
     /// This cube with the day groups `days` (carried over from the cube before it).
@@ -159,31 +424,48 @@ impl Cube {
         &self.days
     }
 
+    pub fn dictionary(&self) -> &Dictionary {
+        &self.dictionary
+    }
+
+    /// The frame's columns as slices. Each column is one chunk without nulls, as built.
+    pub fn facts(&self) -> PolarsResult<Facts<'_>> {
+        let f = &self.frame;
+        Ok(Facts {
+            month: f.column(col::MONTH)?.i32()?.cont_slice()?,
+            model_id: f.column(col::MODEL_ID)?.i32()?.cont_slice()?,
+            country: f.column(col::COUNTRY)?.u32()?.cont_slice()?,
+            fuel_type: f.column(col::FUEL_TYPE)?.u32()?.cont_slice()?,
+            transmission: f.column(col::TRANSMISSION)?.u32()?.cont_slice()?,
+            units: f.column(col::UNITS)?.i64()?.cont_slice()?,
+            revenue: f.column(col::REVENUE)?.f64()?.cont_slice()?,
+            priced_units: f.column(col::PRICED_UNITS)?.i64()?.cont_slice()?,
+            rows: f.column(col::ROWS)?.i64()?.cont_slice()?,
+        })
+    }
+
+    /// The rows of the months `first..=last` (month indices), as a row range of [`Facts`].
+    pub fn month_rows(&self, first: i32, last: i32) -> std::ops::Range<usize> {
+        let start = self.month_starts.partition_point(|(m, _)| *m < first);
+        let end = self.month_starts.partition_point(|(m, _)| *m <= last);
+        let row = |i: usize| self.month_starts.get(i).map_or(self.frame.height(), |(_, r)| *r);
+        row(start)..row(end).max(row(start))
+    }
+
     /// Each month with sales and what it holds in all, oldest first.
     pub fn month_totals(&self) -> Vec<(i32, MonthTotals)> {
         self.month_starts.iter().map(|(m, _)| *m).zip(self.month_totals.iter().copied()).collect()
     }
 
-    /// The rollup's groups for the days `from..=to` of one month, from the day groups in memory;
-    /// `None` when they are not loaded or not in step with this cube (then ask the database).
-    pub fn edge_groups(
-        &self,
-        filter: &ResolvedFilter,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-    ) -> Option<Vec<EdgeGroup>> {
-        use chrono::Datelike;
-        let month = month_index(from);
-        if month_index(to) != month {
-            return None;
+    /// The day groups of the month `month`, when loaded and in step with this cube.
+    pub fn held_days(&self, month: i32) -> HeldDays {
+        match self.month_starts.binary_search_by_key(&month, |(m, _)| *m) {
+            Ok(index) => match self.days.current(month, self.month_totals[index]) {
+                Some(days) => HeldDays::Held(days),
+                None => HeldDays::NotHeld,
+            },
+            Err(_) => HeldDays::NoSales,
         }
-        let totals = match self.month_starts.binary_search_by_key(&month, |(m, _)| *m) {
-            Ok(index) => self.month_totals[index],
-            // No sales that month as of this cube: nothing to sum, wherever it is asked.
-            Err(_) => return Some(Vec::new()),
-        };
-        let days = self.days.current(month, totals)?;
-        Some(days.sum_days(filter, from.day(), to.day()))
     }
 
     /// The first month with sales, if any.
@@ -193,19 +475,6 @@ impl Cube {
 
     pub fn frame(&self) -> &DataFrame {
         &self.frame
-    }
-
-    pub fn lazy(&self) -> LazyFrame {
-        self.frame.clone().lazy()
-    }
-
-    /// The rows of the months `first..=last` (month indices), without scanning the others.
-    pub fn months(&self, first: i32, last: i32) -> LazyFrame {
-        let start = self.month_starts.partition_point(|(m, _)| *m < first);
-        let end = self.month_starts.partition_point(|(m, _)| *m <= last);
-        let row = |i: usize| self.month_starts.get(i).map_or(self.frame.height(), |(_, r)| *r);
-        let (from, to) = (row(start), row(end));
-        self.frame.slice(from as i64, to.saturating_sub(from)).lazy()
     }
 
     /// The first day of the latest month from which rows matching `filter`, counted newest
@@ -219,27 +488,8 @@ impl Cube {
         from_month: i32,
         rows: u64,
     ) -> Option<chrono::NaiveDate> {
-        let frame = &self.frame;
-        let counts = frame.column(col::ROWS).ok()?.i64().ok()?;
-        let models = frame.column(col::MODEL_ID).ok()?.i32().ok()?;
-        let countries = frame.column(col::COUNTRY).ok()?.str().ok()?;
-        let fuels = frame.column(col::FUEL_TYPE).ok()?.str().ok()?;
-        let transmissions = frame.column(col::TRANSMISSION).ok()?.str().ok()?;
-        let fuel_names: Option<Vec<&str>> =
-            filter.fuel_types.as_ref().map(|f| f.iter().map(|f| f.as_str()).collect());
-        let transmission_names: Option<Vec<&str>> =
-            filter.transmissions.as_ref().map(|t| t.iter().map(|t| t.as_str()).collect());
-        let matches = |row: usize| {
-            filter.model_ids.as_ref().is_none_or(|ids| models.get(row).is_some_and(|id| ids.contains(&id)))
-                && filter
-                    .countries
-                    .as_ref()
-                    .is_none_or(|codes| countries.get(row).is_some_and(|code| codes.contains(code)))
-                && fuel_names.as_ref().is_none_or(|names| fuels.get(row).is_some_and(|f| names.contains(&f)))
-                && transmission_names
-                    .as_ref()
-                    .is_none_or(|names| transmissions.get(row).is_some_and(|t| names.contains(&t)))
-        };
+        let facts = self.facts().ok()?;
+        let coded = CodedFilter::new(&self.dictionary, filter);
         let mut found: u64 = 0;
         let last = self.month_starts.partition_point(|(m, _)| *m <= from_month);
         for index in (0..last).rev() {
@@ -247,10 +497,17 @@ impl Cube {
             if month == from_month {
                 continue;
             }
-            let end = self.month_starts.get(index + 1).map_or(frame.height(), |(_, r)| *r);
+            let end = self.month_starts.get(index + 1).map_or(self.frame.height(), |(_, r)| *r);
             found += (start..end)
-                .filter(|row| matches(*row))
-                .map(|row| counts.get(row).unwrap_or(0) as u64)
+                .filter(|&row| {
+                    coded.keeps(
+                        facts.model_id[row],
+                        facts.country[row],
+                        facts.fuel_type[row],
+                        facts.transmission[row],
+                    )
+                })
+                .map(|row| facts.rows[row] as u64)
                 .sum::<u64>();
             if found >= rows {
                 return month_date(month);
@@ -275,7 +532,7 @@ impl Cube {
 
     /// Units over the whole cube (a cheap consistency check against the sale table).
     pub fn total_units(&self) -> PolarsResult<i64> {
-        self.frame.column(col::UNITS)?.as_materialized_series().sum::<i64>()
+        Ok(self.facts()?.units.iter().sum())
     }
 }
 
@@ -283,11 +540,9 @@ impl Cube {
 struct Columns {
     month: Vec<i32>,
     model_id: Vec<i32>,
-    country: Vec<String>,
-    region: Vec<String>,
-    body_type: Vec<String>,
-    fuel_type: Vec<String>,
-    transmission: Vec<String>,
+    country: Vec<u32>,
+    fuel_type: Vec<u32>,
+    transmission: Vec<u32>,
     units: Vec<i64>,
     revenue: Vec<f64>,
     priced_units: Vec<i64>,
@@ -301,8 +556,6 @@ impl Columns {
             month: Vec::with_capacity(n),
             model_id: Vec::with_capacity(n),
             country: Vec::with_capacity(n),
-            region: Vec::with_capacity(n),
-            body_type: Vec::with_capacity(n),
             fuel_type: Vec::with_capacity(n),
             transmission: Vec::with_capacity(n),
             units: Vec::with_capacity(n),
@@ -325,27 +578,30 @@ mod tests {
         assert_eq!(month_index(date) - month_index(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()), 11);
     }
 
+    /// A rollup group of `rows` rows (and as many units) of model 1, petrol, automatic.
+    pub(crate) fn group(month: i32, model_id: i32, country: &str, rows: i64) -> RollupGroup {
+        RollupGroup {
+            month,
+            model_id,
+            country: country.into(),
+            fuel_type: FuelType::Petrol,
+            transmission: Transmission::Automatic,
+            sums: Sums { units: rows, revenue: rows as f64 * 1000.0, priced_units: rows, rows },
+            coarse_rows: 0,
+        }
+    }
+
+    pub(crate) fn europe() -> Dictionary {
+        Dictionary::new([("DE", "Europe"), ("FR", "Europe"), ("US", "Americas")], [(1, "SUV"), (2, "SEDAN")])
+    }
+
     #[test]
     fn a_page_window_reaches_back_just_far_enough() {
         let month = |m: u32| month_index(chrono::NaiveDate::from_ymd_opt(2024, m, 1).unwrap());
         // Jan: DE 5 rows, FR 50; Feb: DE 7; Mar: DE 2, FR 1; Apr: DE 1 (the cursor's month).
         let groups = [(1, "DE", 5), (1, "FR", 50), (2, "DE", 7), (3, "DE", 2), (3, "FR", 1), (4, "DE", 1)];
-        let mut c = Columns::default();
-        for (m, country, rows) in groups {
-            c.month.push(month(m));
-            c.model_id.push(1);
-            c.country.push(country.into());
-            c.region.push("Europe".into());
-            c.body_type.push("SUV".into());
-            c.fuel_type.push("PETROL".into());
-            c.transmission.push("AUTOMATIC".into());
-            c.units.push(rows);
-            c.revenue.push(0.0);
-            c.priced_units.push(0);
-            c.rows.push(rows);
-            c.coarse_rows.push(0);
-        }
-        let cube = Cube::from_columns(1, c).unwrap();
+        let groups = groups.iter().map(|(m, country, rows)| group(month(*m), 1, country, *rows)).collect();
+        let cube = Cube::from_groups(1, europe(), groups).unwrap();
         let germany = ResolvedFilter { countries: Some(["DE".to_string()].into()), ..Default::default() };
         let day = |m: u32| chrono::NaiveDate::from_ymd_opt(2024, m, 1);
         // April itself is not counted: March's 2 and February's 7 make 9.
@@ -355,6 +611,60 @@ mod tests {
         assert_eq!(cube.page_window(&germany, month(4), 15), None, "fewer rows than asked for in all");
         assert_eq!(cube.page_window(&ResolvedFilter::default(), month(4), 60), day(1));
         assert_eq!(cube.page_window(&ResolvedFilter::default(), month(3), 7), day(2));
+        let electric = ResolvedFilter { fuel_types: Some([FuelType::Electric].into()), ..Default::default() };
+        assert_eq!(cube.page_window(&electric, month(4), 1), None, "no electric rows at all");
+    }
+
+    #[test]
+    fn month_ranges_are_row_slices() {
+        let groups =
+            vec![group(10, 1, "DE", 1), group(10, 2, "FR", 1), group(12, 1, "DE", 1), group(15, 1, "DE", 1)];
+        let cube = Cube::from_groups(1, europe(), groups).unwrap();
+        assert_eq!(cube.month_rows(10, 10), 0..2);
+        assert_eq!(cube.month_rows(11, 12), 2..3);
+        assert_eq!(cube.month_rows(13, 14), 3..3);
+        assert_eq!(cube.month_rows(i32::MIN, i32::MAX), 0..4);
+        assert_eq!(cube.month_rows(16, 20), 4..4);
+        assert!(Cube::from_groups(1, europe(), vec![group(12, 1, "DE", 1), group(10, 1, "DE", 1)]).is_err());
+    }
+
+    #[test]
+    fn coded_filters_keep_what_the_filter_names() {
+        let dictionary = europe();
+        let de = dictionary.country("DE").unwrap();
+        let us = dictionary.country("US").unwrap();
+        let petrol = u32::from(FuelType::Petrol.code());
+        let electric = u32::from(FuelType::Electric.code());
+        let auto = u32::from(Transmission::Automatic.code());
+        let everything = ResolvedFilter::default();
+        assert!(CodedFilter::new(&dictionary, &everything).keeps(7, us, electric, auto));
+        let narrow = ResolvedFilter {
+            countries: Some(["DE".to_string(), "XX".to_string()].into()),
+            model_ids: Some([1].into()),
+            fuel_types: Some([FuelType::Petrol].into()),
+            transmissions: Some([Transmission::Automatic].into()),
+            ..Default::default()
+        };
+        let coded = CodedFilter::new(&dictionary, &narrow);
+        assert!(coded.keeps(1, de, petrol, auto));
+        assert!(!coded.keeps(2, de, petrol, auto), "model");
+        assert!(!coded.keeps(1, us, petrol, auto), "market");
+        assert!(!coded.keeps(1, de, electric, auto), "fuel");
+        assert!(!coded.keeps(1, de, petrol, u32::from(Transmission::Manual.code())), "gearbox");
+        assert!(!coded.keeps(1, 99, petrol, auto), "a position beyond the dictionary");
+        assert!(coded.keeps_market("XX") && !coded.keeps_market("YY"));
+    }
+
+    #[test]
+    fn the_dictionary_names_regions_and_bodies() {
+        let mut dictionary = europe();
+        let fr = dictionary.country("FR").unwrap();
+        assert_eq!(dictionary.country_code(fr), Some("FR"));
+        assert_eq!(dictionary.region_of(fr).and_then(|r| dictionary.region_name(r)), Some("Europe"));
+        assert_eq!(dictionary.region_of(dictionary.country("DE").unwrap()), dictionary.region_of(fr));
+        assert_eq!(dictionary.body_of(2).and_then(|b| dictionary.body_name(b)), Some("SEDAN"));
+        assert_eq!(dictionary.body_of(3), None);
+        assert_eq!(dictionary.add_country("FR", "Elsewhere"), fr, "a known market keeps its place");
     }
 
     #[test]
@@ -362,6 +672,7 @@ mod tests {
         let cube = Cube::empty(3);
         assert!(cube.is_empty());
         assert_eq!(cube.total_units().unwrap(), 0);
-        assert!(cube.frame().column(col::REGION).is_ok());
+        assert!(cube.facts().is_ok());
+        assert_eq!(cube.month_rows(i32::MIN, i32::MAX), 0..0);
     }
 }

@@ -21,6 +21,16 @@ macro_rules! dimension_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Position in [`Self::ALL`]: a compact code for columns and grouping keys.
+            pub const fn code(self) -> u8 {
+                self as u8
+            }
+
+            /// The value with code `code`, if any.
+            pub fn from_code(code: u32) -> Option<Self> {
+                $name::ALL.get(code as usize).copied()
+            }
+
             /// The stored and displayed name (upper case, as the GraphQL enum spells it).
             pub const fn as_str(self) -> &'static str {
                 match self {

@@ -1,40 +1,57 @@
-//! Dataloaders: the models and countries of a page of sales load in one query each.
+//! Dataloaders: the models and countries of a page of sales, from the catalogue in memory; any
+//! it lacks (added by an import on another replica since this one's last refresh) load in one
+//! query each.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{car_model, country};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::store::Store;
+use crate::store::catalogue::Catalogue;
 
 /// Per-request loaders with a cache: a key loaded once (or primed by a page) is not asked again.
 pub type Models = DataLoader<ModelLoader, HashMapCache>;
 pub type Countries = DataLoader<CountryLoader, HashMapCache>;
 
-pub fn models(store: Store) -> Models {
-    DataLoader::with_cache(ModelLoader(store), tokio::spawn, HashMapCache::default())
+pub fn models(store: Store, catalogue: Arc<Catalogue>) -> Models {
+    DataLoader::with_cache(ModelLoader { store, catalogue }, tokio::spawn, HashMapCache::default())
 }
 
-pub fn countries(store: Store) -> Countries {
-    DataLoader::with_cache(CountryLoader(store), tokio::spawn, HashMapCache::default())
+pub fn countries(store: Store, catalogue: Arc<Catalogue>) -> Countries {
+    DataLoader::with_cache(CountryLoader { store, catalogue }, tokio::spawn, HashMapCache::default())
 }
 
-pub struct ModelLoader(pub Store);
-pub struct CountryLoader(pub Store);
+pub struct ModelLoader {
+    store: Store,
+    catalogue: Arc<Catalogue>,
+}
+
+pub struct CountryLoader {
+    store: Store,
+    catalogue: Arc<Catalogue>,
+}
 
 impl Loader<i32> for ModelLoader {
     type Value = car_model::Model;
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        self.0.count_query();
-        let models = car_model::Entity::find()
-            .filter(car_model::Column::Id.is_in(ids.iter().copied()))
-            .all(self.0.read())
-            .await
-            .map_err(super::error::ApiError::from)?;
-        Ok(models.into_iter().map(|m| (m.id, m)).collect())
+        let mut found: HashMap<i32, car_model::Model> =
+            ids.iter().filter_map(|id| Some((*id, self.catalogue.model_by_id(*id)?.clone()))).collect();
+        let missing: Vec<i32> = ids.iter().copied().filter(|id| !found.contains_key(id)).collect();
+        if !missing.is_empty() {
+            self.store.count_query();
+            let models = car_model::Entity::find()
+                .filter(car_model::Column::Id.is_in(missing))
+                .all(self.store.read())
+                .await
+                .map_err(super::error::ApiError::from)?;
+            found.extend(models.into_iter().map(|m| (m.id, m)));
+        }
+        Ok(found)
     }
 }
 
@@ -43,12 +60,20 @@ impl Loader<String> for CountryLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, codes: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        self.0.count_query();
-        let countries = country::Entity::find()
-            .filter(country::Column::Code.is_in(codes.iter().cloned()))
-            .all(self.0.read())
-            .await
-            .map_err(super::error::ApiError::from)?;
-        Ok(countries.into_iter().map(|c| (c.code.clone(), c)).collect())
+        let mut found: HashMap<String, country::Model> = codes
+            .iter()
+            .filter_map(|code| Some((code.clone(), self.catalogue.country_by_code(code)?.clone())))
+            .collect();
+        let missing: Vec<String> = codes.iter().filter(|code| !found.contains_key(*code)).cloned().collect();
+        if !missing.is_empty() {
+            self.store.count_query();
+            let countries = country::Entity::find()
+                .filter(country::Column::Code.is_in(missing))
+                .all(self.store.read())
+                .await
+                .map_err(super::error::ApiError::from)?;
+            found.extend(countries.into_iter().map(|c| (c.code.clone(), c)));
+        }
+        Ok(found)
     }
 }

@@ -81,8 +81,9 @@ pub fn viewer_data(app: &Arc<AppContext>, access: RequestAccess) -> async_graphq
     data.insert(app.clone());
     data.insert(access.viewer.clone());
     data.insert(access);
-    data.insert(loaders::models(app.store.clone()));
-    data.insert(loaders::countries(app.store.clone()));
+    let catalogue = app.snapshot().catalogue.clone();
+    data.insert(loaders::models(app.store.clone(), catalogue.clone()));
+    data.insert(loaders::countries(app.store.clone(), catalogue));
     data
 }
 

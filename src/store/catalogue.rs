@@ -92,6 +92,11 @@ impl Catalogue {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// A country by its exact code, as sale rows name it.
+    pub fn country_by_code(&self, code: &str) -> Option<&country::Model> {
+        self.countries.iter().find(|c| c.code == code)
+    }
+
     /// A country by ISO code or English name, case-insensitively.
     pub fn country(&self, code_or_name: &str) -> Option<&country::Model> {
         self.country_by_key.get(&country_key(code_or_name)).map(|&i| &self.countries[i])

@@ -1,0 +1,319 @@
+//! Sales summaries by any dimensions and period: whole months come from the cube (the rollup in
+//! memory), the partial months at a range's edges from the day groups in memory (or the sale
+//! rows, until those are loaded), so that any day range is exact and needs no database query.
+
+mod grouping;
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Months, NaiveDate};
+
+pub use self::grouping::Grouper;
+use crate::cube::{Cube, HeldDays, month_index};
+use crate::domain::ResolvedFilter;
+use crate::store::catalogue::Catalogue;
+use crate::store::{Store, sales};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Period,
+    Model,
+    Country,
+    Region,
+    BodyType,
+    FuelType,
+    Transmission,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Granularity {
+    #[default]
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Metric {
+    #[default]
+    Units,
+    Revenue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortOrder {
+    Asc,
+    #[default]
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SummaryRequest {
+    pub group_by: Vec<Dimension>,
+    pub granularity: Granularity,
+    pub metric: Metric,
+    pub order: SortOrder,
+    pub limit: Option<usize>,
+}
+
+/// One group: the dimensions grouped by are set, the others `None`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AggregateRow {
+    pub period: Option<NaiveDate>,
+    pub model_id: Option<i32>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub body_type: Option<String>,
+    pub fuel_type: Option<String>,
+    pub transmission: Option<String>,
+    pub units: i64,
+    /// Sum over the rows that had a price.
+    pub revenue_sum: f64,
+    pub priced_units: i64,
+    /// Sale rows in the group.
+    pub rows: i64,
+}
+
+impl AggregateRow {
+    /// Revenue in USD, or `None` when no row of the group had a price.
+    pub fn revenue(&self) -> Option<f64> {
+        (self.priced_units > 0).then_some(self.revenue_sum)
+    }
+
+    pub fn average_price(&self) -> Option<f64> {
+        (self.priced_units > 0).then(|| self.revenue_sum / self.priced_units as f64)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("columnar engine error: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    #[error("sale rows the summary cannot read: {0}")]
+    Invalid(String),
+    #[error("aggregation worker failed: {0}")]
+    Worker(String),
+}
+
+/// A date range as whole months (month indices, inclusive) plus the partial months at its edges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeSplit {
+    pub whole_months: Option<(i32, i32)>,
+    pub partial: Vec<(NaiveDate, NaiveDate)>,
+}
+
+fn first_of_month(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+fn last_of_month(date: NaiveDate) -> NaiveDate {
+    first_of_month(date).checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(date)
+}
+
+pub fn split_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> RangeSplit {
+    let mut partial = Vec::new();
+    let mut start = from.map_or(i32::MIN, month_index);
+    let mut end = to.map_or(i32::MAX, month_index);
+    if let (Some(f), Some(t)) = (from, to)
+        && start == end
+    {
+        return if f.day() == 1 && t == last_of_month(t) {
+            RangeSplit { whole_months: Some((start, end)), partial }
+        } else {
+            RangeSplit { whole_months: None, partial: vec![(f, t)] }
+        };
+    }
+    if let Some(f) = from
+        && f.day() != 1
+    {
+        partial.push((f, last_of_month(f)));
+        start += 1;
+    }
+    if let Some(t) = to
+        && t != last_of_month(t)
+    {
+        partial.push((first_of_month(t), t));
+        end -= 1;
+    }
+    RangeSplit { whole_months: (start <= end).then_some((start, end)), partial }
+}
+
+/// Above this many cube rows a summary is summed on the blocking pool, off the async workers
+/// (about a millisecond of work).
+const INLINE_ROWS: usize = 200_000;
+
+/// Where a partial month's sums come from.
+enum EdgeSource {
+    /// The day groups in memory, and the days of the month wanted.
+    Days(Arc<crate::cube::daily::MonthDays>, u32, u32),
+    /// The sale rows' groups, read from the database.
+    Rows(Vec<sales::EdgeGroup>),
+}
+
+/// Groups the filtered sales by the requested dimensions.
+pub async fn summarize(
+    store: &Store,
+    cube: &Arc<Cube>,
+    catalogue: &Arc<Catalogue>,
+    filter: &ResolvedFilter,
+    request: &SummaryRequest,
+) -> Result<Vec<AggregateRow>, SummaryError> {
+    let mut dims: Vec<Dimension> = Vec::new();
+    for d in &request.group_by {
+        if !dims.contains(d) {
+            dims.push(*d);
+        }
+    }
+    let split = split_range(filter.from, filter.to);
+    if filter.matches_nothing() {
+        return Ok(Grouper::new(cube.dictionary(), catalogue, filter, &dims, request.granularity)
+            .finish(&dims, request));
+    }
+    // Each partial month from its day groups when held, else from the sale rows: decided once
+    // here, since a sync may finish loading them while this summary runs.
+    let mut edges = Vec::with_capacity(split.partial.len());
+    for (from, to) in &split.partial {
+        let month = month_index(*from);
+        let source = match cube.held_days(month) {
+            HeldDays::NoSales => continue,
+            HeldDays::Held(days) => EdgeSource::Days(days, from.day(), to.day()),
+            HeldDays::NotHeld => EdgeSource::Rows(sales::edge_groups(store, filter, *from, *to).await?),
+        };
+        edges.push((month, source));
+    }
+    let rows = split.whole_months.map_or(0..0, |(first, last)| cube.month_rows(first, last));
+    let inline = rows.len() <= INLINE_ROWS;
+    let sum = {
+        let (cube, catalogue, filter, request) =
+            (cube.clone(), catalogue.clone(), filter.clone(), request.clone());
+        move || -> Result<Vec<AggregateRow>, SummaryError> {
+            let facts = cube.facts()?;
+            let mut grouper =
+                Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, request.granularity);
+            grouper.add_cube_rows(&facts, rows);
+            for (month, source) in &edges {
+                match source {
+                    EdgeSource::Days(days, first, last) => grouper.add_days(*month, days, *first, *last),
+                    EdgeSource::Rows(groups) => {
+                        for group in groups {
+                            grouper.add_edge_group(*month, group).map_err(SummaryError::Invalid)?;
+                        }
+                    }
+                }
+            }
+            Ok(grouper.finish(&dims, &request))
+        }
+    };
+    if inline {
+        sum()
+    } else {
+        tokio::task::spawn_blocking(sum).await.map_err(|e| SummaryError::Worker(e.to_string()))?
+    }
+}
+
+/// Consecutive periods of one metric over a filter, gaps filled with zero.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PeriodSeries {
+    /// First day of each period.
+    pub periods: Vec<NaiveDate>,
+    pub values: Vec<f64>,
+    /// Periods the data or the filter covers only in part.
+    pub partial: Vec<bool>,
+}
+
+impl Granularity {
+    pub fn months(self) -> u32 {
+        match self {
+            Granularity::Month => 1,
+            Granularity::Quarter => 3,
+            Granularity::Year => 12,
+        }
+    }
+
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        let index = month_index(day);
+        let step = self.months() as i32;
+        crate::cube::month_date(index - index.rem_euclid(step)).unwrap_or(day)
+    }
+}
+
+/// The filtered sales as a series of periods, from the filter's `from` (or the first sale) to
+/// its `to` (or the last sale day), marking periods that are not wholly covered.
+pub async fn period_series(
+    store: &Store,
+    cube: &Arc<Cube>,
+    catalogue: &Arc<Catalogue>,
+    filter: &ResolvedFilter,
+    granularity: Granularity,
+    metric: Metric,
+    last_sale_day: Option<NaiveDate>,
+) -> Result<PeriodSeries, SummaryError> {
+    let request =
+        SummaryRequest { group_by: vec![Dimension::Period], granularity, metric, ..Default::default() };
+    let rows = summarize(store, cube, catalogue, filter, &request).await?;
+    let value = |row: &AggregateRow| match metric {
+        Metric::Units => row.units as f64,
+        Metric::Revenue => row.revenue_sum,
+    };
+    let by_period: std::collections::BTreeMap<NaiveDate, f64> =
+        rows.iter().filter_map(|r| Some((r.period?, value(r)))).collect();
+    let covered_until = match (filter.to, last_sale_day) {
+        (Some(to), Some(last)) => Some(to.min(last)),
+        (to, last) => to.or(last),
+    };
+    let start = filter.from.map(|f| granularity.start_of(f)).or_else(|| by_period.keys().next().copied());
+    let end = covered_until.map(|e| granularity.start_of(e)).or_else(|| by_period.keys().last().copied());
+    let mut series = PeriodSeries::default();
+    let (Some(mut period), Some(end)) = (start, end) else { return Ok(series) };
+    while period <= end {
+        let Some(next) = period.checked_add_months(Months::new(granularity.months())) else { break };
+        let starts_late = filter.from.is_some_and(|f| f > period);
+        let ends_early = covered_until.is_some_and(|c| c < next.pred_opt().unwrap_or(next));
+        series.periods.push(period);
+        series.values.push(by_period.get(&period).copied().unwrap_or(0.0));
+        series.partial.push(starts_late || ends_early);
+        period = next;
+    }
+    Ok(series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn whole_months_need_no_rows() {
+        let split = split_range(Some(d(2024, 1, 1)), Some(d(2024, 3, 31)));
+        assert_eq!(split.whole_months, Some((month_index(d(2024, 1, 1)), month_index(d(2024, 3, 1)))));
+        assert!(split.partial.is_empty());
+        let open = split_range(None, None);
+        assert_eq!(open.whole_months, Some((i32::MIN, i32::MAX)));
+    }
+
+    #[test]
+    fn partial_edges_come_from_rows() {
+        let split = split_range(Some(d(2024, 1, 15)), Some(d(2024, 3, 10)));
+        assert_eq!(split.whole_months, Some((month_index(d(2024, 2, 1)), month_index(d(2024, 2, 1)))));
+        assert_eq!(split.partial, vec![(d(2024, 1, 15), d(2024, 1, 31)), (d(2024, 3, 1), d(2024, 3, 10))]);
+        let inside = split_range(Some(d(2024, 2, 3)), Some(d(2024, 2, 29)));
+        assert_eq!(inside, RangeSplit { whole_months: None, partial: vec![(d(2024, 2, 3), d(2024, 2, 29))] });
+        let adjacent = split_range(Some(d(2024, 1, 31)), Some(d(2024, 2, 1)));
+        assert_eq!(adjacent.whole_months, None);
+        assert_eq!(adjacent.partial, vec![(d(2024, 1, 31), d(2024, 1, 31)), (d(2024, 2, 1), d(2024, 2, 1))]);
+    }
+
+    #[test]
+    fn revenue_is_null_without_prices() {
+        let row = AggregateRow { units: 5, ..Default::default() };
+        assert_eq!(row.revenue(), None);
+        assert_eq!(row.average_price(), None);
+        let priced = AggregateRow { units: 5, revenue_sum: 500.0, priced_units: 4, ..Default::default() };
+        assert_eq!(priced.average_price(), Some(125.0));
+    }
+}
