@@ -69,6 +69,9 @@ pub struct Dictionary {
     region_of_country: Vec<u32>,
     regions: Vec<String>,
     body_of_model: FxHashMap<i32, u32>,
+    /// `body_of_model` as an array by id (ids are small: the catalogue's serial numbers), with
+    /// `u32::MAX` for none; empty when some id is too large for that.
+    body_by_model_id: Vec<u32>,
     bodies: Vec<String>,
 }
 
@@ -95,6 +98,14 @@ impl Dictionary {
         for (id, body) in models {
             let body = intern(&mut dictionary.bodies, body);
             dictionary.body_of_model.insert(id, body);
+        }
+        if let Some(max) = dictionary.max_model_id().filter(|max| (0..=65_535).contains(max)) {
+            dictionary.body_by_model_id = vec![u32::MAX; max as usize + 1];
+            for (id, body) in &dictionary.body_of_model {
+                if let Ok(id) = usize::try_from(*id) {
+                    dictionary.body_by_model_id[id] = *body;
+                }
+            }
         }
         dictionary
     }
@@ -140,8 +151,17 @@ impl Dictionary {
         &self.bodies
     }
 
+    #[inline]
     pub fn body_of(&self, model_id: i32) -> Option<u32> {
-        self.body_of_model.get(&model_id).copied()
+        match usize::try_from(model_id).ok().and_then(|id| self.body_by_model_id.get(id)) {
+            Some(body) => (*body != u32::MAX).then_some(*body),
+            None => self.body_of_model.get(&model_id).copied(),
+        }
+    }
+
+    /// The largest model id named.
+    pub fn max_model_id(&self) -> Option<i32> {
+        self.body_of_model.keys().max().copied()
     }
 
     pub fn body_name(&self, body: u32) -> Option<&str> {

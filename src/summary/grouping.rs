@@ -95,6 +95,63 @@ fn name_at<'n>(names: &'n [String], extras: &'n [String], position: u32) -> Opti
     names.get(position).or_else(|| extras.get(position.checked_sub(names.len())?)).map(String::as_str)
 }
 
+/// Groups whose keys fit a small space are summed into an array indexed by the key (a few
+/// loads and adds a fact) rather than a hash map: most dashboard groupings have tens to a few
+/// thousand possible groups. Larger spaces, and facts outside the space (markets or models
+/// newer than the cube), go to the hash map.
+const DENSE_SLOTS: u64 = 16_384;
+
+/// The array of [`Grouper`]'s small key spaces: each key field is a digit of a mixed-radix
+/// number, a field not grouped by has radix 1.
+#[derive(Debug)]
+struct DenseSlots {
+    /// Radices of period, model id, market, region, body, fuel, gearbox.
+    radix: [u32; 7],
+    /// What one step of each digit adds to the index.
+    strides: [usize; 7],
+    /// The first period of the span (its index is 0).
+    first_period: i32,
+    step: i32,
+    sums: Vec<Sums>,
+}
+
+impl DenseSlots {
+    fn new(radix: [u32; 7], first_period: i32, step: i32) -> Option<Self> {
+        let size = radix.iter().try_fold(1u64, |size, r| size.checked_mul(u64::from(*r)))?;
+        (size > 0 && size <= DENSE_SLOTS).then(|| {
+            let mut strides = [1usize; 7];
+            for i in (0..6).rev() {
+                strides[i] = strides[i + 1] * radix[i + 1] as usize;
+            }
+            Self { radix, strides, first_period, step, sums: vec![Sums::default(); size as usize] }
+        })
+    }
+
+    /// `value`'s part of a slot index as digit `field`, or `None` when out of the space.
+    #[inline]
+    fn digit(&self, field: usize, value: u32) -> Option<usize> {
+        (value < self.radix[field]).then(|| value as usize * self.strides[field])
+    }
+
+    /// The key of a slot, `by` saying which fields were grouped (the others stay zero).
+    fn key(&self, mut index: usize, by: GroupedBy) -> GroupKey {
+        let mut digits = [0u32; 7];
+        for (digit, radix) in digits.iter_mut().zip(self.radix).rev() {
+            *digit = (index % radix as usize) as u32;
+            index /= radix as usize;
+        }
+        GroupKey {
+            period: if by.period { self.first_period + digits[0] as i32 * self.step } else { 0 },
+            model_id: digits[1] as i32,
+            country: digits[2],
+            region: digits[3],
+            body: digits[4],
+            fuel_type: digits[5] as u8,
+            transmission: digits[6] as u8,
+        }
+    }
+}
+
 /// Sums facts into the groups of one request.
 pub struct Grouper<'a> {
     dictionary: &'a Dictionary,
@@ -103,6 +160,7 @@ pub struct Grouper<'a> {
     by: GroupedBy,
     /// Months per period: 1, 3 or 12.
     step: i32,
+    dense: Option<DenseSlots>,
     groups: FxHashMap<GroupKey, Sums>,
     extras: Extras,
 }
@@ -115,15 +173,57 @@ impl<'a> Grouper<'a> {
         dims: &[Dimension],
         granularity: Granularity,
     ) -> Self {
-        Self {
+        let mut grouper = Self {
             dictionary,
             catalogue,
             filter: CodedFilter::new(dictionary, filter),
             by: GroupedBy::new(dims),
             step: granularity.months() as i32,
+            dense: None,
             groups: FxHashMap::default(),
             extras: Extras::default(),
-        }
+        };
+        grouper.plan_dense(None);
+        grouper
+    }
+
+    /// Says that the facts to come lie in the months `first..=last` (month indices): grouping
+    /// by period then has a bounded key space too.
+    pub fn with_months(mut self, first: i32, last: i32) -> Self {
+        self.plan_dense(Some((first, last)));
+        self
+    }
+
+    fn plan_dense(&mut self, months: Option<(i32, i32)>) {
+        let by = self.by;
+        let align = |month: i32| month - month.rem_euclid(self.step);
+        let (first_period, periods) = match (by.period, months) {
+            (false, _) => (0, 1),
+            (true, Some((first, last))) if first <= last => {
+                let (first, last) = (align(first), align(last));
+                (
+                    first,
+                    u32::try_from((i64::from(last) - i64::from(first)) / i64::from(self.step) + 1)
+                        .unwrap_or(u32::MAX),
+                )
+            }
+            (true, _) => {
+                self.dense = None;
+                return;
+            }
+        };
+        let count = |grouped: bool, n: usize| if grouped { u32::try_from(n).unwrap_or(u32::MAX) } else { 1 };
+        let models = self.dictionary.max_model_id().map_or(0, |id| id.max(0) as usize + 1);
+        let radix = [
+            periods,
+            count(by.model, models),
+            count(by.country, self.dictionary.countries().len()),
+            count(by.region, self.dictionary.regions().len()),
+            count(by.body, self.dictionary.bodies().len()),
+            count(by.fuel_type, FuelType::ALL.len()),
+            count(by.transmission, Transmission::ALL.len()),
+        ];
+        self.dense = DenseSlots::new(radix, first_period, self.step);
     }
 
     /// The position of a market code: the dictionary's, or one numbered after it.
@@ -166,6 +266,46 @@ impl<'a> Grouper<'a> {
         body
     }
 
+    /// The array slot of a fact's group, when the array covers it (the dictionary names its
+    /// market and model, and its period lies in the span).
+    #[inline]
+    fn dense_slot(
+        &self,
+        month: i32,
+        model_id: i32,
+        country: u32,
+        fuel_type: u32,
+        transmission: u32,
+    ) -> Option<usize> {
+        let dense = self.dense.as_ref()?;
+        let by = self.by;
+        let mut index = 0;
+        if by.period {
+            let offset = u32::try_from(month.checked_sub(dense.first_period)?).ok()?;
+            let period = if dense.step == 1 { offset } else { offset / dense.step as u32 };
+            index += dense.digit(0, period)?;
+        }
+        if by.model {
+            index += dense.digit(1, u32::try_from(model_id).ok()?)?;
+        }
+        if by.country {
+            index += dense.digit(2, country)?;
+        }
+        if by.region {
+            index += dense.digit(3, self.dictionary.region_of(country)?)?;
+        }
+        if by.body {
+            index += dense.digit(4, self.dictionary.body_of(model_id)?)?;
+        }
+        if by.fuel_type {
+            index += dense.digit(5, fuel_type)?;
+        }
+        if by.transmission {
+            index += dense.digit(6, transmission)?;
+        }
+        Some(index)
+    }
+
     /// Adds one fact of the month with index `month`, if the filter keeps it.
     #[inline]
     pub fn add(
@@ -178,6 +318,12 @@ impl<'a> Grouper<'a> {
         sums: Sums,
     ) {
         if !self.filter.keeps(model_id, country, fuel_type, transmission) {
+            return;
+        }
+        if let Some(slot) = self.dense_slot(month, model_id, country, fuel_type, transmission)
+            && let Some(dense) = self.dense.as_mut()
+        {
+            dense.sums[slot] += sums;
             return;
         }
         let by = self.by;
@@ -199,21 +345,26 @@ impl<'a> Grouper<'a> {
 
     /// Adds the cube rows `rows`.
     pub fn add_cube_rows(&mut self, facts: &Facts<'_>, rows: Range<usize>) {
-        for i in rows {
+        let rows = rows.start.min(facts.month.len())..rows.end.min(facts.month.len());
+        // Equal-length slices let the loop run without a bounds check per column.
+        let n = rows.len();
+        let month = &facts.month[rows.clone()][..n];
+        let model_id = &facts.model_id[rows.clone()][..n];
+        let country = &facts.country[rows.clone()][..n];
+        let fuel_type = &facts.fuel_type[rows.clone()][..n];
+        let transmission = &facts.transmission[rows.clone()][..n];
+        let units = &facts.units[rows.clone()][..n];
+        let revenue = &facts.revenue[rows.clone()][..n];
+        let priced_units = &facts.priced_units[rows.clone()][..n];
+        let row_counts = &facts.rows[rows][..n];
+        for i in 0..n {
             let sums = Sums {
-                units: facts.units[i],
-                revenue: facts.revenue[i],
-                priced_units: facts.priced_units[i],
-                rows: facts.rows[i],
+                units: units[i],
+                revenue: revenue[i],
+                priced_units: priced_units[i],
+                rows: row_counts[i],
             };
-            self.add(
-                facts.month[i],
-                facts.model_id[i],
-                facts.country[i],
-                facts.fuel_type[i],
-                facts.transmission[i],
-                sums,
-            );
+            self.add(month[i], model_id[i], country[i], fuel_type[i], transmission[i], sums);
         }
     }
 
@@ -271,8 +422,14 @@ impl<'a> Grouper<'a> {
 
     /// The groups, named, ordered by the metric (then by the grouping keys, ascending) and cut
     /// to the limit. Without dimensions, one row of totals, even when nothing matched.
-    pub fn finish(self, dims: &[Dimension], request: &SummaryRequest) -> Vec<AggregateRow> {
+    pub fn finish(mut self, dims: &[Dimension], request: &SummaryRequest) -> Vec<AggregateRow> {
         let by = self.by;
+        if let Some(dense) = self.dense.take() {
+            // Every fact counts at least one sale row: a slot without rows was never touched.
+            for (index, sums) in dense.sums.iter().enumerate().filter(|(_, sums)| sums.rows > 0) {
+                *self.groups.entry(dense.key(index, by)).or_default() += *sums;
+            }
+        }
         if !by.any() {
             let total = self.groups.get(&GroupKey::default()).copied().unwrap_or_default();
             return vec![row_of(AggregateRow::default(), total)];
@@ -453,6 +610,45 @@ mod tests {
         );
         request.granularity = Granularity::Year;
         assert_eq!(keyed(&summarize(&cube, &all, &request), |r| r.period), vec![(day(1), 115)]);
+    }
+
+    #[test]
+    fn the_array_of_small_key_spaces_and_the_hash_map_agree() {
+        let cube = cube();
+        let catalogue = Catalogue::default();
+        let all = ResolvedFilter::default();
+        let sum = |dims: &[Dimension], months: Option<(i32, i32)>| {
+            let mut grouper = Grouper::new(cube.dictionary(), &catalogue, &all, dims, Granularity::Quarter);
+            if let Some((first, last)) = months {
+                grouper = grouper.with_months(first, last);
+            }
+            let dense = grouper.dense.is_some();
+            grouper.add_cube_rows(&cube.facts().unwrap(), cube.month_rows(i32::MIN, i32::MAX));
+            // A model the cube's dictionary lacks falls outside the array.
+            let late = Sums { units: 1_000, revenue: 0.0, priced_units: 0, rows: 1 };
+            grouper.add(JAN + 3, 77, 0, 0, 0, late);
+            (dense, grouper.finish(dims, &by(dims)))
+        };
+        let dims = [Dimension::Period, Dimension::Model, Dimension::Country, Dimension::FuelType];
+        let (dense, in_array) = sum(&dims, Some((JAN, JAN + 3)));
+        let (sparse, in_map) = sum(&dims, None);
+        assert!(dense && !sparse, "periods without a span of months have no bounded key space");
+        assert_eq!(in_array, in_map);
+        assert_eq!(in_array[0].model_id, Some(77));
+        assert_eq!(in_array[0].period, chrono::NaiveDate::from_ymd_opt(2024, 4, 1));
+        assert_eq!(in_array.iter().map(|r| r.units).sum::<i64>(), 1_115);
+        let all_dims = [
+            Dimension::Period,
+            Dimension::Model,
+            Dimension::Country,
+            Dimension::Region,
+            Dimension::BodyType,
+            Dimension::FuelType,
+            Dimension::Transmission,
+        ];
+        let grouper = Grouper::new(cube.dictionary(), &catalogue, &all, &all_dims, Granularity::Month)
+            .with_months(JAN - 1200, JAN);
+        assert!(grouper.dense.is_none(), "a key space too large for the array");
     }
 
     #[test]

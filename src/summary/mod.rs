@@ -185,6 +185,16 @@ pub async fn summarize(
     }
     let rows = split.whole_months.map_or(0..0, |(first, last)| cube.month_rows(first, last));
     let inline = rows.len() <= INLINE_ROWS;
+    // The months the facts lie in: the whole months the cube holds, and the edge months.
+    let held = cube.facts()?.month;
+    let span =
+        [held.get(rows.start).copied(), rows.end.checked_sub(1).and_then(|last| held.get(last).copied())]
+            .into_iter()
+            .flatten()
+            .chain(edges.iter().map(|(month, _)| *month))
+            .fold(None, |span: Option<(i32, i32)>, month| {
+                Some(span.map_or((month, month), |(first, last)| (first.min(month), last.max(month))))
+            });
     let sum = {
         let (cube, catalogue, filter, request) =
             (cube.clone(), catalogue.clone(), filter.clone(), request.clone());
@@ -192,6 +202,9 @@ pub async fn summarize(
             let facts = cube.facts()?;
             let mut grouper =
                 Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, request.granularity);
+            if let Some((first, last)) = span {
+                grouper = grouper.with_months(first, last);
+            }
             grouper.add_cube_rows(&facts, rows);
             for (month, source) in &edges {
                 match source {
