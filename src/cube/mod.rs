@@ -219,7 +219,7 @@ impl<'a> CodedFilter<'a> {
     }
 
     /// Whether a group with these coded values passes; `country` is a dictionary position, or
-    /// beyond the dictionary for a market it lacks (then `code` names it).
+    /// one after it that [`Self::admit_market`] decided.
     #[inline]
     pub fn keeps(&self, model_id: i32, country: u32, fuel_type: u32, transmission: u32) -> bool {
         self.fuel_types & (1 << fuel_type) != 0
@@ -491,10 +491,6 @@ impl Cube {
     /// The first month with sales, if any.
     pub fn first_month(&self) -> Option<chrono::NaiveDate> {
         self.month_starts.first().and_then(|(month, _)| month_date(*month))
-    }
-
-    pub fn frame(&self) -> &DataFrame {
-        &self.frame
     }
 
     /// The first day of the latest month from which rows matching `filter`, counted newest
