@@ -1,16 +1,18 @@
 //! How long the summary kernel takes over a cube the size of 10 million sale rows' rollup
 //! (180 months × every model × every market × two fuels × two gearboxes), without HTTP or a
-//! database: the in-process cost of a cold dashboard aggregation.
+//! database: the in-process cost of a cold dashboard aggregation, from the level of the cube a
+//! summary reads and, for comparison, from the rows as loaded.
 //! `cargo bench --bench summary`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use salesgraph::cube::Kept;
 use salesgraph::cube::daily::{DayGroup, MonthDays};
 use salesgraph::cube::{Cube, Dictionary, RollupGroup, Sums, month_index};
 use salesgraph::domain::{FuelType, ResolvedFilter, Transmission};
 use salesgraph::store::catalogue::Catalogue;
-use salesgraph::summary::{Dimension, Granularity, Grouper, SummaryRequest};
+use salesgraph::summary::{Dimension, Granularity, Grouper, SummaryRequest, kept_apart};
 
 const FIRST_MONTH: i32 = 2010 * 12;
 const MONTHS: i32 = 180;
@@ -92,7 +94,6 @@ fn summaries(c: &mut Criterion) {
     let catalogue = Catalogue::builtin();
     let cube = synthetic_cube(&catalogue);
     let days = synthetic_days(&catalogue);
-    let facts = cube.facts().expect("the cube's columns as slices");
     let last_year = FIRST_MONTH + MONTHS - 12;
     println!(
         "cube: {} groups, {} MiB; one month of day groups: {} groups",
@@ -139,19 +140,24 @@ fn summaries(c: &mut Criterion) {
     for case in cases {
         let Case { name, filter, dims, months: (first, last), limit, edges } = case;
         let request = SummaryRequest { group_by: dims.clone(), limit, ..Default::default() };
-        c.bench_function(&format!("summary/{name}"), |b| {
-            b.iter(|| {
-                let mut grouper =
-                    Grouper::new(cube.dictionary(), &catalogue, filter, &dims, Granularity::Month);
-                grouper.add_cube_rows(&facts, cube.month_rows(first, last));
-                if edges {
-                    // Two partial edge months, as a range from the 17th to the 9th has.
-                    grouper.add_days(first - 1, &days, 17, 31);
-                    grouper.add_days(last + 1, &days, 1, 9);
-                }
-                black_box(grouper.finish(&dims, &request))
-            })
-        });
+        // `summary/…` reads the level a summary reads; `summary_base/…` the rows as loaded.
+        for (prefix, kept) in [("summary", kept_apart(filter, &dims)), ("summary_base", Kept::ALL)] {
+            let level = cube.level(kept);
+            let facts = level.facts().expect("the level's columns as slices");
+            c.bench_function(&format!("{prefix}/{name}"), |b| {
+                b.iter(|| {
+                    let mut grouper =
+                        Grouper::new(cube.dictionary(), &catalogue, filter, &dims, Granularity::Month);
+                    grouper.add_cube_rows(&facts, level.month_rows(first, last));
+                    if edges {
+                        // Two partial edge months, as a range from the 17th to the 9th has.
+                        grouper.add_days(first - 1, &days, 17, 31);
+                        grouper.add_days(last + 1, &days, 1, 9);
+                    }
+                    black_box(grouper.finish(&dims, &request))
+                })
+            });
+        }
     }
     let month = month_index(chrono::NaiveDate::from_ymd_opt(2024, 12, 1).expect("date"));
     c.bench_function("page_window/one_country", |b| {

@@ -139,7 +139,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, columns) in crate::SALE_INDEXES {
+        for (name, columns) in crate::FIRST_SALE_INDEXES {
             let mut index = Index::create();
             index.name(*name).table(Sale::Table);
             for column in *columns {

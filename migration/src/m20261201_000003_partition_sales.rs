@@ -60,14 +60,14 @@ async fn is_partitioned(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
 }
 
 async fn drop_sale_indexes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    for (name, _) in crate::SALE_INDEXES {
+    for (name, _) in crate::FIRST_SALE_INDEXES {
         execute(manager, &format!("DROP INDEX IF EXISTS {name}")).await?;
     }
     Ok(())
 }
 
 async fn create_sale_indexes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    for (name, columns) in crate::SALE_INDEXES {
+    for (name, columns) in crate::FIRST_SALE_INDEXES {
         execute(manager, &format!("CREATE INDEX {name} ON sale ({})", columns.join(", "))).await?;
     }
     Ok(())

@@ -3,9 +3,11 @@
 //! types looked up from markets and models). Its size follows the rollup (months × models ×
 //! markets × fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
 //! Summaries read its columns as slices in tight loops (`crate::summary`): at a dashboard's sizes
-//! a per-request query plan cost more than the sums themselves.
+//! a per-request query plan cost more than the sums themselves. Coarser levels of the same rows,
+//! summed ahead (`levels`), let a summary read only as many rows as its dimensions need.
 
 pub mod daily;
+mod levels;
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 use rustc_hash::FxHashMap;
 
 use self::daily::{DailyGroups, MonthTotals};
+pub use self::levels::{Kept, Level};
 use crate::domain::{FuelType, ParseEnumError, ResolvedFilter, Transmission};
 
 #[derive(Debug, thiserror::Error)]
@@ -262,13 +265,12 @@ pub enum HeldDays {
 pub struct Cube {
     /// The data version the cube was loaded at.
     pub version: i64,
-    /// Rows sorted by month; dimensions coded (see [`Facts`]).
-    frame: DataFrame,
+    /// The rollup's rows as loaded, sorted by month; dimensions coded (see [`Facts`]).
+    base: Level,
+    /// The same rows summed over some dimensions (see [`Kept::COARSER`]).
+    coarser: Vec<Level>,
     dictionary: Arc<Dictionary>,
-    /// (month index, first row of that month), ascending: a month range is a slice, so a
-    /// query over a quarter reads a quarter's rows rather than scanning every month.
-    month_starts: Vec<(i32, usize)>,
-    /// What each month of `month_starts` holds in all: its day groups are used while they match.
+    /// What each month of the base level holds in all: its day groups are used while they match.
     month_totals: Vec<MonthTotals>,
     /// Sale rows by day for the partial months of day ranges, shared by every cube version.
     days: Arc<DailyGroups>,
@@ -378,13 +380,10 @@ impl Cube {
         if groups.windows(2).any(|w| w[0].month > w[1].month) {
             return Err(CubeError::Invalid("rollup groups must come sorted by month".into()));
         }
-        let mut month_starts: Vec<(i32, usize)> = Vec::new();
         let mut month_totals: Vec<MonthTotals> = Vec::new();
-        let height = groups.len();
-        let mut c = Columns::with_capacity(height);
-        for (row, group) in groups.into_iter().enumerate() {
-            if month_starts.last().is_none_or(|(m, _)| *m != group.month) {
-                month_starts.push((group.month, row));
+        let mut c = Columns::with_capacity(groups.len());
+        for group in groups {
+            if c.month.last() != Some(&group.month) {
                 month_totals.push(MonthTotals::default());
             }
             if let Some(totals) = month_totals.last_mut() {
@@ -406,32 +405,16 @@ impl Cube {
             c.rows.push(group.sums.rows);
             c.coarse_rows.push(group.coarse_rows);
         }
-        let frame = DataFrame::new(
-            height,
-            vec![
-                Column::new(col::MONTH.into(), c.month),
-                Column::new(col::MODEL_ID.into(), c.model_id),
-                Column::new(col::COUNTRY.into(), c.country),
-                Column::new(col::FUEL_TYPE.into(), c.fuel_type),
-                Column::new(col::TRANSMISSION.into(), c.transmission),
-                Column::new(col::UNITS.into(), c.units),
-                Column::new(col::REVENUE.into(), c.revenue),
-                Column::new(col::PRICED_UNITS.into(), c.priced_units),
-                Column::new(col::ROWS.into(), c.rows),
-                Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
-            ],
-        )?;
-        let cube = Self {
+        let base = Level::from_columns(Kept::ALL, c)?;
+        let coarser = Kept::COARSER.iter().map(|kept| base.coarsen(*kept)).collect::<PolarsResult<_>>()?;
+        Ok(Self {
             version,
-            frame,
+            base,
+            coarser,
             dictionary: Arc::new(dictionary),
-            month_starts,
             month_totals,
             days: DailyGroups::new(),
-        };
-        // The kernels read the columns as plain slices: check once that they can.
-        cube.facts()?;
-        Ok(cube)
+        })
     }
 
     /// This cube with the day groups `days` (carried over from the cube before it).
@@ -448,38 +431,35 @@ impl Cube {
         &self.dictionary
     }
 
-    /// The frame's columns as slices. Each column is one chunk without nulls, as built.
+    /// The base level's columns as slices.
     pub fn facts(&self) -> PolarsResult<Facts<'_>> {
-        let f = &self.frame;
-        Ok(Facts {
-            month: f.column(col::MONTH)?.i32()?.cont_slice()?,
-            model_id: f.column(col::MODEL_ID)?.i32()?.cont_slice()?,
-            country: f.column(col::COUNTRY)?.u32()?.cont_slice()?,
-            fuel_type: f.column(col::FUEL_TYPE)?.u32()?.cont_slice()?,
-            transmission: f.column(col::TRANSMISSION)?.u32()?.cont_slice()?,
-            units: f.column(col::UNITS)?.i64()?.cont_slice()?,
-            revenue: f.column(col::REVENUE)?.f64()?.cont_slice()?,
-            priced_units: f.column(col::PRICED_UNITS)?.i64()?.cont_slice()?,
-            rows: f.column(col::ROWS)?.i64()?.cont_slice()?,
-        })
+        self.base.facts()
     }
 
-    /// The rows of the months `first..=last` (month indices), as a row range of [`Facts`].
+    /// The base level's rows of the months `first..=last` (month indices).
     pub fn month_rows(&self, first: i32, last: i32) -> std::ops::Range<usize> {
-        let start = self.month_starts.partition_point(|(m, _)| *m < first);
-        let end = self.month_starts.partition_point(|(m, _)| *m <= last);
-        let row = |i: usize| self.month_starts.get(i).map_or(self.frame.height(), |(_, r)| *r);
-        row(start)..row(end).max(row(start))
+        self.base.month_rows(first, last)
+    }
+
+    /// The smallest level that keeps apart what `needed` says: the base level when nothing
+    /// coarser does.
+    pub fn level(&self, needed: Kept) -> &Level {
+        self.coarser
+            .iter()
+            .filter(|level| level.kept().covers(needed))
+            .min_by_key(|level| level.len())
+            .filter(|level| level.len() < self.base.len())
+            .unwrap_or(&self.base)
     }
 
     /// Each month with sales and what it holds in all, oldest first.
     pub fn month_totals(&self) -> Vec<(i32, MonthTotals)> {
-        self.month_starts.iter().map(|(m, _)| *m).zip(self.month_totals.iter().copied()).collect()
+        self.base.month_starts().iter().map(|(m, _)| *m).zip(self.month_totals.iter().copied()).collect()
     }
 
     /// The day groups of the month `month`, when loaded and in step with this cube.
     pub fn held_days(&self, month: i32) -> HeldDays {
-        match self.month_starts.binary_search_by_key(&month, |(m, _)| *m) {
+        match self.base.month_starts().binary_search_by_key(&month, |(m, _)| *m) {
             Ok(index) => match self.days.current(month, self.month_totals[index]) {
                 Some(days) => HeldDays::Held(days),
                 None => HeldDays::NotHeld,
@@ -490,7 +470,7 @@ impl Cube {
 
     /// The first month with sales, if any.
     pub fn first_month(&self) -> Option<chrono::NaiveDate> {
-        self.month_starts.first().and_then(|(month, _)| month_date(*month))
+        self.base.month_starts().first().and_then(|(month, _)| month_date(*month))
     }
 
     /// The first day of the latest month from which rows matching `filter`, counted newest
@@ -504,16 +484,18 @@ impl Cube {
         from_month: i32,
         rows: u64,
     ) -> Option<chrono::NaiveDate> {
-        let facts = self.facts().ok()?;
+        let level = self.level(Kept::needed_by(filter));
+        let facts = level.facts().ok()?;
         let coded = CodedFilter::new(&self.dictionary, filter);
         let mut found: u64 = 0;
-        let last = self.month_starts.partition_point(|(m, _)| *m <= from_month);
+        let months = level.month_starts();
+        let last = months.partition_point(|(m, _)| *m <= from_month);
         for index in (0..last).rev() {
-            let (month, start) = self.month_starts[index];
+            let (month, start) = months[index];
             if month == from_month {
                 continue;
             }
-            let end = self.month_starts.get(index + 1).map_or(self.frame.height(), |(_, r)| *r);
+            let end = months.get(index + 1).map_or(level.len(), |(_, r)| *r);
             found += (start..end)
                 .filter(|&row| {
                     coded.keeps(
@@ -534,16 +516,16 @@ impl Cube {
 
     /// Rollup groups held.
     pub fn len(&self) -> usize {
-        self.frame.height()
+        self.base.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frame.height() == 0
+        self.base.is_empty()
     }
 
-    /// Approximate heap bytes of the frame.
+    /// Approximate heap bytes of every level's frame.
     pub fn estimated_bytes(&self) -> usize {
-        self.frame.estimated_size()
+        self.base.estimated_bytes() + self.coarser.iter().map(Level::estimated_bytes).sum::<usize>()
     }
 
     /// Units over the whole cube (a cheap consistency check against the sale table).

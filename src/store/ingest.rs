@@ -231,7 +231,7 @@ impl IngestWriter {
     /// an index update per row. Inside the transaction, so readers keep the old table and its
     /// indexes until the commit.
     pub async fn defer_indexes<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), DbErr> {
-        for (name, _) in migration::SALE_INDEXES {
+        for (name, _) in migration::sale_indexes(self.backend) {
             txn.execute_unprepared(&format!("DROP INDEX {name}")).await?;
         }
         self.indexes_deferred = true;
@@ -345,7 +345,7 @@ impl IngestWriter {
             if self.backend == DbBackend::Postgres {
                 txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'").await?;
             }
-            for (name, columns) in migration::SALE_INDEXES {
+            for (name, columns) in migration::sale_indexes(self.backend) {
                 txn.execute_unprepared(&format!("CREATE INDEX {name} ON sale ({})", columns.join(", ")))
                     .await?;
             }

@@ -637,15 +637,7 @@ mod tests {
         assert_eq!(in_array[0].model_id, Some(77));
         assert_eq!(in_array[0].period, chrono::NaiveDate::from_ymd_opt(2024, 4, 1));
         assert_eq!(in_array.iter().map(|r| r.units).sum::<i64>(), 1_115);
-        let all_dims = [
-            Dimension::Period,
-            Dimension::Model,
-            Dimension::Country,
-            Dimension::Region,
-            Dimension::BodyType,
-            Dimension::FuelType,
-            Dimension::Transmission,
-        ];
+        let all_dims = Dimension::ALL;
         let grouper = Grouper::new(cube.dictionary(), &catalogue, &all, &all_dims, Granularity::Month)
             .with_months(JAN - 1200, JAN);
         assert!(grouper.dense.is_none(), "a key space too large for the array");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{Datelike, Months, NaiveDate};
 
 pub use self::grouping::Grouper;
-use crate::cube::{Cube, HeldDays, month_index};
+use crate::cube::{Cube, HeldDays, Kept, month_index};
 use crate::domain::ResolvedFilter;
 use crate::store::catalogue::Catalogue;
 use crate::store::{Store, sales};
@@ -23,6 +23,18 @@ pub enum Dimension {
     BodyType,
     FuelType,
     Transmission,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 7] = [
+        Dimension::Period,
+        Dimension::Model,
+        Dimension::Country,
+        Dimension::Region,
+        Dimension::BodyType,
+        Dimension::FuelType,
+        Dimension::Transmission,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -152,7 +164,18 @@ enum EdgeSource {
     Rows(Vec<sales::EdgeGroup>),
 }
 
-/// Groups the filtered sales by the requested dimensions.
+/// The dimensions of a cube row that grouping by `dims` under `filter` tells apart.
+pub fn kept_apart(filter: &ResolvedFilter, dims: &[Dimension]) -> Kept {
+    let grouped = |wanted: &[Dimension]| dims.iter().any(|d| wanted.contains(d));
+    Kept::needed_by(filter).and(Kept {
+        model: grouped(&[Dimension::Model, Dimension::BodyType]),
+        country: grouped(&[Dimension::Country, Dimension::Region]),
+        fuel_and_gearbox: grouped(&[Dimension::FuelType, Dimension::Transmission]),
+    })
+}
+
+/// Groups the filtered sales by the requested dimensions, from the coarsest level of the cube
+/// that tells apart what they need.
 pub async fn summarize(
     store: &Store,
     cube: &Arc<Cube>,
@@ -183,10 +206,12 @@ pub async fn summarize(
         };
         edges.push((month, source));
     }
-    let rows = split.whole_months.map_or(0..0, |(first, last)| cube.month_rows(first, last));
+    let needed = kept_apart(filter, &dims);
+    let level = cube.level(needed);
+    let rows = split.whole_months.map_or(0..0, |(first, last)| level.month_rows(first, last));
     let inline = rows.len() <= INLINE_ROWS;
     // The months the facts lie in: the whole months the cube holds, and the edge months.
-    let held = cube.facts()?.month;
+    let held = level.facts()?.month;
     let span =
         [held.get(rows.start).copied(), rows.end.checked_sub(1).and_then(|last| held.get(last).copied())]
             .into_iter()
@@ -199,7 +224,7 @@ pub async fn summarize(
         let (cube, catalogue, filter, request) =
             (cube.clone(), catalogue.clone(), filter.clone(), request.clone());
         move || -> Result<Vec<AggregateRow>, SummaryError> {
-            let facts = cube.facts()?;
+            let facts = cube.level(needed).facts()?;
             let mut grouper =
                 Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, request.granularity);
             if let Some((first, last)) = span {
@@ -319,6 +344,84 @@ mod tests {
         let adjacent = split_range(Some(d(2024, 1, 31)), Some(d(2024, 2, 1)));
         assert_eq!(adjacent.whole_months, None);
         assert_eq!(adjacent.partial, vec![(d(2024, 1, 31), d(2024, 1, 31)), (d(2024, 2, 1), d(2024, 2, 1))]);
+    }
+
+    /// Every grouping, under filters on each dimension, sums the same from the level it reads
+    /// as from the rows as loaded; groupings that need less read fewer rows.
+    #[test]
+    fn each_grouping_reads_a_level_that_answers_as_the_base_does() {
+        use crate::cube::{Dictionary, RollupGroup, Sums};
+        use crate::domain::{FuelType, Transmission};
+        let dictionary = Dictionary::new(
+            [("DE", "Europe"), ("FR", "Europe"), ("US", "Americas")],
+            [(1, "SUV"), (2, "SEDAN"), (3, "SUV")],
+        );
+        let mut groups = Vec::new();
+        for month in 0..6 {
+            for (n, (model_id, country)) in
+                [(1, "DE"), (2, "DE"), (2, "FR"), (3, "US"), (1, "US")].iter().enumerate()
+            {
+                for (fuel, transmission) in [
+                    (FuelType::Petrol, Transmission::Automatic),
+                    (FuelType::Diesel, Transmission::Manual),
+                    (FuelType::Electric, Transmission::Automatic),
+                ] {
+                    let units = 1 + (month * 7 + n as i32 * 3 + i32::from(fuel.code())) as i64 % 11;
+                    groups.push(RollupGroup {
+                        month: 2024 * 12 + month,
+                        model_id: *model_id,
+                        country: country.to_string(),
+                        fuel_type: fuel,
+                        transmission,
+                        // Whole numbers, so that sums in any order are exact.
+                        sums: Sums { units, revenue: units as f64 * 100.0, priced_units: units, rows: 1 },
+                        coarse_rows: 0,
+                    });
+                }
+            }
+        }
+        let cube = Cube::from_groups(1, dictionary, groups).unwrap();
+        let catalogue = Catalogue::default();
+        let all = Dimension::ALL;
+        let filters = [
+            ResolvedFilter::default(),
+            ResolvedFilter {
+                countries: Some(["DE".to_string(), "US".to_string()].into()),
+                ..Default::default()
+            },
+            ResolvedFilter { model_ids: Some([2].into()), ..Default::default() },
+            ResolvedFilter { fuel_types: Some([FuelType::Diesel].into()), ..Default::default() },
+            ResolvedFilter { transmissions: Some([Transmission::Automatic].into()), ..Default::default() },
+        ];
+        let sum = |level: &crate::cube::Level, filter: &ResolvedFilter, dims: &[Dimension]| {
+            let request = SummaryRequest {
+                group_by: dims.to_vec(),
+                granularity: Granularity::Quarter,
+                ..Default::default()
+            };
+            let mut grouper = Grouper::new(cube.dictionary(), &catalogue, filter, dims, request.granularity);
+            grouper.add_cube_rows(&level.facts().unwrap(), level.month_rows(i32::MIN, i32::MAX));
+            grouper.finish(dims, &request)
+        };
+        let base = cube.level(Kept::ALL);
+        assert_eq!(base.len(), 90);
+        for subset in 0..(1u32 << all.len()) {
+            let dims: Vec<Dimension> =
+                all.iter().enumerate().filter(|(i, _)| subset & (1 << i) != 0).map(|(_, d)| *d).collect();
+            for filter in &filters {
+                let level = cube.level(kept_apart(filter, &dims));
+                assert_eq!(sum(level, filter, &dims), sum(base, filter, &dims), "{dims:?} under {filter:?}");
+            }
+        }
+        let rows_read =
+            |dims: &[Dimension], filter: &ResolvedFilter| cube.level(kept_apart(filter, dims)).len();
+        let everything = ResolvedFilter::default();
+        assert_eq!(rows_read(&[Dimension::Country], &everything), 18, "6 months × 3 markets");
+        assert_eq!(rows_read(&[Dimension::Region, Dimension::Period], &everything), 18);
+        assert_eq!(rows_read(&[Dimension::BodyType], &everything), 18, "6 months × 3 models");
+        assert_eq!(rows_read(&[Dimension::Model], &filters[1]), 30, "6 months × 5 of model and market");
+        assert_eq!(rows_read(&[Dimension::Period], &everything), 6);
+        assert_eq!(rows_read(&[Dimension::Country], &filters[3]), 90, "fuel needs the rows as loaded");
     }
 
     #[test]

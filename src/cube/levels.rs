@@ -1,0 +1,222 @@
+//! Coarser copies of the cube, summed ahead whenever the cube is built: by model and market, by
+//! market, by model, and by month alone. A summary reads the smallest level that keeps every
+//! dimension it groups or filters by, so that "units by market for a year" adds up twelve months
+//! of markets instead of every group of model, market, fuel and gearbox of those months (the
+//! pre-aggregations of OLAP engines, chosen per request).
+
+use std::ops::Range;
+
+use polars::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::{Columns, Facts, Sums, col};
+use crate::domain::ResolvedFilter;
+
+/// Which dimensions of a cube row a level keeps apart; it sums over the others, which read as
+/// zero there (model id 0, the dictionary's first market, the first fuel and gearbox codes).
+/// Fuel and gearbox go together: a level keeping one but not the other would rarely be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Kept {
+    pub model: bool,
+    pub country: bool,
+    pub fuel_and_gearbox: bool,
+}
+
+impl Kept {
+    pub const ALL: Kept = Kept { model: true, country: true, fuel_and_gearbox: true };
+
+    /// The coarser levels a cube builds besides its rows as loaded.
+    pub const COARSER: [Kept; 4] = [
+        Kept { model: true, country: true, fuel_and_gearbox: false },
+        Kept { model: false, country: true, fuel_and_gearbox: false },
+        Kept { model: true, country: false, fuel_and_gearbox: false },
+        Kept { model: false, country: false, fuel_and_gearbox: false },
+    ];
+
+    /// Whether a level keeping `self` can answer for what needs `needed` kept.
+    pub fn covers(self, needed: Kept) -> bool {
+        (self.model || !needed.model)
+            && (self.country || !needed.country)
+            && (self.fuel_and_gearbox || !needed.fuel_and_gearbox)
+    }
+
+    /// What `filter` tests, and so needs kept.
+    pub fn needed_by(filter: &ResolvedFilter) -> Kept {
+        Kept {
+            model: filter.model_ids.is_some(),
+            country: filter.countries.is_some(),
+            fuel_and_gearbox: filter.fuel_types.is_some() || filter.transmissions.is_some(),
+        }
+    }
+
+    pub fn and(self, other: Kept) -> Kept {
+        Kept {
+            model: self.model || other.model,
+            country: self.country || other.country,
+            fuel_and_gearbox: self.fuel_and_gearbox || other.fuel_and_gearbox,
+        }
+    }
+}
+
+/// A level's group within one month: the kept dimensions' codes, zero for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct GroupKey {
+    model_id: i32,
+    country: u32,
+    fuel_type: u32,
+    transmission: u32,
+}
+
+/// Cube rows sorted by month, in the coded columns of [`Facts`].
+#[derive(Clone)]
+pub struct Level {
+    kept: Kept,
+    frame: DataFrame,
+    /// (month index, first row of that month), ascending: a month range is a slice.
+    month_starts: Vec<(i32, usize)>,
+}
+
+impl Level {
+    /// A level of `columns`, whose rows must come sorted by month.
+    pub(super) fn from_columns(kept: Kept, c: Columns) -> PolarsResult<Self> {
+        let mut month_starts: Vec<(i32, usize)> = Vec::new();
+        for (row, month) in c.month.iter().enumerate() {
+            if month_starts.last().is_none_or(|(m, _)| m != month) {
+                month_starts.push((*month, row));
+            }
+        }
+        let height = c.month.len();
+        let frame = DataFrame::new(
+            height,
+            vec![
+                Column::new(col::MONTH.into(), c.month),
+                Column::new(col::MODEL_ID.into(), c.model_id),
+                Column::new(col::COUNTRY.into(), c.country),
+                Column::new(col::FUEL_TYPE.into(), c.fuel_type),
+                Column::new(col::TRANSMISSION.into(), c.transmission),
+                Column::new(col::UNITS.into(), c.units),
+                Column::new(col::REVENUE.into(), c.revenue),
+                Column::new(col::PRICED_UNITS.into(), c.priced_units),
+                Column::new(col::ROWS.into(), c.rows),
+                Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
+            ],
+        )?;
+        let level = Self { kept, frame, month_starts };
+        // The kernels read the columns as plain slices: check once that they can.
+        level.facts()?;
+        Ok(level)
+    }
+
+    pub fn kept(&self) -> Kept {
+        self.kept
+    }
+
+    /// The frame's columns as slices. Each column is one chunk without nulls, as built.
+    pub fn facts(&self) -> PolarsResult<Facts<'_>> {
+        let f = &self.frame;
+        Ok(Facts {
+            month: f.column(col::MONTH)?.i32()?.cont_slice()?,
+            model_id: f.column(col::MODEL_ID)?.i32()?.cont_slice()?,
+            country: f.column(col::COUNTRY)?.u32()?.cont_slice()?,
+            fuel_type: f.column(col::FUEL_TYPE)?.u32()?.cont_slice()?,
+            transmission: f.column(col::TRANSMISSION)?.u32()?.cont_slice()?,
+            units: f.column(col::UNITS)?.i64()?.cont_slice()?,
+            revenue: f.column(col::REVENUE)?.f64()?.cont_slice()?,
+            priced_units: f.column(col::PRICED_UNITS)?.i64()?.cont_slice()?,
+            rows: f.column(col::ROWS)?.i64()?.cont_slice()?,
+        })
+    }
+
+    /// The rows of the months `first..=last` (month indices), as a row range of [`Facts`].
+    pub fn month_rows(&self, first: i32, last: i32) -> Range<usize> {
+        let start = self.month_starts.partition_point(|(m, _)| *m < first);
+        let end = self.month_starts.partition_point(|(m, _)| *m <= last);
+        let row = |i: usize| self.month_starts.get(i).map_or(self.len(), |(_, r)| *r);
+        row(start)..row(end).max(row(start))
+    }
+
+    /// (month index, first row of that month), ascending.
+    pub fn month_starts(&self) -> &[(i32, usize)] {
+        &self.month_starts
+    }
+
+    pub fn len(&self) -> usize {
+        self.frame.height()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame.height() == 0
+    }
+
+    pub fn estimated_bytes(&self) -> usize {
+        self.frame.estimated_size()
+    }
+
+    /// This level summed over the dimensions `kept` drops, month by month.
+    pub(super) fn coarsen(&self, kept: Kept) -> PolarsResult<Level> {
+        let facts = self.facts()?;
+        let coarse_rows = self.frame.column(col::COARSE_ROWS)?.i64()?.cont_slice()?;
+        let mut c = Columns::default();
+        let mut groups: FxHashMap<GroupKey, (Sums, i64)> = FxHashMap::default();
+        let mut ordered: Vec<(GroupKey, (Sums, i64))> = Vec::new();
+        for (index, (month, start)) in self.month_starts.iter().enumerate() {
+            let end = self.month_starts.get(index + 1).map_or(self.len(), |(_, r)| *r);
+            let rows = *start..end;
+            for row in rows {
+                let key = GroupKey {
+                    model_id: if kept.model { facts.model_id[row] } else { 0 },
+                    country: if kept.country { facts.country[row] } else { 0 },
+                    fuel_type: if kept.fuel_and_gearbox { facts.fuel_type[row] } else { 0 },
+                    transmission: if kept.fuel_and_gearbox { facts.transmission[row] } else { 0 },
+                };
+                let (sums, coarse) = groups.entry(key).or_default();
+                *sums += Sums {
+                    units: facts.units[row],
+                    revenue: facts.revenue[row],
+                    priced_units: facts.priced_units[row],
+                    rows: facts.rows[row],
+                };
+                *coarse += coarse_rows[row];
+            }
+            ordered.extend(groups.drain());
+            // A stable order within the month keeps sums of floats independent of hashing.
+            ordered.sort_unstable_by_key(|(key, _)| *key);
+            for (key, (sums, coarse)) in ordered.drain(..) {
+                c.month.push(*month);
+                c.model_id.push(key.model_id);
+                c.country.push(key.country);
+                c.fuel_type.push(key.fuel_type);
+                c.transmission.push(key.transmission);
+                c.units.push(sums.units);
+                c.revenue.push(sums.revenue);
+                c.priced_units.push(sums.priced_units);
+                c.rows.push(sums.rows);
+                c.coarse_rows.push(coarse);
+            }
+        }
+        Level::from_columns(kept, c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_covers_what_it_keeps() {
+        let by_market = Kept { country: true, ..Default::default() };
+        assert!(Kept::ALL.covers(Kept::ALL));
+        assert!(by_market.covers(Kept::default()));
+        assert!(by_market.covers(by_market));
+        assert!(!by_market.covers(Kept { model: true, ..Default::default() }));
+        assert!(!Kept::COARSER[0].covers(Kept { fuel_and_gearbox: true, ..Default::default() }));
+        let filter = ResolvedFilter {
+            countries: Some(["DE".to_string()].into()),
+            transmissions: Some([crate::domain::Transmission::Manual].into()),
+            ..Default::default()
+        };
+        assert_eq!(Kept::needed_by(&filter), Kept { model: false, country: true, fuel_and_gearbox: true });
+        assert_eq!(Kept::needed_by(&ResolvedFilter::default()), Kept::default());
+        assert_eq!(by_market.and(Kept { model: true, ..Default::default() }), Kept::COARSER[0]);
+    }
+}
