@@ -55,8 +55,8 @@ impl Application {
         context.warm_forecasts();
         context.sync_day_groups();
         let schema = build_schema(limits);
-        let router =
-            router(HttpState { app: context.clone(), schema }).layer(DefaultBodyLimit::max(max_body));
+        let router = router(HttpState { app: context.clone(), schema, parsed: Default::default() })
+            .layer(DefaultBodyLimit::max(max_body));
         let listener =
             TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         Ok(Self { listener, context, router })

@@ -1,7 +1,7 @@
 //! The GraphQL endpoint: authentication, the response cache, limits and error codes around
 //! async-graphql's execution.
 
-use async_graphql::parser::types::OperationType;
+use super::parsed::NotParsed;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -179,25 +179,29 @@ fn over_rate_limit(state: &HttpState, viewer: &Viewer) -> Option<Response> {
 /// What the parsed document says before any validation: whether it only reads, or why it is
 /// refused. A document that does not parse is left to the schema, which names the error.
 fn inspect(
+    parsed: &super::parsed::ParsedQueries,
     request: &mut async_graphql::Request,
     max_fields: usize,
     introspection: bool,
 ) -> Result<Option<bool>, (&'static str, String)> {
-    let written = crate::graphql::limits::written_field_count(&request.query);
-    if written > max_fields {
-        return Err((
-            "QUERY_TOO_COMPLEX",
-            format!("the query selects {written} fields: at most {max_fields} are allowed"),
-        ));
+    let too_many_written = |written: usize| {
+        ("QUERY_TOO_COMPLEX", format!("the query selects {written} fields: at most {max_fields} are allowed"))
+    };
+    let query = match parsed.get(&request.query, max_fields) {
+        Ok(query) => query,
+        Err(NotParsed::TooManyFields(written)) => return Err(too_many_written(written)),
+        Err(NotParsed::Invalid) => return Ok(None),
+    };
+    if query.written_fields > max_fields {
+        return Err(too_many_written(query.written_fields));
     }
-    let Ok(document) = request.parsed_query() else { return Ok(None) };
-    if !introspection && crate::graphql::limits::asks_for_introspection(document) {
+    if !introspection && query.asks_for_introspection {
         return Err((
             "BAD_USER_INPUT",
             "introspection is switched off on this server (SALESGRAPH_INTROSPECTION=off)".to_string(),
         ));
     }
-    let expanded = crate::graphql::limits::expanded_field_count(document);
+    let expanded = query.expanded_fields;
     if expanded > max_fields as u64 {
         let count = if expanded == u64::MAX { "more than 2^64".to_string() } else { expanded.to_string() };
         return Err((
@@ -207,7 +211,9 @@ fn inspect(
             ),
         ));
     }
-    Ok(Some(document.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query)))
+    // The schema executes this copy rather than parsing the text again.
+    request.set_parsed_query(query.document.clone());
+    Ok(Some(query.queries_only))
 }
 
 async fn execute(
@@ -267,15 +273,16 @@ async fn execute(
         }
         return response;
     }
-    let queries_only = match inspect(&mut request, app.settings.max_complexity, app.settings.introspection) {
-        Ok(queries_only) => queries_only,
-        Err((code, message)) => {
-            // The GraphQL-over-HTTP rule for a request that fails before execution.
-            let status = if graphql_media_type { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-            audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
-            return error_response_as(status, code, &message, content_type);
-        }
-    };
+    let queries_only =
+        match inspect(&state.parsed, &mut request, app.settings.max_complexity, app.settings.introspection) {
+            Ok(queries_only) => queries_only,
+            Err((code, message)) => {
+                // The GraphQL-over-HTTP rule for a request that fails before execution.
+                let status = if graphql_media_type { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+                audit::answered(&access.viewer, operation.as_deref(), status, &[code], false);
+                return error_response_as(status, code, &message, content_type);
+            }
+        };
     if transport.get.is_some() && queries_only == Some(false) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -303,13 +310,19 @@ async fn execute(
     let failed_before_execution = response.data == async_graphql::Value::Null
         && response.is_err()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let encoded = serde_json::to_value(&response).map(|mut value| {
-        if failed_before_execution && let Some(object) = value.as_object_mut() {
-            object.remove("data");
-        }
-        value
-    });
-    let body = match encoded.and_then(|value| serde_json::to_vec(&value)) {
+    // Straight to bytes, in the order the query selected; only an answer without `data` takes
+    // the detour through a JSON value (building one cost as much as writing the bytes).
+    let encoded = if failed_before_execution {
+        serde_json::to_value(&response).and_then(|mut value| {
+            if let Some(object) = value.as_object_mut() {
+                object.remove("data");
+            }
+            serde_json::to_vec(&value)
+        })
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = match encoded {
         Ok(body) => Bytes::from(body),
         Err(e) => {
             return error_response(

@@ -5,6 +5,7 @@ mod dashboard;
 pub mod graphiql;
 mod graphql;
 mod health;
+pub mod parsed;
 pub mod persisted;
 pub mod rate_limit;
 mod subscriptions;
@@ -30,6 +31,9 @@ use crate::metrics::{PathLabels, RequestLabels};
 pub struct HttpState {
     pub app: Arc<AppContext>,
     pub schema: AppSchema,
+    /// Behind an `Arc`: axum clones the state for every request, and a cache's clone is not
+    /// one reference count (it was a tenth of a cached answer's time).
+    pub parsed: Arc<parsed::ParsedQueries>,
 }
 
 pub fn router(state: HttpState) -> Router {

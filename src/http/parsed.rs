@@ -1,0 +1,102 @@
+//! Parsed query documents by their text. Dashboards send the same few queries over and over:
+//! parsing one (pest) and counting its fields for the limits cost more than a cached answer, so
+//! each distinct text is parsed once and its document cloned for every execution after.
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+
+use crate::graphql::limits;
+
+/// Distinct query texts remembered, and the longest text remembered: a client sending ever new
+/// texts pushes out old ones, never more than about 8 MiB of them.
+const REMEMBERED: u64 = 1_000;
+const LONGEST_REMEMBERED: usize = 8 * 1024;
+
+/// What one query text says, before any validation against the schema.
+#[derive(Debug)]
+pub struct ParsedQuery {
+    pub document: ExecutableDocument,
+    /// Fields as written ([`limits::written_field_count`]).
+    pub written_fields: usize,
+    /// Fields once aliases and fragments are expanded ([`limits::expanded_field_count`]).
+    pub expanded_fields: u64,
+    pub asks_for_introspection: bool,
+    /// Whether every operation is a query (no mutation, no subscription).
+    pub queries_only: bool,
+}
+
+#[derive(Clone)]
+pub struct ParsedQueries {
+    memo: moka::sync::Cache<String, Arc<ParsedQuery>>,
+}
+
+impl Default for ParsedQueries {
+    fn default() -> Self {
+        Self { memo: moka::sync::Cache::new(REMEMBERED) }
+    }
+}
+
+/// Why a text has no [`ParsedQuery`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotParsed {
+    /// More fields written than `max_fields`: refused before parsing it.
+    TooManyFields(usize),
+    /// Not a GraphQL document: the schema names the error when it parses it itself.
+    Invalid,
+}
+
+impl ParsedQueries {
+    /// The text's parsed query, parsed now when not remembered. A text with more than
+    /// `max_fields` fields written is refused unparsed.
+    pub fn get(&self, query: &str, max_fields: usize) -> Result<Arc<ParsedQuery>, NotParsed> {
+        if let Some(known) = self.memo.get(query) {
+            return Ok(known);
+        }
+        let written_fields = limits::written_field_count(query);
+        if written_fields > max_fields {
+            return Err(NotParsed::TooManyFields(written_fields));
+        }
+        let document = async_graphql::parser::parse_query(query).map_err(|_| NotParsed::Invalid)?;
+        let parsed = Arc::new(ParsedQuery {
+            written_fields,
+            expanded_fields: limits::expanded_field_count(&document),
+            asks_for_introspection: limits::asks_for_introspection(&document),
+            queries_only: document.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query),
+            document,
+        });
+        if query.len() <= LONGEST_REMEMBERED {
+            self.memo.insert(query.to_string(), parsed.clone());
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_is_parsed_once_and_its_counts_kept() {
+        let queries = ParsedQueries::default();
+        let text = "{ a: topModels { units } b: topModels { units } }";
+        let first = queries.get(text, 100).unwrap();
+        let again = queries.get(text, 100).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the second request reuses the parse");
+        assert_eq!((first.written_fields, first.expanded_fields), (4, 4));
+        assert!(first.queries_only && !first.asks_for_introspection);
+        let mutation = queries.get("mutation { importSales(csv: \"\") { landed } }", 100).unwrap();
+        assert!(!mutation.queries_only);
+        assert!(queries.get("{ __schema { types { name } } }", 100).unwrap().asks_for_introspection);
+    }
+
+    #[test]
+    fn oversized_and_broken_texts_are_refused_and_not_remembered() {
+        let queries = ParsedQueries::default();
+        assert_eq!(queries.get("{ a b c }", 2).unwrap_err(), NotParsed::TooManyFields(3));
+        assert_eq!(queries.get("{ a ", 100).unwrap_err(), NotParsed::Invalid);
+        let long = format!("{{ {} }}", "x ".repeat(LONGEST_REMEMBERED));
+        let first = queries.get(&long, 100_000).unwrap();
+        assert!(!Arc::ptr_eq(&first, &queries.get(&long, 100_000).unwrap()), "too long to remember");
+    }
+}
