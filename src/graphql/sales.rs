@@ -168,17 +168,17 @@ impl SalesQuery {
             Direction::Forward => (position.is_some(), page.has_more),
             Direction::Backward => (page.has_more, position.is_some()),
         };
-        // One query each for the page's models and countries (when asked for), however many rows
-        // reference them.
+        // The page's models and countries (when asked for) from the catalogue in memory, one query
+        // each for any it lacks, however many rows reference them.
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("model").exists() {
             let ids: std::collections::BTreeSet<i32> = page.rows.iter().map(|r| r.model_id).collect();
-            ctx.data::<Models>()?.load_many(ids).await?;
+            super::loaders::prime_models(ctx.data::<Models>()?, ids).await?;
         }
         if node.field("country").exists() {
             let codes: std::collections::BTreeSet<String> =
                 page.rows.iter().map(|r| r.country_code.clone()).collect();
-            ctx.data::<Countries>()?.load_many(codes).await?;
+            super::loaders::prime_countries(ctx.data::<Countries>()?, codes).await?;
         }
         let mut connection =
             Connection::with_additional_fields(has_previous, has_next, SaleConnectionFields { total_count });

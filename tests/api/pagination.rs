@@ -209,3 +209,32 @@ async fn a_page_window_that_misses_rows_is_read_again_without_it() {
     assert_eq!(stale.has_more, unbounded.has_more);
     assert_eq!(unbounded.rows.len(), 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_names_models_and_markets_newer_than_the_catalogue_in_memory() {
+    use sea_orm::ConnectionTrait;
+
+    let server = super::seeded_server(50).await;
+    // Written behind the server's back, without a data version bump: its catalogue in memory
+    // stays without them, as a replica's does until its refresh.
+    for sql in [
+        "INSERT INTO car_model (id, name, body_type) VALUES (999, 'Concept Z', 'SUV')",
+        "INSERT INTO country (code, name, region) VALUES ('ZZ', 'Zedland', 'Europe')",
+        "INSERT INTO sale (sold_on, model_id, country_code, units, fuel_type, transmission, date_precision) \
+         SELECT MAX(sold_on), 999, 'ZZ', 1, 'PETROL', 'AUTOMATIC', 'DAY' FROM sale",
+    ] {
+        server.db.db.execute_unprepared(sql).await.expect(sql);
+    }
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let data = server
+        .data("{ sales(first: 3) { edges { node { model { name } country { code name } } } } }", json!({}))
+        .await;
+    let newest = &data["sales"]["edges"][0]["node"];
+    assert_eq!(newest["model"]["name"], "Concept Z", "{data}");
+    assert_eq!(newest["country"]["name"], "Zedland", "{data}");
+    let queries = server.metric("salesgraph_db_queries_total").await - before;
+    assert_eq!(
+        queries, 3.0,
+        "the page, then one query each for the model and the market the catalogue lacks"
+    );
+}
