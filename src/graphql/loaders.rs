@@ -30,14 +30,7 @@ pub fn countries(store: Store, catalogue: Arc<Catalogue>) -> Countries {
 /// granularity) even when the catalogue holds every id: most of a page's latency when the
 /// server is idle.
 pub async fn prime_models(models: &Models, ids: impl IntoIterator<Item = i32>) -> async_graphql::Result<()> {
-    let catalogue = &models.loader().catalogue;
-    let (known, missing): (Vec<i32>, Vec<i32>) =
-        ids.into_iter().partition(|id| catalogue.model_by_id(*id).is_some());
-    models.feed_many(known.into_iter().filter_map(|id| Some((id, catalogue.model_by_id(id)?.clone())))).await;
-    if !missing.is_empty() {
-        models.load_many(missing).await?;
-    }
-    Ok(())
+    prime(models, ids, |loader, id| loader.catalogue.model_by_id(*id).cloned()).await
 }
 
 /// [`prime_models`] for the markets among `codes`.
@@ -45,18 +38,30 @@ pub async fn prime_countries(
     countries: &Countries,
     codes: impl IntoIterator<Item = String>,
 ) -> async_graphql::Result<()> {
-    let catalogue = &countries.loader().catalogue;
-    let (known, missing): (Vec<String>, Vec<String>) =
-        codes.into_iter().partition(|code| catalogue.country_by_code(code).is_some());
-    countries
-        .feed_many(
-            known
-                .into_iter()
-                .filter_map(|code| Some((code.clone(), catalogue.country_by_code(&code)?.clone()))),
-        )
-        .await;
+    prime(countries, codes, |loader, code| loader.catalogue.country_by_code(code).cloned()).await
+}
+
+/// Feeds `loader` what `in_memory` finds for `keys`, then loads the rest.
+async fn prime<K, L>(
+    loader: &DataLoader<L, HashMapCache>,
+    keys: impl IntoIterator<Item = K>,
+    in_memory: impl Fn(&L, &K) -> Option<L::Value>,
+) -> async_graphql::Result<()>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = async_graphql::Error>,
+{
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for key in keys {
+        match in_memory(loader.loader(), &key) {
+            Some(value) => found.push((key, value)),
+            None => missing.push(key),
+        }
+    }
+    loader.feed_many(found).await;
     if !missing.is_empty() {
-        countries.load_many(missing).await?;
+        loader.load_many(missing).await?;
     }
     Ok(())
 }
