@@ -1,7 +1,9 @@
-//! The one place where field-level access is enforced: an async-graphql extension that looks at
-//! every field before its resolver runs. A denied field resolves to null and its error (code
-//! `FORBIDDEN`, path of the field) joins the response, so the rest of the answer still arrives.
-//! A field whose arguments use a protected enum value (`metric: REVENUE`) is denied the same way.
+//! The one place where field-level access is decided ([`field_denial`]) and enforced: an
+//! async-graphql extension that looks at every field before its resolver runs, and the one
+//! resolver that writes its fields without that machinery (`graphql::sales::Sale`, a page's rows)
+//! asks the same function. A denied field resolves to null and its error (code `FORBIDDEN`, path
+//! of the field) joins the response, so the rest of the answer still arrives. A field whose
+//! arguments use a protected enum value (`metric: REVENUE`) is denied the same way.
 
 use std::sync::{Arc, Mutex};
 
@@ -45,15 +47,6 @@ fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
 
 fn forbidden_message(role: &str, coordinate: &str, resource: &str) -> String {
     format!("the {role} role may not read {coordinate} ({resource})")
-}
-
-fn forbidden(info: &ResolveInfo<'_>, message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error.path = path_of(info.path_node);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", "FORBIDDEN");
-    error.extensions = Some(extensions);
-    error
 }
 
 /// The named type inside a type reference such as `[Metric!]!`.
@@ -145,32 +138,15 @@ impl Extension for FieldAccessGuard {
         if info.is_for_introspection {
             return next.run(ctx, info).await;
         }
-        // The HTTP layer always sets the viewer; without one, fail closed on protected fields.
-        let Some(access) = ctx.data_opt::<RequestAccess>() else {
-            return match ctx.data_opt::<std::sync::Arc<crate::app::AppContext>>() {
-                Some(app) if app.policy.current().protection_of(info.parent_type, info.name).is_some() => {
-                    let error = forbidden(&info, "no viewer for this request".to_string());
-                    if let Ok(mut denied) = self.denied.lock() {
-                        denied.push(error);
-                    }
-                    Ok(None)
-                }
-                _ => next.run(ctx, info).await,
-            };
-        };
-        let role = access.viewer.role;
-        let message = match access.policy.protection_of(info.parent_type, info.name) {
-            Some(protection) if !protection.allowed.contains(&role) => Some(forbidden_message(
-                role.as_str(),
-                &format!("{}.{}", info.parent_type, info.name),
-                &protection.resource,
-            )),
-            _ if info.field.arguments.is_empty() => None,
-            _ => self.denied_argument(ctx, &info, access),
-        };
+        let access = ctx.data_opt::<RequestAccess>();
+        let app = ctx.data_opt::<Arc<crate::app::AppContext>>().map(|app| &**app);
+        let message = field_denial(access, app, info.parent_type, info.name).or_else(|| match access {
+            Some(access) if !info.field.arguments.is_empty() => self.denied_argument(ctx, &info, access),
+            _ => None,
+        });
         match message {
             Some(message) => {
-                let error = forbidden(&info, message);
+                let error = forbidden_at(info.path_node, message);
                 if let Ok(mut denied) = self.denied.lock() {
                     denied.push(error);
                 }
@@ -179,6 +155,44 @@ impl Extension for FieldAccessGuard {
             None => next.run(ctx, info).await,
         }
     }
+}
+
+/// Why this request may not read `parent_type.field` (arguments aside), or `None` when it may.
+/// The guard asks it for every field it sees; a resolver that writes an object's fields in one
+/// pass without the per-field machinery (`graphql::sales::Sale`) must ask it for each field.
+/// The HTTP layer always sets the viewer; without one, protected fields fail closed.
+pub fn field_denial(
+    access: Option<&RequestAccess>,
+    app: Option<&crate::app::AppContext>,
+    parent_type: &str,
+    field: &str,
+) -> Option<String> {
+    match access {
+        Some(access) => access
+            .policy
+            .protection_of(parent_type, field)
+            .filter(|protection| !protection.allowed.contains(&access.viewer.role))
+            .map(|protection| {
+                forbidden_message(
+                    access.viewer.role.as_str(),
+                    &format!("{parent_type}.{field}"),
+                    &protection.resource,
+                )
+            }),
+        None => app
+            .filter(|app| app.policy.current().protection_of(parent_type, field).is_some())
+            .map(|_| "no viewer for this request".to_string()),
+    }
+}
+
+/// The error a denied field answers with: code `FORBIDDEN`, at the field's path.
+pub fn forbidden_at(path_node: &QueryPathNode<'_>, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.path = path_of(path_node);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", "FORBIDDEN");
+    error.extensions = Some(extensions);
+    error
 }
 
 #[cfg(test)]

@@ -1,19 +1,46 @@
 //! The catalogue: models, countries, and who is asking.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::{Context, ID, InputType, Object, Positioned, Result, ServerResult, SimpleObject, Value};
 use entity::{car_model, country};
 
 use super::enums::{self, BodyType};
+use super::one_pass::{self, OnePass, one_pass_output};
 use super::scalars::Date;
 use super::{app, viewer};
 use crate::auth;
 
-/// A car model of the catalogue.
+/// A car model of the catalogue. Pages and rankings repeat it, so it resolves in one pass
+/// (`super::one_pass`); [`CarModelFields`] declares it to the schema.
 pub struct CarModel(pub car_model::Model);
 
+/// `CarModel` as the schema declares it, and the reference its one pass answers like.
+pub struct CarModelFields(pub car_model::Model);
+
+one_pass_output!(CarModel, twin: CarModelFields);
+
+impl OnePass for CarModel {
+    const TYPE_NAME: &'static str = "CarModel";
+
+    async fn field_value<'a>(
+        &'a self,
+        _ctx: &'a Context<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let model = &self.0;
+        Ok(match field.node.name.node.as_str() {
+            "id" => Value::String(model.id.to_string()),
+            "name" => Value::String(model.name.clone()),
+            "bodyType" => enums::body_type(&model.body_type).to_value(),
+            "basePrice" => model.base_price.map_or(Value::Null, Value::from),
+            _ => return Err(one_pass::unknown_field::<Self>(field)),
+        })
+    }
+}
+
 /// A BMW model in the catalogue.
-#[Object]
-impl CarModel {
+#[Object(name = "CarModel")]
+impl CarModelFields {
     /// The model's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
@@ -37,11 +64,35 @@ impl CarModel {
 }
 
 /// A market: an ISO 3166-1 country, or a region's unallocated market (XE …) for data kept by region.
+/// Resolved in one pass like [`CarModel`]; [`CountryFields`] declares it to the schema.
 pub struct Country(pub country::Model);
 
+/// `Country` as the schema declares it, and the reference its one pass answers like.
+pub struct CountryFields(pub country::Model);
+
+one_pass_output!(Country, twin: CountryFields);
+
+impl OnePass for Country {
+    const TYPE_NAME: &'static str = "Country";
+
+    async fn field_value<'a>(
+        &'a self,
+        _ctx: &'a Context<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let country = &self.0;
+        Ok(match field.node.name.node.as_str() {
+            "code" => Value::String(country.code.clone()),
+            "name" => Value::String(country.name.clone()),
+            "region" => Value::String(country.region.clone()),
+            _ => return Err(one_pass::unknown_field::<Self>(field)),
+        })
+    }
+}
+
 /// A market: a country (or an unallocated region market from imports).
-#[Object]
-impl Country {
+#[Object(name = "Country")]
+impl CountryFields {
     /// ISO 3166-1 alpha-2 code, e.g. "DE".
     async fn code(&self) -> &str {
         &self.0.code

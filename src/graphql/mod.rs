@@ -11,6 +11,7 @@ pub mod import;
 pub mod limits;
 pub mod live;
 pub mod loaders;
+pub mod one_pass;
 pub mod planning;
 pub mod sales;
 pub mod scalars;

@@ -18,6 +18,6 @@ impl ScalarType for Date {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.format("%Y-%m-%d").to_string())
+        Value::String(crate::domain::iso_date(self.0))
     }
 }

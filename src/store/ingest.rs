@@ -145,7 +145,7 @@ pub(crate) fn multi_row_insert(backend: DbBackend, table: &str, columns: &[&str]
 fn sqlite_values(rows: &[NewSale]) -> Vec<Value> {
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * SALE_COLUMNS.len());
     for sale in rows {
-        values.push(iso_date(sale.sold_on).into());
+        values.push(crate::domain::iso_date(sale.sold_on).into());
         values.push(sale.model_id.into());
         values.push(sale.country_code.as_str().into());
         values.push(sale.units.into());
@@ -157,31 +157,6 @@ fn sqlite_values(rows: &[NewSale]) -> Vec<Value> {
         values.push(sale.date_precision.as_str().into());
     }
     values
-}
-
-/// `YYYY-MM-DD`, as the driver stores a date in SQLite, without going through a format string
-/// (chrono's formatter was the largest item of an import's parameter building).
-fn iso_date(date: NaiveDate) -> String {
-    let (year, month, day) = (date.year(), date.month(), date.day());
-    if !(0..=9999).contains(&year) {
-        return date.format("%Y-%m-%d").to_string();
-    }
-    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
-    let year = year as u32;
-    [
-        digit(year / 1000),
-        digit(year / 100),
-        digit(year / 10),
-        digit(year),
-        '-',
-        digit(month / 10),
-        digit(month),
-        '-',
-        digit(day / 10),
-        digit(day),
-    ]
-    .iter()
-    .collect()
 }
 
 pub fn month_start(date: NaiveDate) -> NaiveDate {
@@ -435,14 +410,6 @@ impl Drop for IngestWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_written_as_the_driver_writes_them() {
-        for (y, m, d) in [(2024, 3, 9), (1999, 12, 31), (5, 1, 1), (2026, 10, 20)] {
-            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
-            assert_eq!(iso_date(date), date.format("%F").to_string());
-        }
-    }
 
     #[test]
     fn placeholders_follow_the_backend() {

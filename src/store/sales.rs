@@ -3,7 +3,7 @@
 use base64::Engine;
 use chrono::NaiveDate;
 use entity::sale;
-use sea_orm::{DbErr, EntityTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
 use super::Store;
 use super::sql::SqlBuilder;
@@ -118,7 +118,8 @@ pub async fn page(
         let statement =
             bounded_page_statement(store.backend(), filter, direction, cursor, size, window_start);
         store.count_query();
-        sale::Entity::find().from_raw_sql(statement).all(store.read()).await
+        let rows = store.read().query_all_raw(statement).await?;
+        rows.iter().map(sale_of_row).collect::<Result<Vec<_>, DbErr>>()
     };
     let mut rows = read(window_start).await?;
     if window_start.is_some() && rows.len() as u64 <= size {
@@ -133,6 +134,24 @@ pub async fn page(
 }
 
 /// Whether the sale table holds any row.
+/// A row of [`COLUMNS`], read by position: by name, each of a page's ~1,100 values was looked up
+/// in the row's column map first (a tenth of a page's server time with the decoding, perf).
+fn sale_of_row(row: &sea_orm::QueryResult) -> Result<sale::Model, DbErr> {
+    Ok(sale::Model {
+        id: row.try_get_by_index(0)?,
+        sold_on: row.try_get_by_index(1)?,
+        model_id: row.try_get_by_index(2)?,
+        country_code: row.try_get_by_index(3)?,
+        units: row.try_get_by_index(4)?,
+        unit_price: row.try_get_by_index(5)?,
+        revenue: row.try_get_by_index(6)?,
+        fuel_type: row.try_get_by_index(7)?,
+        transmission: row.try_get_by_index(8)?,
+        color: row.try_get_by_index(9)?,
+        date_precision: row.try_get_by_index(10)?,
+    })
+}
+
 pub async fn any_sales<C: sea_orm::ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
