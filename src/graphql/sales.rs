@@ -145,7 +145,7 @@ impl SaleEdge {
 }
 
 /// `SaleEdge` as the schema declares it (the shape of async-graphql's `Edge`).
-pub struct SaleEdgeFields(SaleEdge);
+pub struct SaleEdgeFields(pub SaleEdge);
 
 /// An edge in a connection.
 #[Object(name = "SaleEdge")]
@@ -200,12 +200,12 @@ impl SaleConnection {
     }
 
     /// A list of edges.
-    async fn edges(&self) -> OnePassList<'_, SaleEdge> {
+    async fn edges(&self) -> OnePassList<&SaleEdge> {
         OnePassList(self.edges.iter().collect())
     }
 
     /// A list of nodes.
-    async fn nodes(&self) -> OnePassList<'_, Sale> {
+    async fn nodes(&self) -> OnePassList<&Sale> {
         OnePassList(self.edges.iter().map(|edge| &edge.0).collect())
     }
 
@@ -314,170 +314,5 @@ impl SalesQuery {
             total_count,
         };
         Ok(Some(connection))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
-    use chrono::NaiveDate;
-    use serde_json::Value as Json;
-
-    use super::*;
-    use crate::access::{AccessPolicy, FieldAccess, RequestAccess};
-    use crate::auth::{Role, Viewer};
-    use crate::store::catalogue::Catalogue;
-
-    use crate::graphql::catalogue::{CarModelFields, CountryFields};
-
-    /// The same rows, edges, models and markets behind both resolvers of each one-pass type.
-    struct BothResolvers(Vec<sale::Model>, Arc<Catalogue>);
-
-    #[Object]
-    impl BothResolvers {
-        async fn sales(&self) -> Vec<Sale> {
-            self.0.iter().cloned().map(Sale).collect()
-        }
-
-        async fn sales_reference(&self) -> Vec<SaleFields> {
-            self.0.iter().cloned().map(SaleFields).collect()
-        }
-
-        async fn edges(&self) -> Vec<SaleEdge> {
-            self.0.iter().cloned().map(|row| SaleEdge(Sale(row))).collect()
-        }
-
-        async fn edges_reference(&self) -> Vec<SaleEdgeFields> {
-            self.0.iter().cloned().map(|row| SaleEdgeFields(SaleEdge(Sale(row)))).collect()
-        }
-
-        async fn models(&self) -> Vec<CarModel> {
-            self.1.models.iter().take(3).cloned().map(CarModel).collect()
-        }
-
-        async fn models_reference(&self) -> Vec<CarModelFields> {
-            self.1.models.iter().take(3).cloned().map(CarModelFields).collect()
-        }
-
-        async fn countries(&self) -> Vec<Country> {
-            self.1.countries.iter().take(3).cloned().map(Country).collect()
-        }
-
-        async fn countries_reference(&self) -> Vec<CountryFields> {
-            self.1.countries.iter().take(3).cloned().map(CountryFields).collect()
-        }
-    }
-
-    fn rows(catalogue: &Catalogue) -> Vec<sale::Model> {
-        let model = |name: &str| catalogue.model_by_name(name).map(|m| m.id).expect("catalogue model");
-        let row = |id, model_id, country: &str, price: Option<f64>, color: Option<&str>| sale::Model {
-            id,
-            sold_on: NaiveDate::from_ymd_opt(2024, 3, 9).expect("date"),
-            model_id,
-            country_code: country.to_string(),
-            units: 3,
-            unit_price: price,
-            revenue: price.map(|p| p * 3.0),
-            fuel_type: "electric".to_string(),
-            transmission: "automatic".to_string(),
-            color: color.map(str::to_string),
-            date_precision: "day".to_string(),
-        };
-        vec![row(7, model("X5"), "DE", Some(65_000.5), Some("Black")), row(8, model("i4"), "GB", None, None)]
-    }
-
-    /// Runs `selection` on `list` and on its reference twin as `role`; returns each one's answer
-    /// and the errors each raised, paths relative to its own list.
-    async fn both(list: &str, selection: &str, role: Role) -> (Json, Json, Vec<Json>, Vec<Json>) {
-        let catalogue = Arc::new(Catalogue::builtin());
-        let rows = rows(&catalogue);
-        let store = crate::store::Store::new(
-            sea_orm::Database::connect("sqlite::memory:").await.expect("sqlite"),
-            Default::default(),
-        );
-        let models = super::super::loaders::models(store.clone(), catalogue.clone());
-        let countries = super::super::loaders::countries(store, catalogue.clone());
-        super::super::loaders::prime_models(&models, rows.iter().map(|r| r.model_id)).await.expect("models");
-        super::super::loaders::prime_countries(&countries, rows.iter().map(|r| r.country_code.clone()))
-            .await
-            .expect("countries");
-        let schema = Schema::build(BothResolvers(rows, catalogue), EmptyMutation, EmptySubscription)
-            .extension(FieldAccess)
-            .data(models)
-            .data(countries)
-            .finish();
-        let access = RequestAccess::new(
-            Viewer::new("test", role, vec![]),
-            Arc::new(AccessPolicy::default_policy().await.expect("policy")),
-        );
-        let mut query = format!("{{ {list} {{ {selection} }} {list}Reference {{ {selection} }} }}");
-        if selection.contains("...Row") {
-            query.push_str(" fragment Row on Sale { color soldOn }");
-        }
-        let response = schema.execute(Request::new(query).data(access)).await;
-        let response = serde_json::to_value(&response).expect("json");
-        let errors_of = |root: &str| -> Vec<Json> {
-            let mut errors: Vec<Json> = response["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|e| e["path"][0] == root)
-                .map(|e| serde_json::json!([e["message"], e["path"].as_array().map(|p| p[1..].to_vec())]))
-                .collect();
-            errors.sort_by_key(|e| e.to_string());
-            errors
-        };
-        let reference = format!("{list}Reference");
-        (
-            response["data"][list].clone(),
-            response["data"][&reference].clone(),
-            errors_of(list),
-            errors_of(&reference),
-        )
-    }
-
-    #[tokio::test]
-    async fn one_pass_types_answer_as_their_per_field_twins_do() {
-        let sale = "id soldOn units unitPrice revenue fuelType transmission color";
-        let cases = [
-            (
-                "sales",
-                format!("{sale} model {{ id name bodyType basePrice }} country {{ code name region }}"),
-            ),
-            ("sales", "__typename first: id again: id model { name } model { id } n: units".to_string()),
-            ("sales", "...Row ... on Sale { units country { code } } ... { id } id".to_string()),
-            ("sales", "country { __typename code } model { __typename }".to_string()),
-            ("edges", format!("cursor __typename node {{ {sale} model {{ name }} }} again: node {{ id }}")),
-            ("edges", "... on SaleEdge { node { ...Row } } cursor".to_string()),
-            ("models", "id name bodyType basePrice __typename".to_string()),
-            ("countries", "code name region __typename c: code".to_string()),
-        ];
-        for (list, selection) in &cases {
-            for role in [Role::Admin, Role::Analyst] {
-                let (one_pass, reference, one_pass_errors, reference_errors) =
-                    both(list, selection, role).await;
-                assert!(
-                    reference.as_array().is_some_and(|items| items.len() >= 2),
-                    "{selection}: {reference}"
-                );
-                assert_eq!(one_pass.to_string(), reference.to_string(), "{role:?} {list} {selection}");
-                assert_eq!(one_pass_errors, reference_errors, "{role:?} {list} {selection}");
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn one_pass_fields_are_guarded() {
-        let (one_pass, _, errors, _) = both("sales", "id revenue", Role::Analyst).await;
-        assert_eq!(one_pass[0]["revenue"], Json::Null);
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert_eq!(errors[0][1], serde_json::json!([0, "revenue"]));
-        let (one_pass, ..) = both("sales", "id revenue", Role::Admin).await;
-        assert_eq!(one_pass[0]["revenue"], serde_json::json!(195_001.5));
-        let (one_pass, _, errors, _) = both("models", "name basePrice", Role::Analyst).await;
-        assert_eq!(one_pass[0]["basePrice"], Json::Null);
-        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 }

@@ -1,7 +1,8 @@
 //! Aggregates by any dimensions and period, and model rankings.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::{Context, Object, Positioned, Result, ServerResult, SimpleObject, Value};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -9,75 +10,133 @@ use super::catalogue::{CarModel, Country};
 use super::enums::{self, BodyType, Dimension, FuelType, Granularity, Metric, SortOrder, Transmission};
 use super::error::ApiError;
 use super::filter::SalesFilter;
+use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
-use crate::app::Snapshot;
+use crate::store::catalogue::Catalogue;
 use crate::summary::{self, AggregateRow, SummaryRequest};
 
 /// Largest `limit` a ranking or summary accepts.
 pub const MAX_LIMIT: i32 = 10_000;
 
-/// One group of sales; the dimensions not grouped by are null.
+/// One group of sales; the dimensions not grouped by are null. Summaries return hundreds of
+/// groups, so it resolves in one pass (`super::one_pass`); [`SalesAggregateFields`] declares it
+/// to the schema.
 pub struct SalesAggregate {
     row: AggregateRow,
-    snapshot: std::sync::Arc<Snapshot>,
+    catalogue: std::sync::Arc<Catalogue>,
 }
 
-/// One group of sales; the dimensions not grouped by are null.
-#[Object]
 impl SalesAggregate {
+    pub fn new(row: AggregateRow, catalogue: std::sync::Arc<Catalogue>) -> Self {
+        Self { row, catalogue }
+    }
+
+    fn model(&self) -> Option<CarModel> {
+        let id = self.row.model_id?;
+        self.catalogue.model_by_id(id).cloned().map(CarModel)
+    }
+
+    fn country(&self) -> Option<Country> {
+        let code = self.row.country.as_deref()?;
+        self.catalogue.country(code).cloned().map(Country)
+    }
+}
+
+one_pass_output!(SalesAggregate, twin: SalesAggregateFields);
+
+impl OnePass for SalesAggregate {
+    const TYPE_NAME: &'static str = "SalesAggregate";
+
+    async fn field_value<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        use async_graphql::InputType;
+        let row = &self.row;
+        let text = |value: Option<&String>| value.map_or(Value::Null, |v| Value::String(v.clone()));
+        let number = |value: Option<f64>| value.map_or(Value::Null, Value::from);
+        Ok(match field.node.name.node.as_str() {
+            "period" => row.period.map_or(Value::Null, |day| Value::String(crate::domain::iso_date(day))),
+            "model" => match self.model() {
+                Some(model) => one_pass::resolve_nested(&model, ctx, field).await?,
+                None => Value::Null,
+            },
+            "country" => match self.country() {
+                Some(country) => one_pass::resolve_nested(&country, ctx, field).await?,
+                None => Value::Null,
+            },
+            "region" => text(row.region.as_ref()),
+            "bodyType" => row.body_type.as_deref().map_or(Value::Null, |v| enums::body_type(v).to_value()),
+            "fuelType" => row.fuel_type.as_deref().map_or(Value::Null, |v| enums::fuel_type(v).to_value()),
+            "transmission" => {
+                row.transmission.as_deref().map_or(Value::Null, |v| enums::transmission(v).to_value())
+            }
+            "units" => Value::from(row.units),
+            "revenue" => number(row.revenue()),
+            "averagePrice" => number(row.average_price()),
+            _ => return Err(one_pass::unknown_field::<Self>(field)),
+        })
+    }
+}
+
+/// `SalesAggregate` as the schema declares it, and the reference its one pass answers like.
+pub struct SalesAggregateFields(pub SalesAggregate);
+
+/// One group of sales; the dimensions not grouped by are null.
+#[Object(name = "SalesAggregate")]
+impl SalesAggregateFields {
     /// First day of the month, quarter or year (when grouped by PERIOD).
     async fn period(&self) -> Option<Date> {
-        self.row.period.map(Date)
+        self.0.row.period.map(Date)
     }
 
     /// The model.
     async fn model(&self) -> Option<CarModel> {
-        let id = self.row.model_id?;
-        self.snapshot.catalogue.model_by_id(id).cloned().map(CarModel)
+        self.0.model()
     }
 
     /// The market.
     async fn country(&self) -> Option<Country> {
-        let code = self.row.country.as_deref()?;
-        self.snapshot.catalogue.country(code).cloned().map(Country)
+        self.0.country()
     }
 
     /// The region (when grouped by REGION).
     async fn region(&self) -> Option<&str> {
-        self.row.region.as_deref()
+        self.0.row.region.as_deref()
     }
 
     /// The body type (when grouped by BODY_TYPE).
     async fn body_type(&self) -> Option<BodyType> {
-        self.row.body_type.as_deref().map(enums::body_type)
+        self.0.row.body_type.as_deref().map(enums::body_type)
     }
 
     /// The fuel type (when grouped by FUEL_TYPE).
     async fn fuel_type(&self) -> Option<FuelType> {
-        self.row.fuel_type.as_deref().map(enums::fuel_type)
+        self.0.row.fuel_type.as_deref().map(enums::fuel_type)
     }
 
     /// The gearbox (when grouped by TRANSMISSION).
     async fn transmission(&self) -> Option<Transmission> {
-        self.row.transmission.as_deref().map(enums::transmission)
+        self.0.row.transmission.as_deref().map(enums::transmission)
     }
 
     /// Cars sold.
     async fn units(&self) -> i64 {
-        self.row.units
+        self.0.row.units
     }
 
     /// Money taken in USD; null when no sale of the group had a price.
     #[graphql(visible = "crate::access::visibility::sales_aggregate_revenue")]
     async fn revenue(&self) -> Option<f64> {
-        self.row.revenue()
+        self.0.row.revenue()
     }
 
     /// Revenue per car in USD over the sales that had a price.
     #[graphql(visible = "crate::access::visibility::sales_aggregate_average_price")]
     async fn average_price(&self) -> Option<f64> {
-        self.row.average_price()
+        self.0.row.average_price()
     }
 }
 
@@ -211,7 +270,7 @@ impl SummaryQuery {
         )]
         order: Option<SortOrder>,
         #[graphql(desc = "Most groups returned (1 to 10,000); all of them when omitted.")] limit: Option<i32>,
-    ) -> Result<Vec<SalesAggregate>> {
+    ) -> Result<OnePassList<SalesAggregate>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
         let request = summary_request(group_by, granularity, metric, order, check_limit(limit)?);
@@ -219,7 +278,9 @@ impl SummaryQuery {
         let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.into_iter().map(|row| SalesAggregate { row, snapshot: snapshot.clone() }).collect())
+        Ok(OnePassList(
+            rows.into_iter().map(|row| SalesAggregate::new(row, snapshot.catalogue.clone())).collect(),
+        ))
     }
 
     /// The groups of `salesSummary` as a Relay connection, for BI tools that page through every
@@ -274,7 +335,7 @@ impl SummaryQuery {
             rows.into_iter().enumerate().skip(start).take(end.saturating_sub(start)).map(|(index, row)| {
                 Edge::new(
                     aggregate_cursor(snapshot.version, index),
-                    SalesAggregate { row, snapshot: snapshot.clone() },
+                    SalesAggregate::new(row, snapshot.catalogue.clone()),
                 )
             }),
         );
