@@ -71,6 +71,12 @@ pub fn backend_of(url: &str) -> DbBackend {
     if normalize_url(url).starts_with("sqlite:") { DbBackend::Sqlite } else { DbBackend::Postgres }
 }
 
+/// A pooled connection is pinged before it is handed out only when it has sat idle this long
+/// (sqlx pings on every acquire by default: a second round trip to PostgreSQL on every request's
+/// path, where a pool that serves a steady load never idles). One that broke in use fails its own
+/// query and is dropped when returned (sqlx pings every connection on release).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// What every pool shares, and whether the URL names SQLite. Waiting longer than 4 s for a
 /// PostgreSQL connection means the database is gone or swamped: requests then fail with a clear
 /// error well within their own 10 s limit (SQLite waits out a long ingest's lock instead).
@@ -80,6 +86,7 @@ fn base_options(url: &str) -> (ConnectOptions, bool) {
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .acquire_timeout(Duration::from_secs(if sqlite { 30 } else { 4 }));
     (options, sqlite)
 }

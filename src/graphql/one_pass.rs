@@ -124,15 +124,17 @@ fn selected_fields<'a>(
 /// A response key asked twice (`model { name } model { id }`) answers once, the objects' fields
 /// merged, as async-graphql's own resolvers do.
 fn merge_field(answer: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    match (answer.get_mut(&key), value) {
-        (Some(Value::Object(earlier)), Value::Object(later)) => {
-            for (key, value) in later {
-                merge_field(earlier, key, value);
-            }
+    use async_graphql::indexmap::map::Entry;
+    match answer.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert(value);
         }
-        (Some(_), _) => {}
-        (None, value) => {
-            answer.insert(key, value);
+        Entry::Occupied(mut earlier) => {
+            if let (Value::Object(earlier), Value::Object(later)) = (earlier.get_mut(), value) {
+                for (key, value) in later {
+                    merge_field(earlier, key, value);
+                }
+            }
         }
     }
 }
