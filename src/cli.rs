@@ -91,3 +91,25 @@ pub struct ImportArgs {
     #[arg(long, default_value = ",")]
     pub delimiter: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_size_is_read_and_a_bad_one_is_named() {
+        let cli = Cli::try_parse_from(["salesgraph", "serve", "--db-pool-size", "4"]).expect("parses");
+        let Some(Command::Serve(settings)) = cli.command else { panic!("serve") };
+        assert_eq!(settings.db_pool_size, 4);
+        let cli = Cli::try_parse_from(["salesgraph", "serve"]).expect("parses");
+        let Some(Command::Serve(settings)) = cli.command else { panic!("serve") };
+        assert_eq!(settings.db_pool_size, crate::db::DEFAULT_POOL_SIZE);
+        for bad in ["0", "many", "1001"] {
+            let error = Cli::try_parse_from(["salesgraph", "serve", "--db-pool-size", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"))
+                .to_string();
+            assert!(error.contains("--db-pool-size"), "{error}");
+        }
+    }
+}

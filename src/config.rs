@@ -37,6 +37,12 @@ pub struct ServeSettings {
     /// stay on the primary. Unset: everything on the primary.
     #[arg(long = "database-read-url", env = "DATABASE_READ_URL", hide_env_values = true)]
     pub database_read_url: Option<String>,
+    /// PostgreSQL connections this replica keeps open at most (to DATABASE_URL, and as many to
+    /// DATABASE_READ_URL). Fewer than the concurrent requests is fine: a request waits for a
+    /// free connection, and PostgreSQL runs best with few busy backends per core.
+    #[arg(long, env = "SALESGRAPH_DB_POOL_SIZE", default_value_t = crate::db::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub db_pool_size: u32,
     /// Address to listen on.
     #[arg(long, env = "SALESGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -111,6 +117,7 @@ impl Default for ServeSettings {
     fn default() -> Self {
         Self {
             database_read_url: None,
+            db_pool_size: crate::db::DEFAULT_POOL_SIZE,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: None,
             cache: true,

@@ -36,9 +36,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(database_url: &str, settings: ServeSettings) -> Result<Self, StartupError> {
-        let db = crate::db::connect_and_migrate(database_url).await?;
+        let db = crate::db::connect_sized_and_migrate(database_url, settings.db_pool_size).await?;
         let read_replica = match settings.database_read_url.as_deref().filter(|url| !url.trim().is_empty()) {
-            Some(url) => Some(connect_read_replica(&db, url).await?),
+            Some(url) => Some(connect_read_replica(&db, url, settings.db_pool_size).await?),
             None => None,
         };
         if !settings.no_seed && crate::store::seed::seed_if_empty(&db).await? {
@@ -97,6 +97,7 @@ impl Application {
 async fn connect_read_replica(
     primary: &sea_orm::DatabaseConnection,
     url: &str,
+    pool_size: u32,
 ) -> Result<sea_orm::DatabaseConnection, StartupError> {
     use sea_orm::{ConnectionTrait, Statement};
     let read_backend = crate::db::backend_of(url);
@@ -106,7 +107,7 @@ async fn connect_read_replica(
             "the replica is {read_backend:?} but DATABASE_URL is {primary_backend:?}: both must be the same kind"
         )));
     }
-    let read = crate::db::connect_read_only(url)
+    let read = crate::db::connect_read_only(url, pool_size)
         .await
         .map_err(|e| StartupError::ReadReplica(format!("cannot connect: {e}")))?;
     read.query_one_raw(Statement::from_string(read_backend, "SELECT id FROM sale LIMIT 1"))
