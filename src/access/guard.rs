@@ -139,7 +139,7 @@ impl Extension for FieldAccessGuard {
             return next.run(ctx, info).await;
         }
         let access = ctx.data_opt::<RequestAccess>();
-        let app = ctx.data_opt::<Arc<crate::app::AppContext>>().map(|app| &**app);
+        let app = || ctx.data_opt::<Arc<crate::app::AppContext>>().map(|app| &**app);
         let message = field_denial(access, app, info.parent_type, info.name).or_else(|| match access {
             Some(access) if !info.field.arguments.is_empty() => self.denied_argument(ctx, &info, access),
             _ => None,
@@ -160,10 +160,11 @@ impl Extension for FieldAccessGuard {
 /// Why this request may not read `parent_type.field` (arguments aside), or `None` when it may.
 /// The guard asks it for every field it sees; a resolver that writes an object's fields in one
 /// pass without the per-field machinery (`graphql::sales::Sale`) must ask it for each field.
-/// The HTTP layer always sets the viewer; without one, protected fields fail closed.
-pub fn field_denial(
+/// The HTTP layer always sets the viewer; without one, protected fields fail closed against
+/// the policy `app` holds (looked up only then: this runs for every field of every answer).
+pub fn field_denial<'a>(
     access: Option<&RequestAccess>,
-    app: Option<&crate::app::AppContext>,
+    app: impl FnOnce() -> Option<&'a crate::app::AppContext>,
     parent_type: &str,
     field: &str,
 ) -> Option<String> {
@@ -179,7 +180,7 @@ pub fn field_denial(
                     &protection.resource,
                 )
             }),
-        None => app
+        None => app()
             .filter(|app| app.policy.current().protection_of(parent_type, field).is_some())
             .map(|_| "no viewer for this request".to_string()),
     }

@@ -32,7 +32,7 @@ impl OnePass for CarModel {
             "id" => Value::String(model.id.to_string()),
             "name" => Value::String(model.name.clone()),
             "bodyType" => enums::body_type(&model.body_type).to_value(),
-            "basePrice" => model.base_price.map_or(Value::Null, Value::from),
+            "basePrice" => one_pass::number_or_null(model.base_price),
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
     }

@@ -47,7 +47,7 @@ pub async fn resolve_object<'a, T: OnePass>(
     let mut selected = Vec::new();
     selected_fields(ctx, T::TYPE_NAME, ctx.item, &mut selected)?;
     let access = ctx.data_opt::<RequestAccess>();
-    let app = ctx.data_opt::<std::sync::Arc<AppContext>>().map(|app| &**app);
+    let app = || ctx.data_opt::<std::sync::Arc<AppContext>>().map(|app| &**app);
     let mut answer = IndexMap::with_capacity(selected.len());
     for field in selected {
         let name = field.node.name.node.as_str();
@@ -78,6 +78,11 @@ pub async fn resolve_nested<'a, T: OnePass>(
 ) -> ServerResult<Value> {
     let nested = ctx.with_selection_set(&field.node.selection_set);
     resolve_object(object, &nested).await
+}
+
+/// A nullable `Float`: null for a missing value (and for NaN, which JSON cannot carry).
+pub fn number_or_null(value: Option<f64>) -> Value {
+    value.map_or(Value::Null, Value::from)
 }
 
 /// The error a one-pass field reports when the selection names a field the type lacks (which

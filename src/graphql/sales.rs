@@ -99,8 +99,8 @@ impl OnePass for Sale {
             "id" => Value::String(row.id.to_string()),
             "soldOn" => Value::String(crate::domain::iso_date(row.sold_on)),
             "units" => Value::from(row.units),
-            "unitPrice" => number_or_null(row.unit_price),
-            "revenue" => number_or_null(row.revenue),
+            "unitPrice" => one_pass::number_or_null(row.unit_price),
+            "revenue" => one_pass::number_or_null(row.revenue),
             "fuelType" => enums::fuel_type(&row.fuel_type).to_value(),
             "transmission" => enums::transmission(&row.transmission).to_value(),
             "color" => row.color.as_deref().map_or(Value::Null, |color| Value::String(color.to_string())),
@@ -129,10 +129,6 @@ async fn model_of(ctx: &Context<'_>, row: &sale::Model) -> Result<CarModel> {
 async fn country_of(ctx: &Context<'_>, row: &sale::Model) -> Result<Country> {
     let country = ctx.data::<Countries>()?.load_one(row.country_code.clone()).await?;
     country.map(Country).ok_or_else(|| ApiError::internal(format!("sale {} has no country", row.id)).into())
-}
-
-fn number_or_null(value: Option<f64>) -> Value {
-    value.map_or(Value::Null, Value::from)
 }
 
 /// A row of a page with its place in the order: the cursor is written only when asked for.

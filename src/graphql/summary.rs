@@ -56,7 +56,6 @@ impl OnePass for SalesAggregate {
         use async_graphql::InputType;
         let row = &self.row;
         let text = |value: Option<&String>| value.map_or(Value::Null, |v| Value::String(v.clone()));
-        let number = |value: Option<f64>| value.map_or(Value::Null, Value::from);
         Ok(match field.node.name.node.as_str() {
             "period" => row.period.map_or(Value::Null, |day| Value::String(crate::domain::iso_date(day))),
             "model" => match self.model() {
@@ -74,8 +73,8 @@ impl OnePass for SalesAggregate {
                 row.transmission.as_deref().map_or(Value::Null, |v| enums::transmission(v).to_value())
             }
             "units" => Value::from(row.units),
-            "revenue" => number(row.revenue()),
-            "averagePrice" => number(row.average_price()),
+            "revenue" => one_pass::number_or_null(row.revenue()),
+            "averagePrice" => one_pass::number_or_null(row.average_price()),
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
     }
