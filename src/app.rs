@@ -17,6 +17,9 @@ use crate::metrics::Metrics;
 use crate::store::catalogue::Catalogue;
 use crate::store::{Store, data_version};
 
+/// Whether newer data has come since a background pass began: then it may stop early.
+type Superseded = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// The data as of one version: what every query of a request reads.
 pub struct Snapshot {
     pub version: i64,
@@ -62,11 +65,28 @@ pub struct AppContext {
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
-async fn load_snapshot(
-    db: &DatabaseConnection,
+/// The in-memory data every cube version shares, carried from one snapshot to the next.
+#[derive(Clone)]
+struct Carried {
     days: Arc<crate::cube::daily::DailyGroups>,
-) -> Result<Snapshot, AppError> {
-    let cube = Cube::load(db).await?.with_days(days);
+    recent: Arc<crate::cube::recent_rows::RecentRows>,
+}
+
+impl Carried {
+    fn new() -> Self {
+        Self {
+            days: crate::cube::daily::DailyGroups::new(),
+            recent: crate::cube::recent_rows::RecentRows::new(),
+        }
+    }
+
+    fn of(cube: &Cube) -> Self {
+        Self { days: cube.days().clone(), recent: cube.recent().clone() }
+    }
+}
+
+async fn load_snapshot(db: &DatabaseConnection, carried: Carried) -> Result<Snapshot, AppError> {
+    let cube = Cube::load(db).await?.with_days(carried.days).with_recent(carried.recent);
     let catalogue = Catalogue::load(db).await?;
     let last_sale_day = crate::store::sales::last_sale_day(db).await?;
     Ok(Snapshot {
@@ -119,7 +139,7 @@ impl AppContext {
         if let Some(read) = read_replica {
             store = store.with_read_replica(read);
         }
-        let snapshot = load_snapshot(&store.db, crate::cube::daily::DailyGroups::new()).await?;
+        let snapshot = load_snapshot(&store.db, Carried::new()).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
@@ -158,7 +178,7 @@ impl AppContext {
         if current == self.snapshot().version {
             return Ok(false);
         }
-        let snapshot = load_snapshot(&self.store.db, self.snapshot().cube.days().clone()).await?;
+        let snapshot = load_snapshot(&self.store.db, Carried::of(&self.snapshot().cube)).await?;
         let version = snapshot.version;
         match self.snapshot.write() {
             Ok(mut guard) => *guard = Arc::new(snapshot),
@@ -171,7 +191,26 @@ impl AppContext {
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
         self.warm_forecasts();
         self.sync_day_groups();
+        self.sync_recent_rows();
         Ok(true)
+    }
+
+    /// In the background, brings the recent sale rows in memory in step with the current cube
+    /// (months an ingest touched are reloaded, the rest checked), giving up when newer data
+    /// arrives meanwhile: the sync for that version takes over.
+    pub fn sync_recent_rows(&self) {
+        let budget = self.settings.recent_rows_mib.saturating_mul(1024 * 1024);
+        let gauges = (self.metrics.recent_rows_ready.clone(), self.metrics.recent_rows_bytes.clone());
+        self.spawn_month_sync(
+            ("recent sale rows", "pages read the database"),
+            gauges,
+            move |store, snapshot, superseded| async move {
+                let cube = &snapshot.cube;
+                cube.recent()
+                    .sync(&store.db, snapshot.version, &cube.month_totals(), budget, || superseded())
+                    .await
+            },
+        );
     }
 
     /// In the background, brings the day groups in memory in step with the current cube
@@ -179,32 +218,58 @@ impl AppContext {
     /// arrives meanwhile: the sync for that version takes over.
     pub fn sync_day_groups(&self) {
         let budget = self.settings.day_groups_mib.saturating_mul(1024 * 1024);
+        let gauges = (self.metrics.day_groups_ready.clone(), self.metrics.day_groups_bytes.clone());
+        self.spawn_month_sync(
+            ("day groups", "day ranges read the database"),
+            gauges,
+            move |store, snapshot, superseded| async move {
+                snapshot
+                    .cube
+                    .days()
+                    .sync(&store.db, &snapshot.cube.month_totals(), budget, || superseded())
+                    .await
+            },
+        );
+    }
+
+    /// Runs `sync` for the current snapshot on its own task: `what` it brings in step and what
+    /// requests do without it, for the log; `gauges` record the data version it finished for
+    /// and the bytes it holds. `sync` is told whether newer data has come meanwhile.
+    fn spawn_month_sync<E, Sync, Synced>(
+        &self,
+        (what, without): (&'static str, &'static str),
+        (ready, bytes): (prometheus_client::metrics::gauge::Gauge, prometheus_client::metrics::gauge::Gauge),
+        sync: Sync,
+    ) where
+        E: std::fmt::Display,
+        Sync: FnOnce(crate::store::Store, Arc<Snapshot>, Superseded) -> Synced,
+        Synced: std::future::Future<Output = Result<crate::cube::daily::SyncReport, E>> + Send + 'static,
+    {
         let store = self.store.clone();
         let snapshot = self.snapshot();
         let newer = self.updates.subscribe();
-        let (ready, bytes) = (self.metrics.day_groups_ready.clone(), self.metrics.day_groups_bytes.clone());
+        let superseded: Superseded = Arc::new(move || !newer.is_empty());
+        let version = snapshot.version;
+        let synced = sync(store, snapshot, superseded.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let days = snapshot.cube.days();
-            match days.sync(&store.db, &snapshot.cube.month_totals(), budget, || !newer.is_empty()).await {
+            match synced.await {
                 Ok(report) => {
                     bytes.set(report.bytes_held as i64);
-                    if newer.is_empty() {
-                        ready.set(snapshot.version);
+                    if !superseded() {
+                        ready.set(version);
                     }
                     tracing::info!(
-                        version = snapshot.version,
+                        version,
                         loaded = report.months_loaded,
                         held = report.months_held,
                         left_to_database = report.months_skipped,
                         mib = report.bytes_held / (1024 * 1024),
                         elapsed_ms = started.elapsed().as_millis() as u64,
-                        "day groups in step"
+                        "{what} in step"
                     );
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "loading day groups failed; day ranges read the database")
-                }
+                Err(error) => tracing::warn!(%error, "loading {what} failed; {without}"),
             }
         });
     }

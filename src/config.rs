@@ -111,6 +111,10 @@ pub struct ServeSettings {
     /// 0: none.
     #[arg(long, env = "SALESGRAPH_DAY_GROUPS_MIB", default_value_t = 512)]
     pub day_groups_mib: usize,
+    /// Memory for the newest months' sale rows (MiB), from which pages of sales are cut without
+    /// a database query; pages reaching older months read the database. 0: none.
+    #[arg(long, env = "SALESGRAPH_RECENT_ROWS_MIB", default_value_t = 64)]
+    pub recent_rows_mib: usize,
 }
 
 impl Default for ServeSettings {
@@ -139,6 +143,7 @@ impl Default for ServeSettings {
             http_max_age: Duration::from_secs(60),
             warm_forecasts: true,
             day_groups_mib: 512,
+            recent_rows_mib: 64,
         }
     }
 }

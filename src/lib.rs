@@ -1,8 +1,8 @@
 //! salesgraph: a GraphQL analytics gateway for car sales.
 //!
 //! A request travels one way: `http` (auth, cache, limits) → `graphql` (thin resolvers) →
-//! `domain` (filters resolved against the catalogue) → `store` (SQL) and `cube`/`summary`
-//! (columnar, in memory). `startup` builds it all from `config`; `cli` is the command line.
+//! `domain` (filters resolved against the catalogue) → `store` (SQL) and `cube`/`summary`/`pages`
+//! (columnar, in memory, the database for what memory does not hold). `startup` builds it all from `config`; `cli` is the command line.
 
 pub mod access;
 pub mod analytics;
@@ -18,6 +18,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod pages;
 pub mod planning;
 pub mod startup;
 pub mod store;

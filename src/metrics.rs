@@ -41,6 +41,10 @@ pub struct Metrics {
     pub day_groups_ready: Gauge,
     /// Heap bytes of the day groups held.
     pub day_groups_bytes: Gauge,
+    /// The data version whose recent sale rows are checked and in memory (as the budget allows).
+    pub recent_rows_ready: Gauge,
+    /// Heap bytes of the recent sale rows held.
+    pub recent_rows_bytes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -58,6 +62,7 @@ impl Metrics {
         let data_version = Gauge::default();
         let backtests_ready = Gauge::default();
         let (day_groups_ready, day_groups_bytes) = (Gauge::default(), Gauge::default());
+        let (recent_rows_ready, recent_rows_bytes) = (Gauge::default(), Gauge::default());
         registry.register("http_requests", "HTTP requests by path and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("cache_hits", "GraphQL answers served from the response cache", cache_hits.clone());
@@ -80,6 +85,16 @@ impl Metrics {
             day_groups_ready.clone(),
         );
         registry.register("day_groups_bytes", "Heap bytes of the day groups held", day_groups_bytes.clone());
+        registry.register(
+            "recent_rows_ready_version",
+            "Data version whose newest months' sale rows (for pages) are in memory",
+            recent_rows_ready.clone(),
+        );
+        registry.register(
+            "recent_rows_bytes",
+            "Heap bytes of the recent sale rows held",
+            recent_rows_bytes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -92,6 +107,8 @@ impl Metrics {
             backtests_ready,
             day_groups_ready,
             day_groups_bytes,
+            recent_rows_ready,
+            recent_rows_bytes,
         }
     }
 

@@ -11,14 +11,15 @@
 //! Memory: about 28 bytes per group, newest months first, up to a budget (older months are then
 //! read from the database as before).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::Sums;
+pub use super::held_months::SyncReport;
+use super::held_months::{HeldMonth, HeldMonths};
 use crate::domain::{FuelType, Transmission};
 use crate::store::sql::SqlBuilder;
 
@@ -172,19 +173,17 @@ pub struct DayFact {
 /// The day groups of the months loaded so far, shared by every cube version: see the module.
 #[derive(Debug, Default)]
 pub struct DailyGroups {
-    months: RwLock<BTreeMap<i32, Arc<MonthDays>>>,
-    /// One sync at a time.
-    syncing: tokio::sync::Mutex<()>,
+    months: HeldMonths<MonthDays>,
 }
 
-/// What a sync did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    pub months_loaded: usize,
-    pub months_held: usize,
-    pub bytes_held: usize,
-    /// Months left to the database: over the budget, or unusable.
-    pub months_skipped: usize,
+impl HeldMonth for MonthDays {
+    fn totals(&self) -> MonthTotals {
+        self.totals
+    }
+
+    fn bytes(&self) -> usize {
+        MonthDays::bytes(self)
+    }
 }
 
 impl DailyGroups {
@@ -194,18 +193,7 @@ impl DailyGroups {
 
     /// The month's day groups, when they match the cube's `totals` for it.
     pub fn current(&self, month: i32, totals: MonthTotals) -> Option<Arc<MonthDays>> {
-        let months = match self.months.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        months.get(&month).filter(|days| days.totals == totals).cloned()
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<i32, Arc<MonthDays>>> {
-        match self.months.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.months.current(month, totals)
     }
 
     /// Brings the held months in line with `months` (each month's index and the cube's totals
@@ -219,48 +207,18 @@ impl DailyGroups {
         budget_bytes: usize,
         superseded: impl Fn() -> bool,
     ) -> Result<SyncReport, DailyError> {
-        let _one_at_a_time = self.syncing.lock().await;
-        let mut report = SyncReport::default();
-        if budget_bytes == 0 {
-            self.write().clear();
-            report.months_skipped = months.len();
-            return Ok(report);
-        }
-        let mut keep = std::collections::BTreeSet::new();
-        for (month, totals) in months.iter().rev() {
-            if superseded() {
-                break;
+        let still_current = |_, _| async { Ok(true) };
+        let load = |month| async move {
+            match load_month(db, month).await {
+                Ok(days) => Ok(Some(days)),
+                Err(DailyError::Unusable { month, reason }) => {
+                    tracing::warn!(month, reason, "day groups left to the database");
+                    Ok(None)
+                }
+                Err(error) => Err(error),
             }
-            let held = self.current(*month, *totals);
-            let days = match held {
-                Some(days) => days,
-                None => match load_month(db, *month).await {
-                    Ok(days) => {
-                        report.months_loaded += 1;
-                        Arc::new(days)
-                    }
-                    Err(DailyError::Unusable { month, reason }) => {
-                        tracing::warn!(month, reason, "day groups left to the database");
-                        report.months_skipped += 1;
-                        continue;
-                    }
-                    Err(error) => return Err(error),
-                },
-            };
-            if report.bytes_held + days.bytes() > budget_bytes {
-                report.months_skipped += 1;
-                break;
-            }
-            report.bytes_held += days.bytes();
-            report.months_held += 1;
-            keep.insert(*month);
-            self.write().insert(*month, days);
-        }
-        if !superseded() {
-            self.write().retain(|month, _| keep.contains(month));
-            report.months_skipped = months.len() - report.months_held;
-        }
-        Ok(report)
+        };
+        self.months.sync(months, budget_bytes, superseded, still_current, load).await
     }
 }
 
@@ -305,6 +263,8 @@ pub async fn load_month<C: ConnectionTrait>(db: &C, month: i32) -> Result<MonthD
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn group(day: u32, model_id: i32, country: &str, fuel: FuelType, units: i64, rows: i64) -> DayGroup {
@@ -362,7 +322,7 @@ mod tests {
     #[test]
     fn a_month_is_used_only_while_it_matches_the_cube() {
         let daily = DailyGroups::default();
-        daily.write().insert(7, Arc::new(sample()));
+        daily.months.write().insert(7, Arc::new(sample()));
         assert!(daily.current(7, MonthTotals { rows: 15, units: 38 }).is_some());
         assert!(daily.current(7, MonthTotals { rows: 16, units: 39 }).is_none(), "an ingest added a row");
         assert!(daily.current(8, MonthTotals { rows: 15, units: 38 }).is_none());

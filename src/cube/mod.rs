@@ -7,7 +7,9 @@
 //! summed ahead (`levels`), let a summary read only as many rows as its dimensions need.
 
 pub mod daily;
+mod held_months;
 mod levels;
+pub mod recent_rows;
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use rustc_hash::FxHashMap;
 
 use self::daily::{DailyGroups, MonthTotals};
 pub use self::levels::{Kept, Level};
+use self::recent_rows::{HeldRows, RecentRows};
 use crate::domain::{FuelType, ParseEnumError, ResolvedFilter, Transmission};
 
 #[derive(Debug, thiserror::Error)]
@@ -200,7 +203,8 @@ pub struct CodedFilter<'a> {
     transmissions: u32,
 }
 
-fn bits<T: Copy>(values: &Option<std::collections::BTreeSet<T>>, code: impl Fn(T) -> u8) -> u32 {
+/// The codes of `values` as bits of a mask; every bit when there is no restriction.
+pub(crate) fn bits<T: Copy>(values: &Option<std::collections::BTreeSet<T>>, code: impl Fn(T) -> u8) -> u32 {
     match values {
         Some(values) => values.iter().fold(0, |acc, v| acc | 1 << code(*v)),
         None => u32::MAX,
@@ -274,6 +278,8 @@ pub struct Cube {
     month_totals: Vec<MonthTotals>,
     /// Sale rows by day for the partial months of day ranges, shared by every cube version.
     days: Arc<DailyGroups>,
+    /// The newest months' sale rows for pages, shared by every cube version.
+    recent: Arc<RecentRows>,
 }
 
 /// What a group of sale rows adds up to.
@@ -414,6 +420,7 @@ impl Cube {
             dictionary: Arc::new(dictionary),
             month_totals,
             days: DailyGroups::new(),
+            recent: RecentRows::new(),
         })
     }
 
@@ -425,6 +432,57 @@ impl Cube {
 
     pub fn days(&self) -> &Arc<DailyGroups> {
         &self.days
+    }
+
+    /// This cube with the recent sale rows `recent` (carried over from the cube before it).
+    pub fn with_recent(mut self, recent: Arc<RecentRows>) -> Self {
+        self.recent = recent;
+        self
+    }
+
+    pub fn recent(&self) -> &Arc<RecentRows> {
+        &self.recent
+    }
+
+    /// A page of sale rows cut from memory, when every month it needs is held and in step with
+    /// this cube (see [`recent_rows`]); `None` sends it to the database.
+    pub fn recent_page(
+        &self,
+        filter: &ResolvedFilter,
+        direction: crate::store::sales::Direction,
+        cursor: Option<crate::store::sales::SaleCursor>,
+        size: u64,
+    ) -> Option<crate::store::sales::Page> {
+        use crate::store::sales::Direction;
+        if self.recent.checked_version() != self.version {
+            return None;
+        }
+        let months = self.base.month_starts();
+        let (first, last) = (months.first()?.0, months.last()?.0);
+        if direction == Direction::Forward {
+            // Where the page ends by the cube's counts: when that month is not held, the rows
+            // would be scanned only to be read from the database after all.
+            let mut start = cursor.map_or(last, |c| month_index(c.sold_on).min(last));
+            if let Some(to) = filter.to {
+                start = start.min(month_index(to));
+            }
+            let mut needed =
+                self.page_window(filter, start, size.saturating_add(1)).map_or(first, month_index);
+            if let Some(from) = filter.from {
+                needed = needed.max(month_index(from));
+            }
+            if self.recent.oldest_month().is_none_or(|oldest| oldest > needed.min(start)) {
+                return None;
+            }
+        }
+        let held = |month: i32| match months.binary_search_by_key(&month, |(m, _)| *m) {
+            Ok(index) => match self.recent.current(month, self.month_totals[index]) {
+                Some(rows) => HeldRows::Held(rows),
+                None => HeldRows::NotHeld,
+            },
+            Err(_) => HeldRows::NoSales,
+        };
+        recent_rows::page(held, first..=last, filter, direction, cursor, size)
     }
 
     pub fn dictionary(&self) -> &Dictionary {

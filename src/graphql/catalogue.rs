@@ -19,6 +19,10 @@ pub struct CarModelFields(pub car_model::Model);
 
 one_pass_output!(CarModel, twin: CarModelFields);
 
+/// A model of the catalogue in memory, borrowed: a page names the same few models on every row,
+/// and cloning one per row cost more than the rest of its resolution. Answers as [`CarModel`].
+pub struct CatalogueModel<'m>(pub &'m car_model::Model);
+
 impl OnePass for CarModel {
     const TYPE_NAME: &'static str = "CarModel";
 
@@ -27,15 +31,30 @@ impl OnePass for CarModel {
         _ctx: &'a Context<'a>,
         field: &'a Positioned<Field>,
     ) -> ServerResult<Value> {
-        let model = &self.0;
-        Ok(match field.node.name.node.as_str() {
-            "id" => Value::String(model.id.to_string()),
-            "name" => Value::String(model.name.clone()),
-            "bodyType" => enums::body_type(&model.body_type).to_value(),
-            "basePrice" => one_pass::number_or_null(model.base_price),
-            _ => return Err(one_pass::unknown_field::<Self>(field)),
-        })
+        car_model_field(&self.0, field)
     }
+}
+
+impl OnePass for CatalogueModel<'_> {
+    const TYPE_NAME: &'static str = CarModel::TYPE_NAME;
+
+    async fn field_value<'a>(
+        &'a self,
+        _ctx: &'a Context<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        car_model_field(self.0, field)
+    }
+}
+
+fn car_model_field(model: &car_model::Model, field: &Positioned<Field>) -> ServerResult<Value> {
+    Ok(match field.node.name.node.as_str() {
+        "id" => Value::String(model.id.to_string()),
+        "name" => Value::String(model.name.clone()),
+        "bodyType" => enums::body_type(&model.body_type).to_value(),
+        "basePrice" => one_pass::number_or_null(model.base_price),
+        _ => return Err(one_pass::unknown_field::<CarModel>(field)),
+    })
 }
 
 /// A BMW model in the catalogue.
@@ -72,6 +91,9 @@ pub struct CountryFields(pub country::Model);
 
 one_pass_output!(Country, twin: CountryFields);
 
+/// A market of the catalogue in memory, borrowed (see [`CatalogueModel`]). Answers as [`Country`].
+pub struct CatalogueCountry<'c>(pub &'c country::Model);
+
 impl OnePass for Country {
     const TYPE_NAME: &'static str = "Country";
 
@@ -80,14 +102,29 @@ impl OnePass for Country {
         _ctx: &'a Context<'a>,
         field: &'a Positioned<Field>,
     ) -> ServerResult<Value> {
-        let country = &self.0;
-        Ok(match field.node.name.node.as_str() {
-            "code" => Value::String(country.code.clone()),
-            "name" => Value::String(country.name.clone()),
-            "region" => Value::String(country.region.clone()),
-            _ => return Err(one_pass::unknown_field::<Self>(field)),
-        })
+        country_field(&self.0, field)
     }
+}
+
+impl OnePass for CatalogueCountry<'_> {
+    const TYPE_NAME: &'static str = Country::TYPE_NAME;
+
+    async fn field_value<'a>(
+        &'a self,
+        _ctx: &'a Context<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        country_field(self.0, field)
+    }
+}
+
+fn country_field(country: &country::Model, field: &Positioned<Field>) -> ServerResult<Value> {
+    Ok(match field.node.name.node.as_str() {
+        "code" => Value::String(country.code.clone()),
+        "name" => Value::String(country.name.clone()),
+        "region" => Value::String(country.region.clone()),
+        _ => return Err(one_pass::unknown_field::<Country>(field)),
+    })
 }
 
 /// A market: a country (or an unallocated region market from imports).

@@ -76,6 +76,20 @@ pub struct CountryLoader {
     catalogue: Arc<Catalogue>,
 }
 
+impl ModelLoader {
+    /// The catalogue in memory the loader answers from first.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+}
+
+impl CountryLoader {
+    /// The catalogue in memory the loader answers from first.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+}
+
 impl Loader<i32> for ModelLoader {
     type Value = car_model::Model;
     type Error = async_graphql::Error;

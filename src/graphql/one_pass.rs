@@ -47,6 +47,8 @@ pub async fn resolve_object<'a, T: OnePass>(
     let mut selected = Vec::new();
     selected_fields(ctx, T::TYPE_NAME, ctx.item, &mut selected)?;
     let access = ctx.data_opt::<RequestAccess>();
+    // Most of these types protect no field: then no field needs the policy's word.
+    let guarded = access.is_none_or(|access| access.policy.protects_any_of(T::TYPE_NAME));
     let app = || ctx.data_opt::<std::sync::Arc<AppContext>>().map(|app| &**app);
     let mut answer = IndexMap::with_capacity(selected.len());
     for field in selected {
@@ -57,7 +59,7 @@ pub async fn resolve_object<'a, T: OnePass>(
             continue;
         }
         let ctx_field = ctx.with_field(field);
-        if let Some(message) = field_denial(access, app, T::TYPE_NAME, name) {
+        if let Some(message) = guarded.then(|| field_denial(access, app, T::TYPE_NAME, name)).flatten() {
             if let Some(path) = &ctx_field.path_node {
                 ctx.add_error(forbidden_at(path, message));
             }

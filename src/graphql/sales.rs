@@ -7,7 +7,7 @@ use async_graphql::parser::types::Field;
 use async_graphql::{Context, ID, Object, Positioned, Result, ServerResult, Value};
 use entity::sale;
 
-use super::catalogue::{CarModel, Country};
+use super::catalogue::{CarModel, CatalogueCountry, CatalogueModel, Country};
 use super::enums::{self, FuelType, Transmission};
 use super::error::ApiError;
 use super::filter::SalesFilter;
@@ -15,7 +15,7 @@ use super::loaders::{Countries, Models};
 use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
-use crate::store::sales::{self, Direction, SaleCursor};
+use crate::store::sales::{Direction, SaleCursor};
 
 /// Page sizes a client may ask for.
 pub const PAGE_SIZES: std::ops::RangeInclusive<i32> = 1..=1_000;
@@ -104,17 +104,29 @@ impl OnePass for Sale {
             "fuelType" => enums::fuel_type(&row.fuel_type).to_value(),
             "transmission" => enums::transmission(&row.transmission).to_value(),
             "color" => row.color.as_deref().map_or(Value::Null, |color| Value::String(color.to_string())),
+            // From the catalogue in memory when it has them; through the request's loaders
+            // (primed by the page) when it does not.
             "model" => {
-                let model = model_of(ctx, row)
-                    .await
-                    .map_err(|e| ctx.set_error_path(e.into_server_error(field.pos)))?;
-                one_pass::resolve_nested(&model, ctx, field).await?
+                let error = |e: async_graphql::Error| ctx.set_error_path(e.into_server_error(field.pos));
+                let models = ctx.data::<Models>().map_err(error)?;
+                match models.loader().catalogue().model_by_id(row.model_id) {
+                    Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field).await?,
+                    None => {
+                        let model = model_of(ctx, row).await.map_err(error)?;
+                        one_pass::resolve_nested(&model, ctx, field).await?
+                    }
+                }
             }
             "country" => {
-                let country = country_of(ctx, row)
-                    .await
-                    .map_err(|e| ctx.set_error_path(e.into_server_error(field.pos)))?;
-                one_pass::resolve_nested(&country, ctx, field).await?
+                let error = |e: async_graphql::Error| ctx.set_error_path(e.into_server_error(field.pos));
+                let countries = ctx.data::<Countries>().map_err(error)?;
+                match countries.loader().catalogue().country_by_code(&row.country_code) {
+                    Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field).await?,
+                    None => {
+                        let country = country_of(ctx, row).await.map_err(error)?;
+                        one_pass::resolve_nested(&country, ctx, field).await?
+                    }
+                }
             }
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
@@ -257,12 +269,7 @@ impl SalesQuery {
                 cursor("after", after)?,
             ),
         };
-        let window_start = {
-            let snapshot = app.snapshot();
-            let newest = position.map(|p| p.sold_on).or(snapshot.last_sale_day);
-            newest.and_then(|day| snapshot.cube.page_window(&filter, crate::cube::month_index(day), size + 1))
-        };
-        let page = sales::page(&app.store, &filter, direction, position, size, window_start)
+        let page = crate::pages::sales_page(&app.store, &app.snapshot(), &filter, direction, position, size)
             .await
             .map_err(ApiError::from)?;
         // Counted only when asked for; the rollup counts rows per group, so only partial months
@@ -299,9 +306,10 @@ impl SalesQuery {
             super::loaders::prime_models(ctx.data::<Models>()?, ids).await?;
         }
         if asked("country") {
-            let codes: std::collections::BTreeSet<String> =
-                page.rows.iter().map(|r| r.country_code.clone()).collect();
-            super::loaders::prime_countries(ctx.data::<Countries>()?, codes).await?;
+            let codes: std::collections::BTreeSet<&str> =
+                page.rows.iter().map(|r| r.country_code.as_str()).collect();
+            super::loaders::prime_countries(ctx.data::<Countries>()?, codes.into_iter().map(str::to_string))
+                .await?;
         }
         let connection = SaleConnection {
             edges: page.rows.into_iter().map(|row| SaleEdge(Sale(row))).collect(),

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use entity::{car_model, country};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set};
 
@@ -14,6 +16,9 @@ pub struct Catalogue {
     pub countries: Vec<country::Model>,
     model_by_key: HashMap<String, usize>,
     country_by_key: HashMap<String, usize>,
+    /// Exact ids and codes, as sale rows name them: a page looks up every row's model and market.
+    model_by_id: FxHashMap<i32, usize>,
+    country_by_code: FxHashMap<String, usize>,
 }
 
 /// Folds a model name for matching: case-insensitive, without spaces, hyphens, quotes or a
@@ -77,6 +82,8 @@ impl Catalogue {
 
     fn reindex(&mut self) {
         self.model_by_key = self.models.iter().enumerate().map(|(i, m)| (model_key(&m.name), i)).collect();
+        self.model_by_id = self.models.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        self.country_by_code = self.countries.iter().enumerate().map(|(i, c)| (c.code.clone(), i)).collect();
         self.country_by_key.clear();
         for (i, c) in self.countries.iter().enumerate() {
             self.country_by_key.insert(country_key(&c.code), i);
@@ -89,12 +96,12 @@ impl Catalogue {
     }
 
     pub fn model_by_id(&self, id: i32) -> Option<&car_model::Model> {
-        self.models.iter().find(|m| m.id == id)
+        self.model_by_id.get(&id).map(|&i| &self.models[i])
     }
 
     /// A country by its exact code, as sale rows name it.
     pub fn country_by_code(&self, code: &str) -> Option<&country::Model> {
-        self.countries.iter().find(|c| c.code == code)
+        self.country_by_code.get(code).map(|&i| &self.countries[i])
     }
 
     /// A country by ISO code or English name, case-insensitively.

@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::seeded_server;
+use crate::common::TestServer;
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: SalesFilter) {
   sales(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
@@ -21,9 +22,43 @@ fn ids(page: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
+/// Waits until the server holds the recent sale rows of its current data version.
+pub(crate) async fn recent_rows_ready(server: &TestServer) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let version = server.metric("salesgraph_data_version").await;
+        if version > 0.0 && server.metric("salesgraph_recent_rows_ready_version").await == version {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the recent sale rows were not loaded within 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn walking_forward_and_backward_yields_every_row_once() {
+async fn walking_forward_and_backward_from_memory_yields_every_row_once() {
     let server = seeded_server(3_000).await;
+    recent_rows_ready(&server).await;
+    let before = server.metric("salesgraph_db_queries_total").await;
+    walk_every_row(&server).await;
+    assert_eq!(
+        server.metric("salesgraph_db_queries_total").await,
+        before,
+        "pages and counts of whole months read the database although every month is in memory"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walking_forward_and_backward_through_the_table_yields_every_row_once() {
+    let server =
+        TestServer::start_with(super::seeded_server_db(3_000).await, |s| s.recent_rows_mib = 0).await;
+    let before = server.metric("salesgraph_db_queries_total").await;
+    walk_every_row(&server).await;
+    assert!(server.metric("salesgraph_db_queries_total").await > before, "the pages read the table");
+    assert_eq!(server.metric("salesgraph_recent_rows_bytes").await, 0.0);
+}
+
+async fn walk_every_row(server: &TestServer) {
     let total = server.db.scalar_i64("SELECT COUNT(*) FROM sale").await;
     assert!(total > 2_000, "seeded {total} rows");
 
@@ -101,7 +136,9 @@ async fn filters_apply_to_pages_and_counts_and_bad_sizes_are_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_sales_with_models_and_countries_costs_constant_queries() {
-    let server = seeded_server(2_000).await;
+    // Read from the table (pages from memory cost none: see the tests of recent rows).
+    let server =
+        TestServer::start_with(super::seeded_server_db(2_000).await, |s| s.recent_rows_mib = 0).await;
     let query = "query($n: Int) { sales(first: $n) { totalCount edges { node { id model { name bodyType } country { code name region } } } } }";
     let before = server.metric("salesgraph_db_queries_total").await;
     let data = server.data(query, json!({ "n": 1000 })).await;
@@ -214,7 +251,8 @@ async fn a_page_window_that_misses_rows_is_read_again_without_it() {
 async fn a_page_names_models_and_markets_newer_than_the_catalogue_in_memory() {
     use sea_orm::ConnectionTrait;
 
-    let server = super::seeded_server(50).await;
+    // Rows written behind the server's back reach only pages read from the table.
+    let server = TestServer::start_with(super::seeded_server_db(50).await, |s| s.recent_rows_mib = 0).await;
     // Written behind the server's back, without a data version bump: its catalogue in memory
     // stays without them, as a replica's does until its refresh.
     for sql in [
@@ -237,4 +275,119 @@ async fn a_page_names_models_and_markets_newer_than_the_catalogue_in_memory() {
         queries, 3.0,
         "the page, then one query each for the model and the market the catalogue lacks"
     );
+}
+
+/// Ids of a page read straight from the sale table, newest first.
+async fn table_ids(server: &TestServer, where_clause: &str, limit: usize) -> Vec<i64> {
+    server
+        .db
+        .rows(&format!(
+            "SELECT id FROM sale WHERE {where_clause} ORDER BY sold_on DESC, id DESC LIMIT {limit}"
+        ))
+        .await
+        .iter()
+        .map(|r| r.parse().expect("id"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_from_memory_equal_the_tables_and_follow_imports() {
+    use salesgraph::domain::ResolvedFilter;
+    use salesgraph::store::sales::{Direction, SaleCursor, page};
+
+    let server = seeded_server(2_000).await;
+    recent_rows_ready(&server).await;
+    let store = &server.context.store;
+    let newest_day = super::date(2024, 6, 30);
+    let filters = [
+        ResolvedFilter::default(),
+        ResolvedFilter { countries: Some(["DE".to_string(), "FR".to_string()].into()), ..Default::default() },
+        ResolvedFilter {
+            from: Some(super::date(2023, 11, 20)),
+            to: Some(super::date(2024, 2, 10)),
+            model_ids: Some([1, 3, 5].into()),
+            ..Default::default()
+        },
+    ];
+    let cursors = [None, Some(SaleCursor { sold_on: super::date(2024, 1, 15), id: 700 })];
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let mut compared = 0;
+    for filter in &filters {
+        for cursor in cursors {
+            for direction in [Direction::Forward, Direction::Backward] {
+                for size in [1, 40, 1_000] {
+                    let snapshot = server.context.snapshot();
+                    let Some(from_memory) = snapshot.cube.recent_page(filter, direction, cursor, size) else {
+                        panic!("{filter:?} {direction:?} {cursor:?} {size}: not cut from memory");
+                    };
+                    let from_table = page(store, filter, direction, cursor, size, None).await.expect("page");
+                    assert_eq!(from_memory, from_table, "{filter:?} {direction:?} {cursor:?} {size}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 36);
+    // The comparison's own table reads went through the store: one each, none for memory.
+    assert_eq!(server.metric("salesgraph_db_queries_total").await - before, 36.0);
+
+    // Through the API, a page is one read of memory, no query.
+    let first_page =
+        "{ sales(first: 25) { edges { node { id soldOn units model { name } country { code } } } } }";
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let data = server.data(first_page, json!({})).await;
+    assert_eq!(server.metric("salesgraph_db_queries_total").await, before, "a first page read the table");
+    assert_eq!(ids(&data["sales"]), table_ids(&server, "1 = 1", 25).await);
+
+    // A sale on the newest day: the next page has it at once (its month no longer matches the
+    // cube, so the table is read), then from memory again once the month is reloaded.
+    server
+        .data(
+            "mutation($csv: String!) { importSales(csv: $csv) { landed } }",
+            json!({ "csv": format!("sold_on,model,country,units\n{newest_day},X5,DE,3\n") }),
+        )
+        .await;
+    let expected = table_ids(&server, "1 = 1", 25).await;
+    let data = server.data(first_page, json!({})).await;
+    assert_eq!(ids(&data["sales"]), expected, "the imported sale is missing from the first page");
+    recent_rows_ready(&server).await;
+    let before = server.metric("salesgraph_db_queries_total").await;
+    let data = server.data(first_page, json!({})).await;
+    assert_eq!(ids(&data["sales"]), expected);
+    assert_eq!(
+        server.metric("salesgraph_db_queries_total").await,
+        before,
+        "the month the import touched was not reloaded"
+    );
+    assert!(server.metric("salesgraph_recent_rows_bytes").await > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reseed_with_equal_totals_replaces_the_rows_in_memory() {
+    let server = seeded_server(800).await;
+    recent_rows_ready(&server).await;
+    let first_page = "{ sales(first: 30) { edges { node { id } } } }";
+    let old = ids(&server.data(first_page, json!({})).await["sales"]);
+    // The same arguments give the same rows, month totals and all, under new ids: only the
+    // ids' span tells the held months are stale.
+    let version = server.metric("salesgraph_data_version").await;
+    server
+        .db
+        .seed(&salesgraph::store::seed::SeedOptions {
+            rows: 800,
+            seed: 11,
+            from: super::date(2023, 1, 1),
+            until: super::date(2024, 6, 30),
+            seasonal: true,
+        })
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.metric("salesgraph_data_version").await == version {
+        assert!(std::time::Instant::now() < deadline, "the reseed was not noticed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    recent_rows_ready(&server).await;
+    let expected = table_ids(&server, "1 = 1", 30).await;
+    assert_eq!(ids(&server.data(first_page, json!({})).await["sales"]), expected);
+    assert_ne!(old, expected, "ids are never reused (a sequence, AUTOINCREMENT): the rows are new");
 }

@@ -26,7 +26,12 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     let primary = super::seeded_server_db(300).await;
     let replica = replica_db().await;
     let replica_url = replica.url.clone();
-    let server = TestServer::start_with(primary, |s| s.database_read_url = Some(replica_url)).await;
+    // Pages read the table, not the primary's newest rows held in memory.
+    let server = TestServer::start_with(primary, |s| {
+        s.database_read_url = Some(replica_url);
+        s.recent_rows_mib = 0;
+    })
+    .await;
     assert!(server.context.store.replica().is_some());
 
     // Pages come from the replica (2019), the totals from the primary's in-memory data (2023-24).
