@@ -26,11 +26,7 @@ pub struct CatalogueModel<'m>(pub &'m car_model::Model);
 impl OnePass for CarModel {
     const TYPE_NAME: &'static str = "CarModel";
 
-    async fn field_value<'a>(
-        &'a self,
-        _ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         car_model_field(&self.0, field)
     }
 }
@@ -38,11 +34,7 @@ impl OnePass for CarModel {
 impl OnePass for CatalogueModel<'_> {
     const TYPE_NAME: &'static str = CarModel::TYPE_NAME;
 
-    async fn field_value<'a>(
-        &'a self,
-        _ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         car_model_field(self.0, field)
     }
 }
@@ -97,11 +89,7 @@ pub struct CatalogueCountry<'c>(pub &'c country::Model);
 impl OnePass for Country {
     const TYPE_NAME: &'static str = "Country";
 
-    async fn field_value<'a>(
-        &'a self,
-        _ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         country_field(&self.0, field)
     }
 }
@@ -109,11 +97,7 @@ impl OnePass for Country {
 impl OnePass for CatalogueCountry<'_> {
     const TYPE_NAME: &'static str = Country::TYPE_NAME;
 
-    async fn field_value<'a>(
-        &'a self,
-        _ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         country_field(self.0, field)
     }
 }

@@ -1,6 +1,6 @@
 //! Dataloaders: the models and countries of a page of sales, from the catalogue in memory; any
 //! it lacks (added by an import on another replica since this one's last refresh) load in one
-//! query each.
+//! query each, before the page's rows resolve ([`PageNames`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,15 +25,18 @@ pub fn countries(store: Store, catalogue: Arc<Catalogue>) -> Countries {
 }
 
 /// Puts the catalogue's models among `ids` into the request's loader, so that each sale's
-/// `model` is a cache hit; only ids the catalogue lacks are loaded (one query). A plain
+/// `model` in the per-field twins is a cache hit; only ids the catalogue lacks are loaded (one
+/// query). Pages themselves resolve names through [`PageNames`]. A plain
 /// `load_many` waits out the loader's batching delay (1 ms, often 2 with the timer's
 /// granularity) even when the catalogue holds every id: most of a page's latency when the
 /// server is idle.
+#[cfg(test)]
 pub async fn prime_models(models: &Models, ids: impl IntoIterator<Item = i32>) -> async_graphql::Result<()> {
     prime(models, ids, |loader, id| loader.catalogue.model_by_id(*id).cloned()).await
 }
 
 /// [`prime_models`] for the markets among `codes`.
+#[cfg(test)]
 pub async fn prime_countries(
     countries: &Countries,
     codes: impl IntoIterator<Item = String>,
@@ -42,6 +45,7 @@ pub async fn prime_countries(
 }
 
 /// Feeds `loader` what `in_memory` finds for `keys`, then loads the rest.
+#[cfg(test)]
 async fn prime<K, L>(
     loader: &DataLoader<L, HashMapCache>,
     keys: impl IntoIterator<Item = K>,
@@ -66,6 +70,52 @@ where
     Ok(())
 }
 
+/// The models and markets a page's rows name: the catalogue in memory, and what it lacks (added
+/// by an import on another replica since this one's refresh) loaded before the rows resolve, in
+/// one query each through the request's loaders. Rows then find their names without awaiting.
+pub struct PageNames {
+    catalogue: Arc<Catalogue>,
+    models: HashMap<i32, car_model::Model>,
+    countries: HashMap<String, country::Model>,
+}
+
+impl PageNames {
+    /// Names from `catalogue` alone.
+    pub fn new(catalogue: Arc<Catalogue>) -> Self {
+        Self { catalogue, models: HashMap::new(), countries: HashMap::new() }
+    }
+
+    /// The names of `model_ids` and `country_codes`, loading those the catalogue lacks.
+    pub async fn load<'k>(
+        catalogue: Arc<Catalogue>,
+        models: &Models,
+        countries: &Countries,
+        model_ids: impl IntoIterator<Item = i32>,
+        country_codes: impl IntoIterator<Item = &'k str>,
+    ) -> async_graphql::Result<Self> {
+        let missing_models: std::collections::BTreeSet<i32> =
+            model_ids.into_iter().filter(|id| catalogue.model_by_id(*id).is_none()).collect();
+        let missing_countries: std::collections::BTreeSet<&str> =
+            country_codes.into_iter().filter(|code| catalogue.country_by_code(code).is_none()).collect();
+        let mut names = Self::new(catalogue);
+        if !missing_models.is_empty() {
+            names.models = models.load_many(missing_models).await?;
+        }
+        if !missing_countries.is_empty() {
+            names.countries = countries.load_many(missing_countries.into_iter().map(str::to_string)).await?;
+        }
+        Ok(names)
+    }
+
+    pub fn model(&self, id: i32) -> Option<&car_model::Model> {
+        self.catalogue.model_by_id(id).or_else(|| self.models.get(&id))
+    }
+
+    pub fn country(&self, code: &str) -> Option<&country::Model> {
+        self.catalogue.country_by_code(code).or_else(|| self.countries.get(code))
+    }
+}
+
 pub struct ModelLoader {
     store: Store,
     catalogue: Arc<Catalogue>,
@@ -74,20 +124,6 @@ pub struct ModelLoader {
 pub struct CountryLoader {
     store: Store,
     catalogue: Arc<Catalogue>,
-}
-
-impl ModelLoader {
-    /// The catalogue in memory the loader answers from first.
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
-    }
-}
-
-impl CountryLoader {
-    /// The catalogue in memory the loader answers from first.
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
-    }
 }
 
 impl Loader<i32> for ModelLoader {

@@ -11,7 +11,6 @@
 //! executable directive, so a field's directives need no handling here.
 
 use std::borrow::Cow;
-use std::future::Future;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
@@ -24,7 +23,10 @@ use crate::access::RequestAccess;
 use crate::access::guard::{field_denial, forbidden_at};
 use crate::app::AppContext;
 
-/// An object type resolved in one pass over its selection.
+/// An object type resolved in one pass over its selection. Everything such an object names is
+/// at hand by the time it resolves (a page loads what the catalogue lacks first), so no field
+/// awaits: a future per field and per nested object cost more than most fields' own work
+/// (moving the nested futures alone showed in a page's profile).
 pub trait OnePass: Send + Sync {
     /// The GraphQL type's name: `__typename`, and the owner of the coordinates the guard checks.
     const TYPE_NAME: &'static str;
@@ -32,15 +34,11 @@ pub trait OnePass: Send + Sync {
     /// The value of one selected field, by its schema name (never `__typename`, and already
     /// allowed by the guard). `ctx` is the field's own context: nested objects resolve their
     /// selection under it, and errors take its path.
-    fn field_value<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> impl Future<Output = ServerResult<Value>> + Send + 'a;
+    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value>;
 }
 
 /// Resolves `object`'s selection into one JSON object, fields in the order asked.
-pub async fn resolve_object<'a, T: OnePass>(
+pub fn resolve_object<'a, T: OnePass>(
     object: &'a T,
     ctx: &'a ContextSelectionSet<'a>,
 ) -> ServerResult<Value> {
@@ -66,20 +64,20 @@ pub async fn resolve_object<'a, T: OnePass>(
             answer.insert(key, Value::Null);
             continue;
         }
-        let value = object.field_value(&ctx_field, field).await?;
+        let value = object.field_value(&ctx_field, field)?;
         merge_field(&mut answer, key, value);
     }
     Ok(Value::Object(answer))
 }
 
 /// Resolves a nested one-pass object under its field.
-pub async fn resolve_nested<'a, T: OnePass>(
+pub fn resolve_nested<'a, T: OnePass>(
     object: &'a T,
     ctx: &'a Context<'a>,
     field: &'a Positioned<Field>,
 ) -> ServerResult<Value> {
     let nested = ctx.with_selection_set(&field.node.selection_set);
-    resolve_object(object, &nested).await
+    resolve_object(object, &nested)
 }
 
 /// A nullable `Float`: null for a missing value (and for NaN, which JSON cannot carry).
@@ -174,7 +172,7 @@ impl<T: OnePass + OutputType> OutputType for OnePassList<T> {
         let mut items = Vec::with_capacity(self.0.len());
         for (index, item) in self.0.iter().enumerate() {
             let ctx_item = ctx.with_index(index);
-            items.push(resolve_object(item, &ctx_item).await?);
+            items.push(resolve_object(item, &ctx_item)?);
         }
         Ok(Value::List(items))
     }
@@ -183,11 +181,7 @@ impl<T: OnePass + OutputType> OutputType for OnePassList<T> {
 impl<T: OnePass> OnePass for &T {
     const TYPE_NAME: &'static str = T::TYPE_NAME;
 
-    fn field_value<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> impl Future<Output = ServerResult<Value>> + Send + 'a {
+    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         (**self).field_value(ctx, field)
     }
 }
@@ -210,7 +204,7 @@ macro_rules! one_pass_output {
                 ctx: &async_graphql::ContextSelectionSet<'_>,
                 _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
             ) -> async_graphql::ServerResult<async_graphql::Value> {
-                $crate::graphql::one_pass::resolve_object(self, ctx).await
+                $crate::graphql::one_pass::resolve_object(self, ctx)
             }
         }
     };
@@ -233,7 +227,7 @@ mod tests {
     use crate::store::catalogue::Catalogue;
 
     use crate::graphql::catalogue::{CarModel, CarModelFields, Country, CountryFields};
-    use crate::graphql::loaders;
+    use crate::graphql::loaders::{self, PageNames};
     use crate::graphql::sales::{Sale, SaleEdge, SaleEdgeFields, SaleFields};
     use crate::graphql::summary::{SalesAggregate, SalesAggregateFields};
     use crate::summary::AggregateRow;
@@ -244,7 +238,8 @@ mod tests {
     #[Object]
     impl BothResolvers {
         async fn sales(&self) -> Vec<Sale> {
-            self.0.iter().cloned().map(Sale).collect()
+            let names = Arc::new(PageNames::new(self.1.clone()));
+            self.0.iter().cloned().map(|row| Sale(row, names.clone())).collect()
         }
 
         async fn sales_reference(&self) -> Vec<SaleFields> {
@@ -252,11 +247,13 @@ mod tests {
         }
 
         async fn edges(&self) -> Vec<SaleEdge> {
-            self.0.iter().cloned().map(|row| SaleEdge(Sale(row))).collect()
+            let names = Arc::new(PageNames::new(self.1.clone()));
+            self.0.iter().cloned().map(|row| SaleEdge(Sale(row, names.clone()))).collect()
         }
 
         async fn edges_reference(&self) -> Vec<SaleEdgeFields> {
-            self.0.iter().cloned().map(|row| SaleEdgeFields(SaleEdge(Sale(row)))).collect()
+            let names = Arc::new(PageNames::new(self.1.clone()));
+            self.0.iter().cloned().map(|row| SaleEdgeFields(SaleEdge(Sale(row, names.clone())))).collect()
         }
 
         async fn models(&self) -> Vec<CarModel> {

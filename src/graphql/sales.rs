@@ -2,6 +2,8 @@
 //! hundred times and more, so the connection, its edges and rows resolve in one pass each
 //! (`super::one_pass`), their `#[Object]` twins declaring them to the schema.
 
+use std::sync::Arc;
+
 use async_graphql::connection::PageInfo;
 use async_graphql::parser::types::Field;
 use async_graphql::{Context, ID, Object, Positioned, Result, ServerResult, Value};
@@ -11,7 +13,7 @@ use super::catalogue::{CarModel, CatalogueCountry, CatalogueModel, Country};
 use super::enums::{self, FuelType, Transmission};
 use super::error::ApiError;
 use super::filter::SalesFilter;
-use super::loaders::{Countries, Models};
+use super::loaders::{Countries, Models, PageNames};
 use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
@@ -21,8 +23,8 @@ use crate::store::sales::{Direction, SaleCursor};
 pub const PAGE_SIZES: std::ops::RangeInclusive<i32> = 1..=1_000;
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
 
-/// One dealer's sales of one model on one day: a row of a page.
-pub struct Sale(pub sale::Model);
+/// One dealer's sales of one model on one day: a row of a page, with the names its page loaded.
+pub struct Sale(pub sale::Model, pub Arc<PageNames>);
 
 /// `Sale` as the schema declares it, and the reference its one pass answers like.
 pub struct SaleFields(pub sale::Model);
@@ -88,13 +90,9 @@ one_pass_output!(Sale, twin: SaleFields);
 impl OnePass for Sale {
     const TYPE_NAME: &'static str = "Sale";
 
-    async fn field_value<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         use async_graphql::InputType;
-        let row = &self.0;
+        let (row, names) = (&self.0, &self.1);
         Ok(match field.node.name.node.as_str() {
             "id" => Value::String(row.id.to_string()),
             "soldOn" => Value::String(crate::domain::iso_date(row.sold_on)),
@@ -104,33 +102,22 @@ impl OnePass for Sale {
             "fuelType" => enums::fuel_type(&row.fuel_type).to_value(),
             "transmission" => enums::transmission(&row.transmission).to_value(),
             "color" => row.color.as_deref().map_or(Value::Null, |color| Value::String(color.to_string())),
-            // From the catalogue in memory when it has them; through the request's loaders
-            // (primed by the page) when it does not.
-            "model" => {
-                let error = |e: async_graphql::Error| ctx.set_error_path(e.into_server_error(field.pos));
-                let models = ctx.data::<Models>().map_err(error)?;
-                match models.loader().catalogue().model_by_id(row.model_id) {
-                    Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field).await?,
-                    None => {
-                        let model = model_of(ctx, row).await.map_err(error)?;
-                        one_pass::resolve_nested(&model, ctx, field).await?
-                    }
-                }
-            }
-            "country" => {
-                let error = |e: async_graphql::Error| ctx.set_error_path(e.into_server_error(field.pos));
-                let countries = ctx.data::<Countries>().map_err(error)?;
-                match countries.loader().catalogue().country_by_code(&row.country_code) {
-                    Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field).await?,
-                    None => {
-                        let country = country_of(ctx, row).await.map_err(error)?;
-                        one_pass::resolve_nested(&country, ctx, field).await?
-                    }
-                }
-            }
+            "model" => match names.model(row.model_id) {
+                Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field)?,
+                None => return Err(missing_name(ctx, field, format!("sale {} has no model", row.id))),
+            },
+            "country" => match names.country(&row.country_code) {
+                Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field)?,
+                None => return Err(missing_name(ctx, field, format!("sale {} has no country", row.id))),
+            },
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
     }
+}
+
+/// The error of a row whose model or market neither the catalogue nor the database knows.
+fn missing_name(ctx: &Context<'_>, field: &Positioned<Field>, message: String) -> async_graphql::ServerError {
+    ctx.set_error_path(async_graphql::Error::from(ApiError::internal(message)).into_server_error(field.pos))
 }
 
 async fn model_of(ctx: &Context<'_>, row: &sale::Model) -> Result<CarModel> {
@@ -174,13 +161,9 @@ one_pass_output!(SaleEdge, twin: SaleEdgeFields);
 impl OnePass for SaleEdge {
     const TYPE_NAME: &'static str = "SaleEdge";
 
-    async fn field_value<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         match field.node.name.node.as_str() {
-            "node" => one_pass::resolve_nested(&self.0, ctx, field).await,
+            "node" => one_pass::resolve_nested(&self.0, ctx, field),
             "cursor" => Ok(Value::String(self.cursor())),
             _ => Err(one_pass::unknown_field::<Self>(field)),
         }
@@ -294,25 +277,24 @@ impl SalesQuery {
             Direction::Backward => (page.has_more, position.is_some()),
         };
         // The page's models and countries (when asked for) from the catalogue in memory, one query
-        // each for any it lacks, however many rows reference them. The rows resolve one after
-        // another (`OnePassList`), so everything they load must be in the loaders first.
+        // each for any it lacks, however many rows reference them: loaded before the rows
+        // resolve, which then find them without awaiting.
         let look_ahead = ctx.look_ahead();
         let asked = |field: &str| {
             look_ahead.field("edges").field("node").field(field).exists()
                 || look_ahead.field("nodes").field(field).exists()
         };
-        if asked("model") {
-            let ids: std::collections::BTreeSet<i32> = page.rows.iter().map(|r| r.model_id).collect();
-            super::loaders::prime_models(ctx.data::<Models>()?, ids).await?;
-        }
-        if asked("country") {
-            let codes: std::collections::BTreeSet<&str> =
-                page.rows.iter().map(|r| r.country_code.as_str()).collect();
-            super::loaders::prime_countries(ctx.data::<Countries>()?, codes.into_iter().map(str::to_string))
-                .await?;
-        }
+        let catalogue = app.snapshot().catalogue.clone();
+        let names = Arc::new(if asked("model") || asked("country") {
+            let model_ids = page.rows.iter().map(|r| r.model_id).filter(|_| asked("model"));
+            let codes = page.rows.iter().map(|r| r.country_code.as_str()).filter(|_| asked("country"));
+            PageNames::load(catalogue, ctx.data::<Models>()?, ctx.data::<Countries>()?, model_ids, codes)
+                .await?
+        } else {
+            PageNames::new(catalogue)
+        });
         let connection = SaleConnection {
-            edges: page.rows.into_iter().map(|row| SaleEdge(Sale(row))).collect(),
+            edges: page.rows.into_iter().map(|row| SaleEdge(Sale(row, names.clone()))).collect(),
             has_previous_page: has_previous,
             has_next_page: has_next,
             total_count,

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, Positioned, Result, ServerResult, SimpleObj
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::catalogue::{CarModel, Country};
+use super::catalogue::{CarModel, CatalogueCountry, CatalogueModel, Country};
 use super::enums::{self, BodyType, Dimension, FuelType, Granularity, Metric, SortOrder, Transmission};
 use super::error::ApiError;
 use super::filter::SalesFilter;
@@ -48,22 +48,18 @@ one_pass_output!(SalesAggregate, twin: SalesAggregateFields);
 impl OnePass for SalesAggregate {
     const TYPE_NAME: &'static str = "SalesAggregate";
 
-    async fn field_value<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        field: &'a Positioned<Field>,
-    ) -> ServerResult<Value> {
+    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
         use async_graphql::InputType;
         let row = &self.row;
         let text = |value: Option<&String>| value.map_or(Value::Null, |v| Value::String(v.clone()));
         Ok(match field.node.name.node.as_str() {
             "period" => row.period.map_or(Value::Null, |day| Value::String(crate::domain::iso_date(day))),
-            "model" => match self.model() {
-                Some(model) => one_pass::resolve_nested(&model, ctx, field).await?,
+            "model" => match self.row.model_id.and_then(|id| self.catalogue.model_by_id(id)) {
+                Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field)?,
                 None => Value::Null,
             },
-            "country" => match self.country() {
-                Some(country) => one_pass::resolve_nested(&country, ctx, field).await?,
+            "country" => match self.row.country.as_deref().and_then(|code| self.catalogue.country(code)) {
+                Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field)?,
                 None => Value::Null,
             },
             "region" => text(row.region.as_ref()),
