@@ -23,16 +23,8 @@ fn ids(page: &serde_json::Value) -> Vec<i64> {
 }
 
 /// Waits until the server holds the recent sale rows of its current data version.
-pub(crate) async fn recent_rows_ready(server: &TestServer) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let version = server.metric("salesgraph_data_version").await;
-        if version > 0.0 && server.metric("salesgraph_recent_rows_ready_version").await == version {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "the recent sale rows were not loaded within 20 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+async fn recent_rows_ready(server: &TestServer) {
+    server.wait_for_background_pass("salesgraph_recent_rows_ready_version").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,15 +264,7 @@ async fn a_bi_tool_pages_through_every_group_exactly_once() {
 
 /// Waits until the server holds the day groups of its current data version.
 async fn day_groups_ready(server: &TestServer) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let version = server.metric("salesgraph_data_version").await;
-        if version > 0.0 && server.metric("salesgraph_day_groups_ready_version").await == version {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "the day groups were not loaded within 20 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    server.wait_for_background_pass("salesgraph_day_groups_ready_version").await;
 }
 
 /// Units by country between two days, summed straight from the sale rows.

@@ -362,6 +362,23 @@ impl TestServer {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
+
+    /// Waits (up to 20 s) until the gauge `ready_version` reaches the data version served: the
+    /// background pass it reports on has finished for the current data.
+    pub async fn wait_for_background_pass(&self, ready_version: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let version = self.metric("salesgraph_data_version").await;
+            if version > 0.0 && self.metric(ready_version).await == version {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{ready_version} did not reach {version} within 20 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for TestServer {
