@@ -66,7 +66,6 @@ pub struct AppContext {
 }
 
 /// The in-memory data every cube version shares, carried from one snapshot to the next.
-#[derive(Clone)]
 struct Carried {
     days: Arc<crate::cube::daily::DailyGroups>,
     recent: Arc<crate::cube::recent_rows::RecentRows>,
@@ -235,14 +234,14 @@ impl AppContext {
     /// Runs `sync` for the current snapshot on its own task: `what` it brings in step and what
     /// requests do without it, for the log; `gauges` record the data version it finished for
     /// and the bytes it holds. `sync` is told whether newer data has come meanwhile.
-    fn spawn_month_sync<E, Sync, Synced>(
+    fn spawn_month_sync<E, Run, Synced>(
         &self,
         (what, without): (&'static str, &'static str),
         (ready, bytes): (prometheus_client::metrics::gauge::Gauge, prometheus_client::metrics::gauge::Gauge),
-        sync: Sync,
+        sync: Run,
     ) where
         E: std::fmt::Display,
-        Sync: FnOnce(crate::store::Store, Arc<Snapshot>, Superseded) -> Synced,
+        Run: FnOnce(crate::store::Store, Arc<Snapshot>, Superseded) -> Synced,
         Synced: std::future::Future<Output = Result<crate::cube::daily::SyncReport, E>> + Send + 'static,
     {
         let store = self.store.clone();

@@ -17,11 +17,19 @@ pub async fn sales_page(
     cursor: Option<SaleCursor>,
     size: u64,
 ) -> Result<Page, DbErr> {
-    if let Some(page) = snapshot.cube.recent_page(filter, direction, cursor, size) {
+    // Going forward, the months that hold the page by the cube's counts: both the rows in memory
+    // and the table need only those.
+    let window_start = match direction {
+        Direction::Forward => {
+            let newest = cursor.map(|c| c.sold_on).or(snapshot.last_sale_day).map(crate::cube::month_index);
+            let to = filter.to.map(crate::cube::month_index);
+            let start = newest.into_iter().chain(to).min();
+            start.and_then(|month| snapshot.cube.page_window(filter, month, size + 1))
+        }
+        Direction::Backward => None,
+    };
+    if let Some(page) = snapshot.cube.recent_page(filter, direction, cursor, size, window_start) {
         return Ok(page);
     }
-    let newest = cursor.map(|c| c.sold_on).or(snapshot.last_sale_day);
-    let window_start =
-        newest.and_then(|day| snapshot.cube.page_window(filter, crate::cube::month_index(day), size + 1));
     sales::page(store, filter, direction, cursor, size, window_start).await
 }

@@ -15,6 +15,15 @@ pub trait HeldMonth: Send + Sync {
     fn totals(&self) -> MonthTotals;
     /// Heap bytes held, counted against the budget.
     fn bytes(&self) -> usize;
+
+    /// The fewest bytes a month with these totals can take once loaded: a month that cannot fit
+    /// the budget is not read at all (0 when nothing is known before loading).
+    fn least_bytes(_totals: MonthTotals) -> usize
+    where
+        Self: Sized,
+    {
+        0
+    }
 }
 
 /// What a sync did.
@@ -95,6 +104,7 @@ impl<T: HeldMonth> HeldMonths<T> {
             }
             let (held, loaded) = match self.current(*month, *totals) {
                 Some(held) if still_current(*month, held.clone()).await? => (held, false),
+                _ if report.bytes_held + T::least_bytes(*totals) > budget_bytes => break,
                 _ => match load(*month).await? {
                     Some(loaded) => (Arc::new(loaded), true),
                     None => continue,

@@ -445,13 +445,17 @@ impl Cube {
     }
 
     /// A page of sale rows cut from memory, when every month it needs is held and in step with
-    /// this cube (see [`recent_rows`]); `None` sends it to the database.
+    /// this cube (see [`recent_rows`]); `None` sends it to the database. Going forward,
+    /// `window_start` is [`Self::page_window`]'s answer for the page (`None`: back to the first
+    /// month): when its month is not held, the rows would be scanned only to be read from the
+    /// database after all.
     pub fn recent_page(
         &self,
         filter: &ResolvedFilter,
         direction: crate::store::sales::Direction,
         cursor: Option<crate::store::sales::SaleCursor>,
         size: u64,
+        window_start: Option<chrono::NaiveDate>,
     ) -> Option<crate::store::sales::Page> {
         use crate::store::sales::Direction;
         if self.recent.checked_version() != self.version {
@@ -460,17 +464,8 @@ impl Cube {
         let months = self.base.month_starts();
         let (first, last) = (months.first()?.0, months.last()?.0);
         if direction == Direction::Forward {
-            // Where the page ends by the cube's counts: when that month is not held, the rows
-            // would be scanned only to be read from the database after all.
-            let mut start = cursor.map_or(last, |c| month_index(c.sold_on).min(last));
-            if let Some(to) = filter.to {
-                start = start.min(month_index(to));
-            }
-            let mut needed =
-                self.page_window(filter, start, size.saturating_add(1)).map_or(first, month_index);
-            if let Some(from) = filter.from {
-                needed = needed.max(month_index(from));
-            }
+            let start = cursor.map_or(last, |c| month_index(c.sold_on).min(last));
+            let needed = window_start.map_or(first, month_index).max(filter.from.map_or(first, month_index));
             if self.recent.oldest_month().is_none_or(|oldest| oldest > needed.min(start)) {
                 return None;
             }

@@ -43,6 +43,10 @@ const PRICE_KNOWN: u8 = 1;
 /// Bit of [`MonthRows::known`]: the row has a revenue.
 const REVENUE_KNOWN: u8 = 2;
 
+/// Bytes of one row's columns (id, day, model, market, units, price, revenue, known, fuel,
+/// gearbox, colour, date precision).
+const ROW_BYTES: usize = 8 + 1 + 4 + 2 + 4 + 8 + 8 + 1 + 1 + 1 + 2 + 1;
+
 /// One month's sale rows, newest first (ties by id, highest first), as compact columns.
 #[derive(Debug, Default)]
 pub struct MonthRows {
@@ -149,7 +153,7 @@ impl MonthRows {
 
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
-        self.len() * (8 + 1 + 4 + 2 + 4 + 8 + 8 + 1 + 1 + 1 + 2 + 1)
+        self.len() * ROW_BYTES
             + self.countries.iter().chain(&self.colors).map(|name| name.len() + 24).sum::<usize>()
     }
 
@@ -369,6 +373,10 @@ impl HeldMonth for MonthRows {
 
     fn bytes(&self) -> usize {
         MonthRows::bytes(self)
+    }
+
+    fn least_bytes(totals: MonthTotals) -> usize {
+        usize::try_from(totals.rows).unwrap_or(usize::MAX).saturating_mul(ROW_BYTES)
     }
 }
 

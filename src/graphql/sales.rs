@@ -252,13 +252,14 @@ impl SalesQuery {
                 cursor("after", after)?,
             ),
         };
-        let page = crate::pages::sales_page(&app.store, &app.snapshot(), &filter, direction, position, size)
+        // One snapshot for the page, its count and its names: all of one data version.
+        let snapshot = app.snapshot();
+        let page = crate::pages::sales_page(&app.store, &snapshot, &filter, direction, position, size)
             .await
             .map_err(ApiError::from)?;
         // Counted only when asked for; the rollup counts rows per group, so only partial months
         // at the range's edges touch the table.
         let total_count = if ctx.look_ahead().field("totalCount").exists() {
-            let snapshot = app.snapshot();
             let totals = crate::summary::summarize(
                 &app.store,
                 &snapshot.cube,
@@ -284,7 +285,7 @@ impl SalesQuery {
             look_ahead.field("edges").field("node").field(field).exists()
                 || look_ahead.field("nodes").field(field).exists()
         };
-        let catalogue = app.snapshot().catalogue.clone();
+        let catalogue = snapshot.catalogue.clone();
         let names = Arc::new(if asked("model") || asked("country") {
             let model_ids = page.rows.iter().map(|r| r.model_id).filter(|_| asked("model"));
             let codes = page.rows.iter().map(|r| r.country_code.as_str()).filter(|_| asked("country"));
