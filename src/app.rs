@@ -31,6 +31,34 @@ pub struct Snapshot {
     pub cube: Arc<Cube>,
     /// Forecasts and backtests of this data version, computed once and reused.
     pub forecast_memo: Arc<crate::planning::forecast::ForecastMemo>,
+    /// Per region: its sales' span and the data version at which they last changed, so that a
+    /// viewer scoped to some regions sees their freshness, not other regions' imports.
+    pub regions: Arc<std::collections::BTreeMap<String, RegionStatus>>,
+}
+
+/// One region's data as of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionStatus {
+    /// The data version of the last ingest that changed this region's sales.
+    pub version: i64,
+    pub span: crate::cube::RegionSpan,
+}
+
+/// Each region's status: unchanged sums keep the version they had in `previous`.
+fn region_statuses(
+    cube: &Cube,
+    previous: Option<&Snapshot>,
+) -> std::collections::BTreeMap<String, RegionStatus> {
+    cube.region_spans()
+        .into_iter()
+        .map(|(region, span)| {
+            let version = previous
+                .and_then(|p| p.regions.get(&region))
+                .filter(|before| before.span == span)
+                .map_or(cube.version, |before| before.version);
+            (region, RegionStatus { version, span })
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +112,13 @@ impl Carried {
     }
 }
 
-async fn load_snapshot(db: &DatabaseConnection, carried: Carried) -> Result<Snapshot, AppError> {
+async fn load_snapshot(
+    db: &DatabaseConnection,
+    carried: Carried,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, AppError> {
     let cube = Cube::load(db).await?.with_days(carried.days).with_recent(carried.recent);
+    let regions = Arc::new(region_statuses(&cube, previous));
     let catalogue = Catalogue::load(db).await?;
     let last_sale_day = crate::store::sales::last_sale_day(db).await?;
     Ok(Snapshot {
@@ -95,6 +128,7 @@ async fn load_snapshot(db: &DatabaseConnection, carried: Carried) -> Result<Snap
         catalogue: Arc::new(catalogue),
         cube: Arc::new(cube),
         forecast_memo: Arc::default(),
+        regions,
     })
 }
 
@@ -138,7 +172,7 @@ impl AppContext {
         if let Some(read) = read_replica {
             store = store.with_read_replica(read);
         }
-        let snapshot = load_snapshot(&store.db, Carried::new()).await?;
+        let snapshot = load_snapshot(&store.db, Carried::new(), None).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
@@ -177,7 +211,8 @@ impl AppContext {
         if current == self.snapshot().version {
             return Ok(false);
         }
-        let snapshot = load_snapshot(&self.store.db, Carried::of(&self.snapshot().cube)).await?;
+        let previous = self.snapshot();
+        let snapshot = load_snapshot(&self.store.db, Carried::of(&previous.cube), Some(&previous)).await?;
         let version = snapshot.version;
         match self.snapshot.write() {
             Ok(mut guard) => *guard = Arc::new(snapshot),

@@ -64,15 +64,28 @@ pub struct ServeSettings {
     /// Time allowed per request.
     #[arg(long, env = "SALESGRAPH_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Time a client has to send a request's headers, from the connection's first byte or the
+    /// previous request's end; a client still sending them then is disconnected.
+    #[arg(long, env = "SALESGRAPH_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body once its headers have arrived: a slower one
+    /// gets 408 and the connection is closed.
+    #[arg(long, env = "SALESGRAPH_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
     /// Schema introspection: `on` or `off`.
     #[arg(long, env = "SALESGRAPH_INTROSPECTION", default_value = "on", value_parser = parse_switch)]
     pub introspection: bool,
     /// How often to look for data that another process landed.
     #[arg(long, env = "SALESGRAPH_REFRESH_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub refresh_interval: Duration,
-    /// Skip seeding an empty database on start.
+    /// Never seed, not even in dev mode.
     #[arg(long, env = "SALESGRAPH_NO_SEED")]
     pub no_seed: bool,
+    /// Seed an empty database with the generated demo data set on start even when a secret is
+    /// configured. Without it, only dev mode (no secret, no public key) seeds: a production
+    /// database that is empty stays empty until real data is imported.
+    #[arg(long, env = "SALESGRAPH_SEED_IF_EMPTY")]
+    pub seed_if_empty: bool,
     /// A casbin policy file (CSV lines, see policy/policy.csv); unset: the built-in policy.
     /// Reloaded when it changes or on SIGHUP.
     #[arg(long, env = "SALESGRAPH_POLICY")]
@@ -117,6 +130,18 @@ pub struct ServeSettings {
     pub recent_rows_mib: usize,
 }
 
+impl ServeSettings {
+    /// Dev mode: no secret and no public key, so tokens are made up at start-up.
+    pub fn dev_mode(&self) -> bool {
+        self.jwt_secret.as_deref().is_none_or(str::is_empty) && self.jwt_public_key.is_none()
+    }
+
+    /// Whether an empty database gets the demo data set on start.
+    pub fn seeds_when_empty(&self) -> bool {
+        !self.no_seed && (self.seed_if_empty || self.dev_mode())
+    }
+}
+
 impl Default for ServeSettings {
     fn default() -> Self {
         Self {
@@ -129,9 +154,12 @@ impl Default for ServeSettings {
             max_complexity: 2_000,
             max_body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(10),
             introspection: true,
             refresh_interval: Duration::from_secs(1),
             no_seed: false,
+            seed_if_empty: false,
             policy: None,
             rate_limit: 200,
             jwt_public_key: None,
@@ -166,6 +194,12 @@ pub struct TokenSettings {
     /// The HS256 secret the server is configured with.
     #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// The `iss` claim to write (the server's SALESGRAPH_JWT_ISSUER, which it then requires).
+    #[arg(long, env = "SALESGRAPH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` claim to write (the server's SALESGRAPH_JWT_AUDIENCE, which it then requires).
+    #[arg(long, env = "SALESGRAPH_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
 #[cfg(test)]

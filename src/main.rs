@@ -71,9 +71,11 @@ fn token(settings: TokenSettings) -> anyhow::Result<ExitCode> {
         .jwt_secret
         .filter(|s| !s.is_empty())
         .context("no secret: set SALESGRAPH_JWT_SECRET (or --jwt-secret) to the server's secret")?;
-    let role: Role = settings.role.parse().map_err(anyhow::Error::msg)?;
+    // On the command line "Admin" means admin; in a token only the exact name counts.
+    let role: Role = settings.role.trim().to_ascii_lowercase().parse().map_err(anyhow::Error::msg)?;
     let viewer = Viewer::new(settings.sub, role, settings.regions);
-    println!("{}", TokenKeys::hs256(secret.as_bytes()).issue(&viewer, settings.ttl)?);
+    let keys = TokenKeys::hs256(secret.as_bytes()).with_claims(settings.jwt_issuer, settings.jwt_audience);
+    println!("{}", keys.issue(&viewer, settings.ttl)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,7 +41,14 @@ impl Application {
             Some(url) => Some(connect_read_replica(&db, url, settings.db_pool_size).await?),
             None => None,
         };
-        if !settings.no_seed && crate::store::seed::seed_if_empty(&db).await? {
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            match crate::store::staging::sweep_stale_in(db.get_postgres_connection_pool()).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "dropped staging tables of interrupted ingests"),
+                Err(error) => tracing::warn!(%error, "could not sweep stale staging tables"),
+            }
+        }
+        if settings.seeds_when_empty() && crate::store::seed::seed_if_empty(&db).await? {
             tracing::info!("the database was empty: seeded the default data set");
         }
         let address = settings.listen;
@@ -85,7 +92,9 @@ impl Application {
                 .clone()
                 .follow(self.context.settings.refresh_interval, move || context.invalidate_caches()),
         );
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let header_read_timeout = self.context.settings.header_read_timeout;
+        let result =
+            crate::http::connections::serve(self.listener, self.router, header_read_timeout, shutdown).await;
         refresher.abort();
         listener.abort();
         policy_follower.abort();

@@ -271,3 +271,35 @@ async fn a_bulk_load_alone_on_its_sqlite_file_writes_through_a_rollback_journal_
         .expect("units");
     assert_eq!(units, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_imports_at_once_both_land_one_after_the_other() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |country: &str| -> String {
+        let mut text = String::from("sold_on,model,country,units\n");
+        for i in 0..40_000 {
+            text.push_str(&format!("2024-{:02}-{:02},X5,{country},1\n", i % 12 + 1, i % 28 + 1));
+        }
+        text
+    };
+    let first = write_csv(&dir, "de.csv", &rows("DE"));
+    let second = write_csv(&dir, "fr.csv", &rows("FR"));
+    let spawn = |file: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_salesgraph"))
+            .args(["import", file])
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run salesgraph import")
+    };
+    let (a, b) = (spawn(&first), spawn(&second));
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("import finishes");
+        assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    }
+    assert_eq!(db.scalar_i64("SELECT SUM(units) FROM sale").await, 80_000);
+    db.assert_rollup_matches_sales().await;
+}

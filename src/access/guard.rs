@@ -8,8 +8,10 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextResolve, ResolveInfo,
 };
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{
     ErrorExtensionValues, PathSegment, QueryPathNode, QueryPathSegment, Request, Response, ServerError,
     ServerResult, Value, Variables,
@@ -28,8 +30,10 @@ impl ExtensionFactory for FieldAccess {
 
 #[derive(Default)]
 struct FieldAccessGuard {
-    /// The request's variables: an enum argument may come from one.
+    /// The request's variables, with the operation's defaults filled in for those the request
+    /// leaves out: a protected enum value may come from either.
     variables: Mutex<Variables>,
+    operation_name: Mutex<Option<String>>,
     denied: Mutex<Vec<ServerError>>,
 }
 
@@ -54,48 +58,109 @@ fn named_type(reference: &str) -> &str {
     reference.trim_matches(|c| matches!(c, '[' | ']' | '!'))
 }
 
+/// How deep [`denied_value`] looks into lists and input objects.
+const MAX_VALUE_WALK: usize = 64;
+
+/// A default value as the registry writes it (GraphQL literal syntax): an enum value is read
+/// directly, anything else through the parser.
+fn default_value(literal: &str) -> Option<Value> {
+    if !literal.is_empty() && literal.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric()) {
+        return Some(match literal {
+            "true" => Value::Boolean(true),
+            "false" => Value::Boolean(false),
+            "null" => Value::Null,
+            _ if literal.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-') => {
+                return serde_json::from_str::<serde_json::Value>(literal)
+                    .ok()
+                    .and_then(|v| Value::from_json(v).ok());
+            }
+            name => Value::Enum(async_graphql::Name::new(name)),
+        });
+    }
+    let document = async_graphql::parser::parse_query(format!("{{ f(a: {literal}) }}")).ok()?;
+    let (_, operation) = document.operations.iter().next()?;
+    let async_graphql::parser::types::Selection::Field(field) =
+        &operation.node.selection_set.node.items.first()?.node
+    else {
+        return None;
+    };
+    let (_, value) = field.node.arguments.first()?;
+    value.node.clone().into_const()
+}
+
+/// The first protected enum value the role may not use anywhere inside `value` (lists and
+/// input objects included, their fields' defaults too), read as type `type_name`.
+fn denied_value(
+    registry: &async_graphql::registry::Registry,
+    access: &RequestAccess,
+    type_name: &str,
+    value: &Value,
+    depth: usize,
+) -> Option<String> {
+    // Deeper values were refused before parsing; this only bounds the walk.
+    if depth > MAX_VALUE_WALK {
+        return None;
+    }
+    match value {
+        Value::List(items) => {
+            items.iter().find_map(|item| denied_value(registry, access, type_name, item, depth + 1))
+        }
+        Value::Enum(member) => denied_member(access, type_name, member.as_str()),
+        Value::String(member) => denied_member(access, type_name, member),
+        Value::Object(fields) => {
+            let Some(async_graphql::registry::MetaType::InputObject { input_fields, .. }) =
+                registry.types.get(type_name)
+            else {
+                return None;
+            };
+            input_fields.values().find_map(|meta| {
+                let given = fields.get(meta.name.as_str()).cloned();
+                let value = given.or_else(|| meta.default_value.as_deref().and_then(default_value))?;
+                denied_value(registry, access, named_type(&meta.ty), &value, depth + 1)
+            })
+        }
+        _ => None,
+    }
+}
+
+fn denied_member(access: &RequestAccess, enum_type: &str, member: &str) -> Option<String> {
+    let protection = access.policy.protection_of(enum_type, member)?;
+    (!protection.allowed.contains(&access.viewer.role)).then(|| {
+        forbidden_message(access.viewer.role.as_str(), &format!("{enum_type}.{member}"), &protection.resource)
+    })
+}
+
 impl FieldAccessGuard {
-    /// The first protected enum value among the field's arguments that the role may not use.
+    /// The first protected enum value the role may not use among the field's arguments as they
+    /// finally resolve: written in the query, from a variable, from the variable's default, or
+    /// the argument's own default, at any depth of a list or input object.
     fn denied_argument(
         &self,
         ctx: &ExtensionContext<'_>,
         info: &ResolveInfo<'_>,
         access: &RequestAccess,
     ) -> Option<String> {
-        let field = ctx.schema_env.registry.types.get(info.parent_type)?.field_by_name(info.name)?;
-        for (name, value) in &info.field.arguments {
-            let Some(argument) = field.args.get(name.node.as_str()) else { continue };
-            let enum_type = named_type(&argument.ty);
-            if !access.policy.protects_any_of(enum_type) {
-                continue;
-            }
-            let value = {
-                let variables = self.variables.lock().ok()?;
-                value
+        let registry = &ctx.schema_env.registry;
+        let field = registry.types.get(info.parent_type)?.field_by_name(info.name)?;
+        if field.args.is_empty() {
+            return None;
+        }
+        let variables = self.variables.lock().ok()?;
+        for (name, argument) in &field.args {
+            let written = info.field.arguments.iter().find(|(n, _)| n.node.as_str() == name.as_str());
+            let value = match written {
+                Some((_, value)) => value
                     .node
                     .clone()
                     .into_const_with(|name| Ok::<_, ()>(variables.get(&name).cloned().unwrap_or(Value::Null)))
-                    .ok()?
+                    .ok()?,
+                None => match argument.default_value.as_deref().and_then(default_value) {
+                    Some(value) => value,
+                    None => continue,
+                },
             };
-            let values = match value {
-                Value::List(items) => items,
-                single => vec![single],
-            };
-            for item in values {
-                let member = match &item {
-                    Value::Enum(name) => name.as_str(),
-                    Value::String(text) => text.as_str(),
-                    _ => continue,
-                };
-                if let Some(protection) = access.policy.protection_of(enum_type, member)
-                    && !protection.allowed.contains(&access.viewer.role)
-                {
-                    return Some(forbidden_message(
-                        access.viewer.role.as_str(),
-                        &format!("{enum_type}.{member}"),
-                        &protection.resource,
-                    ));
-                }
+            if let Some(message) = denied_value(registry, access, named_type(&argument.ty), &value, 0) {
+                return Some(message);
             }
         }
         None
@@ -113,7 +178,42 @@ impl Extension for FieldAccessGuard {
         if let Ok(mut variables) = self.variables.lock() {
             variables.clone_from(&request.variables);
         }
+        if let Ok(mut operation_name) = self.operation_name.lock() {
+            operation_name.clone_from(&request.operation_name);
+        }
         next.run(ctx, request).await
+    }
+
+    /// Once the document is parsed, the executed operation's variable defaults join the
+    /// variables the request gave, as the resolvers will see them.
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let name = self.operation_name.lock().ok().and_then(|name| name.clone());
+        let operation = match (&document.operations, name) {
+            (DocumentOperations::Single(operation), _) => Some(operation),
+            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+                operations.values().next()
+            }
+            _ => None,
+        };
+        if let (Some(operation), Ok(mut known)) = (operation, self.variables.lock()) {
+            for definition in &operation.node.variable_definitions {
+                let name = &definition.node.name.node;
+                if !known.contains_key(name)
+                    && let Some(default) = definition.node.default_value()
+                {
+                    known.insert(name.clone(), default.clone());
+                }
+            }
+        }
+        Ok(document)
     }
 
     async fn execute(
@@ -140,10 +240,8 @@ impl Extension for FieldAccessGuard {
         }
         let access = ctx.data_opt::<RequestAccess>();
         let app = || ctx.data_opt::<Arc<crate::app::AppContext>>().map(|app| &**app);
-        let message = field_denial(access, app, info.parent_type, info.name).or_else(|| match access {
-            Some(access) if !info.field.arguments.is_empty() => self.denied_argument(ctx, &info, access),
-            _ => None,
-        });
+        let message = field_denial(access, app, info.parent_type, info.name)
+            .or_else(|| access.and_then(|access| self.denied_argument(ctx, &info, access)));
         match message {
             Some(message) => {
                 let error = forbidden_at(info.path_node, message);
@@ -199,6 +297,20 @@ pub fn forbidden_at(path_node: &QueryPathNode<'_>, message: String) -> ServerErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_defaults_are_read_as_values() {
+        assert_eq!(default_value("REVENUE"), Some(Value::Enum(async_graphql::Name::new("REVENUE"))));
+        assert_eq!(default_value("5"), Some(Value::from(5)));
+        assert_eq!(default_value("true"), Some(Value::Boolean(true)));
+        assert_eq!(
+            default_value("[UNITS, REVENUE]"),
+            Some(Value::List(vec![
+                Value::Enum(async_graphql::Name::new("UNITS")),
+                Value::Enum(async_graphql::Name::new("REVENUE"))
+            ]))
+        );
+    }
 
     #[test]
     fn named_types_lose_their_wrapping() {

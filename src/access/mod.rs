@@ -33,12 +33,27 @@ impl RequestAccess {
         scope_for(&self.viewer, &self.policy)
     }
 
+    /// Whether this viewer may see money: prices and revenue wherever the schema has them. Text
+    /// and rankings derived from money (reasons, segment labels) are made without it otherwise.
+    pub fn sees_money(&self) -> bool {
+        MONEY_COORDINATES.iter().all(|coordinate| self.policy.allows(self.viewer.role, coordinate))
+    }
+
     /// What decides the answer to a query besides the query: role, and the regions when the
     /// role is scoped. Part of every cache key.
     pub fn scope_key(&self) -> String {
         self.viewer.scope_key()
     }
 }
+
+/// The schema's money: a viewer denied any of them sees no figure derived from money.
+const MONEY_COORDINATES: [&str; 5] = [
+    "SalesAggregate.revenue",
+    "SalesAggregate.averagePrice",
+    "Metric.REVENUE",
+    "CarModel.basePrice",
+    "Sale.unitPrice",
+];
 
 pub fn scope_for(viewer: &Viewer, policy: &AccessPolicy) -> Scope {
     if policy.sees_all_regions(viewer.role) {

@@ -22,6 +22,8 @@ pub enum PolicyError {
     Line { line: usize, reason: String },
     #[error("the access model or policy does not load: {0}")]
     Casbin(String),
+    #[error("the policy is refused: {0}")]
+    Incomplete(String),
     #[error("cannot read the policy file {path}: {reason}")]
     Read { path: String, reason: String },
 }
@@ -167,7 +169,35 @@ impl AccessPolicy {
                 all_regions.insert(role);
             }
         }
-        Ok(Self { protected, all_regions })
+        let policy = Self { protected, all_regions };
+        policy.check_grants()?;
+        Ok(policy)
+    }
+
+    /// An empty or truncated file (a deploy that wrote nothing, an editor's half-saved copy)
+    /// would otherwise load as "nothing is protected": a policy must protect something and
+    /// grant each built-in role something, or it is refused like a malformed one.
+    fn check_grants(&self) -> Result<(), PolicyError> {
+        if self.protected.is_empty() {
+            return Err(PolicyError::Incomplete(
+                "it protects nothing (no g2 line): every field would be open to every role".to_string(),
+            ));
+        }
+        for role in Role::ALL {
+            let granted = self.all_regions.contains(&role)
+                || self
+                    .protected
+                    .values()
+                    .flat_map(|members| members.values())
+                    .any(|p| p.allowed.contains(&role));
+            if !granted {
+                return Err(PolicyError::Incomplete(format!(
+                    "it grants nothing to the {} role (no p line reaches it)",
+                    role.as_str()
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub async fn default_policy() -> Result<Self, PolicyError> {
@@ -278,9 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_that_protects_or_grants_nothing_is_refused() {
+        for (text, expected) in [
+            ("", "protects nothing"),
+            ("# only comments\n", "protects nothing"),
+            ("p, executive, money, read\n", "protects nothing"),
+            (
+                "g2, Sale.revenue, money\np, admin, money, read\np, executive, money, read\np, manager, money, read\n",
+                "analyst",
+            ),
+        ] {
+            let error = block_on(AccessPolicy::load(text)).expect_err(text);
+            assert!(error.to_string().contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
     fn inheritance_and_one_resource_per_coordinate() {
         let policy = block_on(AccessPolicy::load(
-            "g2, Sale.revenue, money\np, executive, money, read\ng, admin, executive\n",
+            "g2, Sale.revenue, money\ng2, Query.sales, rows\np, executive, money, read\ng, admin, executive\n\
+             p, manager, rows, read\np, analyst, rows, read\n",
         ))
         .expect("loads");
         assert!(policy.allows(Role::Admin, "Sale.revenue"));

@@ -115,18 +115,26 @@ mod tests {
     async fn a_changed_file_is_picked_up_and_a_broken_one_ignored() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("policy.csv");
-        std::fs::write(&path, "g2, Sale.revenue, money\np, analyst, money, read\n").expect("write");
+        // Every built-in role is granted something, as a policy must.
+        let others =
+            "g2, Query.sales, rows\np, admin, rows, read\np, executive, rows, read\np, manager, rows, read\n";
+        std::fs::write(&path, format!("g2, Sale.revenue, money\np, analyst, money, read\n{others}"))
+            .expect("write");
         let store = PolicyStore::load(Some(path.clone())).await.expect("loads");
         assert!(store.current().allows(Role::Analyst, "Sale.revenue"));
         assert_eq!(store.reload().await, Ok(false), "same text, nothing to do");
 
-        std::fs::write(&path, "g2, Sale.revenue, money\n").expect("write");
+        std::fs::write(&path, format!("g2, Sale.revenue, money\np, analyst, rows, read\n{others}"))
+            .expect("write");
         assert_eq!(store.reload().await, Ok(true));
         assert!(!store.current().allows(Role::Analyst, "Sale.revenue"));
 
         std::fs::write(&path, "p, analyst, money, read, extra\n").expect("write");
         assert!(store.reload().await.is_err(), "a broken policy is refused");
         assert!(!store.current().allows(Role::Analyst, "Sale.revenue"), "the previous policy stays");
+        std::fs::write(&path, "").expect("empty the file");
+        assert!(store.reload().await.is_err(), "an empty policy is refused");
+        assert!(store.current().allows(Role::Analyst, "Query.sales"), "the previous policy stays");
     }
 
     #[tokio::test]

@@ -134,6 +134,9 @@ fn label(centroid: &Features, typical_price: f64, typical_volume: f64) -> &'stat
         "fading"
     } else if centroid.volume_ratio(typical_volume) >= 2.0 {
         "volume core"
+    } else if typical_price <= 0.0 {
+        // No prices (none recorded, or a viewer who may not see money): named by volume alone.
+        "steady"
     } else if centroid.average_price >= 1.5 * typical_price {
         "premium flagship"
     } else if centroid.average_price >= typical_price {

@@ -188,6 +188,8 @@ impl TokenKeys {
         let mut validation = Validation::new(algorithm);
         let mut required = HashSet::from(["exp".to_string()]);
         validation.leeway = LEEWAY_SECONDS;
+        // A token whose `nbf` lies ahead is not valid yet (jsonwebtoken skips the check unless asked).
+        validation.validate_nbf = true;
         match &self.issuer {
             Some(issuer) => {
                 validation.set_issuer(&[issuer]);
@@ -207,22 +209,29 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Viewer, AuthError> {
-        self.verify_at(token, now())
+        self.verify_at(token, now()).map(|(viewer, _)| viewer)
+    }
+
+    /// The viewer of an `Authorization` header value and the second (since the epoch) its
+    /// token stops being accepted: what a long-lived connection must end by.
+    pub fn verify_header_until(&self, header: Option<&str>) -> Result<(Viewer, u64), AuthError> {
+        let token = bearer_token(header)?;
+        self.verify_at(token, now()).map(|(viewer, exp)| (viewer, exp.saturating_add(LEEWAY_SECONDS)))
     }
 
     /// [`Self::verify`] at the time `now` (seconds since the epoch), for a token verified
     /// before; a token not seen lately is checked in full against the real clock.
-    fn verify_at(&self, token: &str, now: u64) -> Result<Viewer, AuthError> {
+    fn verify_at(&self, token: &str, now: u64) -> Result<(Viewer, u64), AuthError> {
         if let Some(known) = self.verified.get(token) {
             if now > known.exp.saturating_add(LEEWAY_SECONDS) {
                 self.verified.invalidate(token);
                 return Err(AuthError::Expired);
             }
-            return Ok(known.viewer);
+            return Ok((known.viewer, known.exp));
         }
         let verified = self.verify_in_full(token)?;
         self.verified.insert(token.to_string(), verified.clone());
-        Ok(verified.viewer)
+        Ok((verified.viewer, verified.exp))
     }
 
     fn verify_in_full(&self, token: &str) -> Result<Verified, AuthError> {
@@ -256,15 +265,19 @@ impl TokenKeys {
 
     /// The viewer of an `Authorization` header value.
     pub fn verify_header(&self, header: Option<&str>) -> Result<Viewer, AuthError> {
-        let header = header.ok_or(AuthError::Missing)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::MalformedHeader)?;
-        self.verify(token)
+        self.verify(bearer_token(header)?)
     }
+}
+
+/// The token of a `Bearer <JWT>` header value.
+fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::MalformedHeader)
 }
 
 #[cfg(test)]
@@ -301,7 +314,11 @@ mod tests {
         let keys = TokenKeys::hs256(b"secret");
         let token = keys.issue(&viewer(), Duration::from_secs(60)).unwrap();
         assert_eq!(keys.verify(&token), Ok(viewer()), "checked in full, then remembered");
-        assert_eq!(keys.verify_at(&token, now() + 30), Ok(viewer()), "remembered, within its life");
+        assert_eq!(
+            keys.verify_at(&token, now() + 30).map(|(viewer, _)| viewer),
+            Ok(viewer()),
+            "remembered, within its life"
+        );
         assert_eq!(keys.verify_at(&token, now() + 60 + LEEWAY_SECONDS + 1), Err(AuthError::Expired));
         // The same claims under another signature are other bytes: checked in full, refused.
         let (body, signature) = token.rsplit_once('.').unwrap();
@@ -309,6 +326,27 @@ mod tests {
         assert!(matches!(keys.verify(&forged), Err(AuthError::Invalid(_))));
         let other = TokenKeys::hs256(b"other");
         assert!(matches!(other.verify(&token), Err(AuthError::Invalid(_))), "each key set remembers its own");
+    }
+
+    #[test]
+    fn not_before_case_and_spacing_of_roles_are_checked() {
+        let keys = TokenKeys::hs256(b"secret");
+        let key = EncodingKey::from_secret(b"secret");
+        let later =
+            serde_json::json!({ "sub": "x", "role": "admin", "exp": now() + 3600, "nbf": now() + 600 });
+        assert_eq!(
+            keys.verify(&sign(Algorithm::HS256, &key, &later)),
+            Err(AuthError::Invalid("token not yet valid".into()))
+        );
+        for role in ["Admin", "admin ", "ADMIN"] {
+            let token = sign(Algorithm::HS256, &key, &claims(role, now() + 60));
+            assert!(matches!(keys.verify(&token), Err(AuthError::UnknownRole(_))), "{role:?} accepted");
+        }
+        let until = keys.verify_header_until(Some(&format!(
+            "Bearer {}",
+            keys.issue(&viewer(), Duration::from_secs(60)).unwrap()
+        )));
+        assert!(until.is_ok_and(|(_, until)| until >= now() + 60 && until <= now() + 60 + LEEWAY_SECONDS));
     }
 
     #[test]

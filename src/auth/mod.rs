@@ -41,7 +41,7 @@ impl FromStr for Role {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Role::ALL
             .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(text.trim()))
+            .find(|r| r.as_str() == text)
             .ok_or_else(|| format!("unknown role \"{text}\" (expected admin, executive, manager or analyst)"))
     }
 }

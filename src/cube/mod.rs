@@ -302,6 +302,14 @@ impl std::ops::AddAssign for Sums {
     }
 }
 
+/// What one region's sales add up to, and the months they span (month indices).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionSpan {
+    pub sums: Sums,
+    pub first_month: i32,
+    pub last_month: i32,
+}
+
 /// One rollup group as loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupGroup {
@@ -565,6 +573,37 @@ impl Cube {
             }
         }
         None
+    }
+
+    /// Per region (by name): what its rows add up to, and its first and last month with sales
+    /// (month indices).
+    pub fn region_spans(&self) -> std::collections::BTreeMap<String, RegionSpan> {
+        let mut spans = std::collections::BTreeMap::new();
+        let Ok(facts) = self.base.facts() else { return spans };
+        let mut by_position: rustc_hash::FxHashMap<u32, RegionSpan> = rustc_hash::FxHashMap::default();
+        for row in 0..facts.month.len() {
+            let Some(region) = self.dictionary.region_of(facts.country[row]) else { continue };
+            let month = facts.month[row];
+            let span = by_position.entry(region).or_insert(RegionSpan {
+                sums: Sums::default(),
+                first_month: month,
+                last_month: month,
+            });
+            span.sums += Sums {
+                units: facts.units[row],
+                revenue: facts.revenue[row],
+                priced_units: facts.priced_units[row],
+                rows: facts.rows[row],
+            };
+            span.first_month = span.first_month.min(month);
+            span.last_month = span.last_month.max(month);
+        }
+        for (position, span) in by_position {
+            if let Some(name) = self.dictionary.region_name(position) {
+                spans.insert(name.to_string(), span);
+            }
+        }
+        spans
     }
 
     /// Rollup groups held.

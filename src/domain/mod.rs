@@ -9,6 +9,24 @@ pub use filter::{FilterError, ResolvedFilter, SalesFilter, Scope};
 
 use chrono::{Datelike, NaiveDate};
 
+/// The first day the API and the import accept. Every series, rollup and forecast is sized by
+/// the days it covers, so an unbounded date (year 0, year -9999) would size them without limit.
+pub const EARLIEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+/// The last day the API and the import accept.
+pub const LATEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a date");
+
+/// Why `date` is outside [`EARLIEST_DATE`, `LATEST_DATE`], if it is.
+pub fn date_out_of_range(date: NaiveDate) -> Option<String> {
+    (!(EARLIEST_DATE..=LATEST_DATE).contains(&date)).then(|| {
+        format!(
+            "{} is outside the dates salesgraph accepts ({} to {})",
+            iso_date(date),
+            iso_date(EARLIEST_DATE),
+            iso_date(LATEST_DATE)
+        )
+    })
+}
+
 /// `YYYY-MM-DD`: as the driver stores a date in SQLite and as the API writes one, without going
 /// through a format string (chrono's formatter was the largest item of an import's parameter
 /// building).
@@ -35,9 +53,52 @@ pub fn iso_date(date: NaiveDate) -> String {
     .collect()
 }
 
+/// A day written exactly as `YYYY-MM-DD` (four-digit year, two-digit month and day, nothing
+/// around it): chrono's own parser also takes `2024-1-1`, signs and five-digit years.
+pub fn parse_iso_day(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
+}
+
+/// A month written exactly as `YYYY-MM`, as its first day.
+pub fn parse_iso_month(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(text[0..4].parse().ok()?, text[5..7].parse().ok()?, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_strict_iso_days_and_months_are_read() {
+        assert_eq!(parse_iso_day("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        for bad in ["2024-1-1", " 2024-01-01", "+10000-01-01", "-0001-01-01", "2023-02-29", "2024-01-01 "] {
+            assert_eq!(parse_iso_day(bad), None, "{bad}");
+        }
+        assert_eq!(parse_iso_month("2024-03"), NaiveDate::from_ymd_opt(2024, 3, 1));
+        assert_eq!(parse_iso_month("2024-3"), None);
+        assert!(
+            date_out_of_range(NaiveDate::from_ymd_opt(1, 1, 1).unwrap())
+                .is_some_and(|m| m.contains("0001-01-01"))
+        );
+        assert_eq!(date_out_of_range(NaiveDate::from_ymd_opt(2199, 12, 31).unwrap()), None);
+        assert!(date_out_of_range(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()).is_some());
+    }
 
     #[test]
     fn dates_are_written_as_the_driver_writes_them() {

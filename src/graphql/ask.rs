@@ -204,7 +204,9 @@ impl AskQuery {
         let schema = ctx.data::<AppSchema>()?;
         let request = async_graphql::Request::new(query.document.clone())
             .variables(Variables::from_json(query.variables.clone()));
-        let request = super::request_data(request, app, access.clone()).data(schema.clone());
+        let request = super::request_data(request, app, access.clone())
+            .data(schema.clone())
+            .data(super::operation_rules::GeneratedByAsk);
         let response = Box::pin(schema.execute(request)).await;
         if let Some(error) = response.errors.first() {
             let code = super::error::code_of(error).unwrap_or_default();

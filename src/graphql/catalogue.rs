@@ -5,10 +5,12 @@ use async_graphql::{Context, ID, InputType, Object, Positioned, Result, ServerRe
 use entity::{car_model, country};
 
 use super::enums::{self, BodyType};
+use super::error::ApiError;
 use super::one_pass::{self, OnePass, one_pass_output};
 use super::scalars::Date;
 use super::{app, viewer};
 use crate::auth;
+use crate::domain::Scope;
 
 /// A car model of the catalogue. Pages and rankings repeat it, so it resolves in one pass
 /// (`super::one_pass`); [`CarModelFields`] declares it to the schema.
@@ -215,13 +217,41 @@ impl CatalogueQuery {
 
     /// The data's version and span, so that a client can anchor relative periods ("last
     /// quarter") on the data rather than on today's date.
+    /// A viewer scoped to some regions sees their data's freshness: the version of the last
+    /// ingest that changed them and their span, never another region's imports.
     async fn data_status(&self, ctx: &Context<'_>) -> Result<DataStatus> {
-        let snapshot = app(ctx)?.snapshot();
-        Ok(DataStatus {
-            version: snapshot.version,
-            first_month: snapshot.cube.first_month().map(Date),
-            last_sale_day: snapshot.last_sale_day.map(Date),
-        })
+        let app = app(ctx)?;
+        let snapshot = app.snapshot();
+        let Scope::Regions(regions) = super::access(ctx)?.scope() else {
+            return Ok(DataStatus {
+                version: snapshot.version,
+                first_month: snapshot.cube.first_month().map(Date),
+                last_sale_day: snapshot.last_sale_day.map(Date),
+            });
+        };
+        let own = |region: &str| regions.iter().any(|r| r.eq_ignore_ascii_case(region));
+        let statuses: Vec<_> =
+            snapshot.regions.iter().filter(|(region, _)| own(region)).map(|(_, s)| *s).collect();
+        let version = statuses.iter().map(|s| s.version).max().unwrap_or(0);
+        let first_month = statuses.iter().map(|s| s.span.first_month).min().and_then(crate::cube::month_date);
+        let last_month = statuses.iter().map(|s| s.span.last_month).max().and_then(crate::cube::month_date);
+        let last_sale_day = match last_month {
+            Some(since) => {
+                let codes: Vec<String> = snapshot
+                    .catalogue
+                    .countries
+                    .iter()
+                    .filter(|c| own(&c.region))
+                    .map(|c| c.code.clone())
+                    .collect();
+                app.store.count_query();
+                crate::store::sales::last_sale_day_among(app.store.read(), since, codes)
+                    .await
+                    .map_err(ApiError::from)?
+            }
+            None => None,
+        };
+        Ok(DataStatus { version, first_month: first_month.map(Date), last_sale_day: last_sale_day.map(Date) })
     }
 
     /// Who is asking: subject, role and regions from the bearer token.

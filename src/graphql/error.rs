@@ -12,6 +12,8 @@ pub enum ApiError {
     Forbidden(String),
     /// Logged with its cause; the client sees only that something failed inside.
     Internal(String),
+    /// Another writer holds what this request needs (an import's write lock): retry later.
+    Busy(String),
     /// The database cannot be reached (an outage, a failover): logged with its cause; the
     /// client learns that retrying shortly is the remedy.
     DatabaseUnavailable(String),
@@ -20,7 +22,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn message(&self) -> String {
         match self {
-            ApiError::BadUserInput(m) | ApiError::Forbidden(m) => m.clone(),
+            ApiError::BadUserInput(m) | ApiError::Forbidden(m) | ApiError::Busy(m) => m.clone(),
             ApiError::Internal(_) => "internal error".to_string(),
             ApiError::DatabaseUnavailable(_) => {
                 "the database is unreachable right now; retry in a few seconds".to_string()
@@ -32,6 +34,7 @@ impl ApiError {
         match self {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Busy(_) => "BUSY",
             ApiError::Internal(_) | ApiError::DatabaseUnavailable(_) => "INTERNAL",
         }
     }
@@ -116,6 +119,15 @@ pub fn in_range(name: &str, value: i32, range: std::ops::RangeInclusive<i32>) ->
             range.end()
         )))
     }
+}
+
+/// An error raised before execution (by an extension), with its code.
+pub fn coded_server_error(code: &str, message: String) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
 }
 
 /// The code for an error that async-graphql raised itself (parsing, validation, limits).

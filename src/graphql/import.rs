@@ -111,9 +111,13 @@ impl MutationRoot {
         let app = app(ctx)?;
         let options = import_options(options.unwrap_or_default())?;
         let result = match import_csv(&app.store.db, std::io::Cursor::new(csv.into_bytes()), &options).await {
-            Ok(report) => ImportResult::from_report(report, true),
+            Ok(report) => {
+                let landed = report.rows_landed > 0;
+                ImportResult::from_report(report, landed)
+            }
             Err(ImportError::Rejected(report)) => ImportResult::from_report(report, false),
             Err(ImportError::Setup(message)) => return Err(ApiError::BadUserInput(message).into()),
+            Err(error @ ImportError::Busy) => return Err(ApiError::Busy(error.to_string()).into()),
             Err(ImportError::Store(error)) => return Err(ApiError::internal(error).into()),
         };
         if result.landed {

@@ -7,6 +7,99 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Value, Variables};
+
+/// The deepest nesting of brackets (`{`, `[`, `(`) a query text may have: selections (at most
+/// `SALESGRAPH_MAX_DEPTH` deep) plus the arguments' lists and objects. The parser and the
+/// validator recurse once per level, so a deeper text is refused before either sees it.
+pub const MAX_DOCUMENT_NESTING: usize = 64;
+
+/// The deepest nesting of lists and objects in a variable's value.
+pub const MAX_VALUE_NESTING: usize = 32;
+
+/// What a list argument (`first`, `limit`) weighs in the complexity count: its value, or the
+/// default when absent. A value outside `1..=max` weighs 1, so that the resolver refuses it
+/// with an error naming the argument and its range instead of a bare "too complex".
+pub fn list_weight(value: Option<i32>, default: i32, max: i32) -> usize {
+    match value.unwrap_or(default) {
+        v if (1..=max).contains(&v) => v as usize,
+        _ => 1,
+    }
+}
+
+/// How deep the brackets of a query text nest (strings and comments skipped), from one pass
+/// over its bytes without recursion.
+pub fn document_nesting(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => i = skip_string(bytes, i),
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// The index of the closing quote of the string that opens at `start` (or the end).
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    let block = bytes[start..].starts_with(b"\"\"\"");
+    let mut i = start + if block { 3 } else { 1 };
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && !block {
+            i += 2;
+            continue;
+        }
+        if block && bytes[i..].starts_with(b"\"\"\"") {
+            return i + 2;
+        }
+        if !block && bytes[i] == b'"' {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// How deep the lists and objects of the variables nest, walked without recursion.
+pub fn variables_nesting(variables: &Variables) -> usize {
+    let mut deepest = 0;
+    let mut pending: Vec<(&Value, usize)> = variables.values().map(|value| (value, 1)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            Value::List(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Object(fields) => pending.extend(fields.values().map(|field| (field, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Why a query text or its variables nest too deep to be parsed safely, if they do.
+pub fn nesting_error(query: &str, variables: &Variables) -> Option<String> {
+    let document = document_nesting(query);
+    if document > MAX_DOCUMENT_NESTING {
+        return Some(format!(
+            "the query nests brackets {document} deep: at most {MAX_DOCUMENT_NESTING} levels of selections, lists and objects are allowed"
+        ));
+    }
+    let values = variables_nesting(variables);
+    (values > MAX_VALUE_NESTING).then(|| {
+        format!("the variables nest {values} deep: at most {MAX_VALUE_NESTING} levels of lists and objects are allowed")
+    })
+}
 
 /// Field selections written in the query text (aliases and repeats counted, fragments not
 /// expanded), from one pass over its bytes: a lower bound of what it resolves, known before
@@ -24,25 +117,8 @@ pub fn written_field_count(query: &str) -> usize {
                     i += 1;
                 }
             }
-            b'"' => {
-                // Strings, block strings included, are skipped whole.
-                let block = bytes[i..].starts_with(b"\"\"\"");
-                i += if block { 3 } else { 1 };
-                while i < bytes.len() {
-                    if bytes[i] == b'\\' && !block {
-                        i += 2;
-                        continue;
-                    }
-                    if block && bytes[i..].starts_with(b"\"\"\"") {
-                        i += 2;
-                        break;
-                    }
-                    if !block && bytes[i] == b'"' {
-                        break;
-                    }
-                    i += 1;
-                }
-            }
+            // Strings, block strings included, are skipped whole.
+            b'"' => i = skip_string(bytes, i),
             b'{' => braces += 1,
             b'}' => braces = braces.saturating_sub(1),
             b'(' => parens += 1,
@@ -124,14 +200,19 @@ pub fn expanded_field_count(document: &ExecutableDocument) -> u64 {
         .fold(0u64, u64::saturating_add)
 }
 
-/// True when an operation asks for `__schema` or `__type` at its root (directly, in an inline
-/// fragment or in a spread fragment).
-pub fn asks_for_introspection(document: &ExecutableDocument) -> bool {
-    fn root_asks(document: &ExecutableDocument, set: &SelectionSet, seen: &mut Vec<String>) -> bool {
+/// True when an operation selects a root field that `is_wanted` accepts (directly, in an
+/// inline fragment or in a spread fragment).
+fn selects_at_root(document: &ExecutableDocument, is_wanted: impl Fn(&str) -> bool) -> bool {
+    fn root_selects(
+        document: &ExecutableDocument,
+        set: &SelectionSet,
+        seen: &mut Vec<String>,
+        is_wanted: &dyn Fn(&str) -> bool,
+    ) -> bool {
         set.items.iter().any(|selection| match &selection.node {
-            Selection::Field(field) => matches!(field.node.name.node.as_str(), "__schema" | "__type"),
+            Selection::Field(field) => is_wanted(field.node.name.node.as_str()),
             Selection::InlineFragment(fragment) => {
-                root_asks(document, &fragment.node.selection_set.node, seen)
+                root_selects(document, &fragment.node.selection_set.node, seen, is_wanted)
             }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.to_string();
@@ -142,14 +223,25 @@ pub fn asks_for_introspection(document: &ExecutableDocument) -> bool {
                 document
                     .fragments
                     .get(&spread.node.fragment_name.node)
-                    .is_some_and(|f| root_asks(document, &f.node.selection_set.node, seen))
+                    .is_some_and(|f| root_selects(document, &f.node.selection_set.node, seen, is_wanted))
             }
         })
     }
     document
         .operations
         .iter()
-        .any(|(_, op)| root_asks(document, &op.node.selection_set.node, &mut Vec::new()))
+        .any(|(_, op)| root_selects(document, &op.node.selection_set.node, &mut Vec::new(), &is_wanted))
+}
+
+/// True when an operation asks for `__schema` or `__type` at its root.
+pub fn asks_for_introspection(document: &ExecutableDocument) -> bool {
+    selects_at_root(document, |name| matches!(name, "__schema" | "__type"))
+}
+
+/// True when an operation reads `me`: its answer differs between viewers of the same role and
+/// regions, so it must not be shared through the response cache.
+pub fn reads_the_viewer(document: &ExecutableDocument) -> bool {
+    selects_at_root(document, |name| name == "me")
 }
 
 #[cfg(test)]
@@ -194,6 +286,30 @@ mod tests {
         assert!(asks("query Q { me { role } ... on Query { __type(name: \"Sale\") { name } } }"));
         assert!(asks("{ ...F } fragment F on Query { __schema { queryType { name } } }"));
         assert!(!asks("{ me { role __typename } }"));
+        let reads = |q: &str| reads_the_viewer(&parse_query(q).expect("parses"));
+        assert!(reads("{ ...F } fragment F on Query { me { subject } }"));
+        assert!(reads("{ x: me { subject } }"));
+        assert!(!reads("{ models { name } }"));
+    }
+
+    #[test]
+    fn nesting_is_measured_without_recursing_and_strings_do_not_count() {
+        assert_eq!(document_nesting("{ me { role } }"), 2);
+        assert_eq!(document_nesting("{ trend(filter: {countries: [\"DE\"]}) { direction } }"), 4);
+        assert_eq!(document_nesting("{ ask(question: \"{{{[[[\") { notes } } # {{{{"), 2);
+        assert_eq!(document_nesting("{ a(x: \"\"\" {[( \"\"\") }"), 2);
+        let deep = format!("{{ me(x: {}1{}) }}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(document_nesting(&deep), 100_002);
+        assert!(nesting_error(&deep, &Variables::default()).is_some_and(|m| m.contains("100002")));
+
+        let mut value = serde_json::json!("DE");
+        for _ in 0..40 {
+            value = serde_json::json!([value]);
+        }
+        let variables = Variables::from_json(serde_json::json!({ "c": value }));
+        assert_eq!(variables_nesting(&variables), 41);
+        assert!(nesting_error("{ me { role } }", &variables).is_some_and(|m| m.contains("variables")));
+        assert_eq!(nesting_error("{ me { role } }", &Variables::default()), None);
     }
 
     #[test]

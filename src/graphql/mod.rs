@@ -12,6 +12,7 @@ pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod one_pass;
+pub mod operation_rules;
 pub mod planning;
 pub mod sales;
 pub mod scalars;
@@ -56,6 +57,7 @@ impl Default for SchemaLimits {
 
 pub fn build_schema(limits: SchemaLimits) -> AppSchema {
     let builder = Schema::build(Query::default(), import::MutationRoot, live::SubscriptionRoot)
+        .extension(operation_rules::OperationRules)
         .extension(FieldAccess)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

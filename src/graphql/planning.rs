@@ -230,9 +230,59 @@ impl MarketingPriority {
         self.priority.score
     }
 
-    /// Why, in words (revenue share, change against the market, price).
-    async fn reasons(&self) -> &[String] {
-        &self.priority.reasons
+    /// Why, in words: change against the market and against the model's own forecast, and
+    /// for roles that may see money its revenue share and price.
+    async fn reasons(&self) -> Vec<String> {
+        self.priority.reasons.iter().map(marketing::Reason::text).collect()
+    }
+
+    /// The same reasons with the figures they rest on, for clients that render their own text.
+    async fn explanations(&self) -> Vec<PriorityReason> {
+        self.priority.reasons.iter().map(PriorityReason::of).collect()
+    }
+}
+
+/// What a marketing reason is about.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonKind {
+    /// Units over the last twelve months against the twelve before, beside the market's change.
+    Momentum,
+    /// Units of the last whole months against the model's own forecast made before them.
+    AgainstForecast,
+    /// The model's share of the market's revenue (only for roles that may see money).
+    RevenueShare,
+    /// The model's average price against the market's (only for roles that may see money).
+    Price,
+    /// The model keeps pace with its market.
+    KeepsPace,
+}
+
+/// One reason of a marketing priority: its kind, its figures and its text.
+#[derive(SimpleObject)]
+pub struct PriorityReason {
+    /// What the reason is about.
+    pub kind: ReasonKind,
+    /// The model's figure: its change (0.1 = +10%), gap to its forecast, revenue share or price.
+    pub value: Option<f64>,
+    /// The figure it is compared with: the market's change or average price.
+    pub compared_with: Option<f64>,
+    /// The reason in words, as in `reasons`.
+    pub text: String,
+}
+
+impl PriorityReason {
+    fn of(reason: &marketing::Reason) -> Self {
+        use marketing::Reason;
+        let (kind, value, compared_with) = match reason {
+            Reason::Momentum { own_change, market_change } => {
+                (ReasonKind::Momentum, Some(*own_change), Some(*market_change))
+            }
+            Reason::AgainstForecast { gap, .. } => (ReasonKind::AgainstForecast, Some(*gap), None),
+            Reason::RevenueShare { share } => (ReasonKind::RevenueShare, Some(*share), None),
+            Reason::Price { price, market_price } => (ReasonKind::Price, Some(*price), Some(*market_price)),
+            Reason::KeepsPace { .. } => (ReasonKind::KeepsPace, None, None),
+        };
+        Self { kind, value, compared_with, text: reason.text() }
     }
 }
 
@@ -284,7 +334,9 @@ impl PlanningQuery {
     /// Which models will sell most: monthly forecasts `horizonMonths` whole months after the
     /// month of the filter's `to` (default: the last sale), from data up to `to` only, ranked
     /// by predicted units. Units, lower and upper are totals over the horizon.
-    #[graphql(complexity = "limit.unwrap_or(5).max(1) as usize + child_complexity")]
+    #[graphql(
+        complexity = "super::limits::list_weight(limit, 5, super::summary::MAX_LIMIT) + child_complexity"
+    )]
     async fn forecast(
         &self,
         ctx: &Context<'_>,
@@ -346,8 +398,10 @@ impl PlanningQuery {
             other => other.map(|k| k as usize),
         };
         let snapshot = app.snapshot();
-        let result =
-            segments::segment_models(&app.store, &snapshot, &filter, k).await.map_err(ApiError::from)?;
+        let with_money = super::access(ctx)?.sees_money();
+        let result = segments::segment_models(&app.store, &snapshot, &filter, k, with_money)
+            .await
+            .map_err(ApiError::from)?;
         let model = |i: usize| {
             result.model_ids.get(i).and_then(|id| snapshot.catalogue.model_by_id(*id)).cloned().map(CarModel)
         };
@@ -376,7 +430,9 @@ impl PlanningQuery {
 
     /// Models that deserve more marketing in the filtered market over the last twelve months
     /// up to the filter's `to`: valuable models whose sales lag the market's.
-    #[graphql(complexity = "limit.unwrap_or(10).max(1) as usize + child_complexity")]
+    #[graphql(
+        complexity = "super::limits::list_weight(limit, 10, super::summary::MAX_LIMIT) + child_complexity"
+    )]
     async fn marketing_priorities(
         &self,
         ctx: &Context<'_>,
@@ -387,7 +443,10 @@ impl PlanningQuery {
         let filter = resolve_filter(ctx, filter.as_ref())?;
         let limit = super::summary::check_limit(Some(limit.unwrap_or(10)))?.unwrap_or(10);
         let snapshot = app.snapshot();
-        let ranked = marketing::priorities(&app.store, &snapshot, &filter).await.map_err(ApiError::from)?;
+        let with_money = super::access(ctx)?.sees_money();
+        let ranked = marketing::priorities(&app.store, &snapshot, &filter, with_money)
+            .await
+            .map_err(ApiError::from)?;
         Ok(ranked
             .into_iter()
             .take(limit)

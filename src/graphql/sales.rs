@@ -223,7 +223,7 @@ impl SalesQuery {
     /// Sale rows, newest first (ties by id), as a Relay connection: `first`/`after` walk
     /// forward, `last`/`before` backward; page sizes 1 to 1,000 (default 100).
     #[graphql(
-        complexity = "first.or(last).unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize + child_complexity",
+        complexity = "super::limits::list_weight(first.or(last), DEFAULT_PAGE_SIZE, *PAGE_SIZES.end()) + child_complexity",
         visible = "crate::access::visibility::query_sales"
     )]
     async fn sales(

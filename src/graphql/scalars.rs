@@ -10,9 +10,15 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Date).map_err(|_| {
-                InputValueError::custom(format!("\"{text}\" is not a date (expected YYYY-MM-DD)"))
-            }),
+            Value::String(text) => {
+                let date = crate::domain::parse_iso_day(text).ok_or_else(|| {
+                    InputValueError::custom(format!("\"{text}\" is not a date (expected YYYY-MM-DD)"))
+                })?;
+                match crate::domain::date_out_of_range(date) {
+                    Some(reason) => Err(InputValueError::custom(reason)),
+                    None => Ok(Date(date)),
+                }
+            }
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -242,7 +242,7 @@ pub struct SummaryQuery;
 impl SummaryQuery {
     /// Sales grouped by the given dimensions, ordered by the metric. `granularity` matters only
     /// when grouping by PERIOD; without PERIOD each group covers the whole filtered range.
-    #[graphql(complexity = "limit.unwrap_or(100).max(1) as usize + child_complexity")]
+    #[graphql(complexity = "super::limits::list_weight(limit, 100, MAX_LIMIT) + child_complexity")]
     #[allow(clippy::too_many_arguments)]
     async fn sales_summary(
         &self,
@@ -264,7 +264,10 @@ impl SummaryQuery {
             desc = "DESC: largest first; ASC: smallest first."
         )]
         order: Option<SortOrder>,
-        #[graphql(desc = "Most groups returned (1 to 10,000); all of them when omitted.")] limit: Option<i32>,
+        #[graphql(
+            desc = "Most groups returned (1 to 10,000); all of them when omitted, refused when there are more than 10,000."
+        )]
+        limit: Option<i32>,
     ) -> Result<OnePassList<SalesAggregate>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
@@ -273,6 +276,15 @@ impl SummaryQuery {
         let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
             .await
             .map_err(ApiError::from)?;
+        // Without `limit` the answer is every group: capped like `limit` itself, so that one
+        // request cannot ask for an unbounded answer.
+        if limit.is_none() && rows.len() > MAX_LIMIT as usize {
+            return Err(ApiError::BadUserInput(format!(
+                "the summary has {} groups: at most {MAX_LIMIT} are answered at once; pass `limit` (1 to {MAX_LIMIT}) or page through them with salesSummaryConnection",
+                rows.len()
+            ))
+            .into());
+        }
         Ok(OnePassList(
             rows.into_iter().map(|row| SalesAggregate::new(row, snapshot.catalogue.clone())).collect(),
         ))
@@ -282,7 +294,9 @@ impl SummaryQuery {
     /// group (model × country × month over years) instead of taking one huge answer. Same
     /// order as `salesSummary` (by the metric, ties by the group); pages of 1 to 1,000 groups
     /// (default 100). Cursors are valid while the data version stays the same.
-    #[graphql(complexity = "first.unwrap_or(100).max(1) as usize + child_complexity")]
+    #[graphql(
+        complexity = "super::limits::list_weight(first, 100, *super::sales::PAGE_SIZES.end()) + child_complexity"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn sales_summary_connection(
         &self,
@@ -338,7 +352,7 @@ impl SummaryQuery {
     }
 
     /// The models ranked by the metric within the filter, with their share of the total.
-    #[graphql(complexity = "limit.unwrap_or(5).max(1) as usize + child_complexity")]
+    #[graphql(complexity = "super::limits::list_weight(limit, 5, MAX_LIMIT) + child_complexity")]
     async fn top_models(
         &self,
         ctx: &Context<'_>,

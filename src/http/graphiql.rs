@@ -51,7 +51,7 @@ fn escape_js(text: &str) -> String {
 
 /// The page. The Authorization header is prefilled from the dashboard's sign-in (the browser's
 /// local storage), or in dev mode with a fresh admin token, so that the first query just runs.
-pub async fn page(State(state): State<HttpState>) -> Html<String> {
+pub async fn page(State(state): State<HttpState>) -> Response {
     let base = state
         .app
         .settings
@@ -74,7 +74,14 @@ pub async fn page(State(state): State<HttpState>) -> Html<String> {
     };
     let dev_token = escape_js(dev_token.as_deref().unwrap_or(""));
     let base_js = escape_js(&base);
-    Html(format!(
+    let mut nonce_bytes = [0u8; 16];
+    if getrandom::fill(&mut nonce_bytes).is_err() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness for the page's script nonce")
+            .into_response();
+    }
+    let nonce = hex::encode(nonce_bytes);
+    let policy = content_security_policy(&base, &nonce);
+    let html = Html(format!(
         r##"<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -82,7 +89,7 @@ pub async fn page(State(state): State<HttpState>) -> Html<String> {
   <meta name="robots" content="noindex">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>salesgraph · GraphiQL</title>
-  <style>body {{ margin: 0; height: 100vh; overflow: hidden; }} #graphiql {{ height: 100vh; }}</style>
+  <style nonce="{nonce}">body {{ margin: 0; height: 100vh; overflow: hidden; }} #graphiql {{ height: 100vh; }}</style>
   <link rel="stylesheet" href="{base}/graphiql.min.css">
   <link rel="stylesheet" href="{base}/plugin-explorer.css">
 </head>
@@ -92,7 +99,7 @@ pub async fn page(State(state): State<HttpState>) -> Html<String> {
   <script src="{base}/react-dom.production.min.js"></script>
   <script src="{base}/graphiql.min.js"></script>
   <script src="{base}/plugin-explorer.umd.js"></script>
-  <script>
+  <script nonce="{nonce}">
     const assets = {base_js};
     const token = window.localStorage.getItem("salesgraph.token") || {dev_token};
     const headers = JSON.stringify({{ Authorization: "Bearer " + (token || "<paste a token from `salesgraph token`>") }}, null, 2);
@@ -113,5 +120,42 @@ pub async fn page(State(state): State<HttpState>) -> Html<String> {
 </body>
 </html>
 "##
-    ))
+    ));
+    let mut response = html.into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// The dashboard's policy for GraphiQL: scripts and styles from this origin (or the configured
+/// mirror's) and the page's own inline script by its nonce; connections to this origin only;
+/// never framed. Style attributes stay allowed: React sets them on GraphiQL's panes.
+fn content_security_policy(assets_base: &str, nonce: &str) -> String {
+    let mirror = assets_base
+        .split_once("://")
+        .map(|(scheme, rest)| format!(" {scheme}://{}", rest.split('/').next().unwrap_or_default()))
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}'{mirror}; style-src 'self' 'unsafe-inline'{mirror}; \
+         img-src 'self' data:; font-src 'self' data:{mirror}; connect-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_names_the_mirror_and_the_nonce_and_forbids_framing() {
+        let own = content_security_policy(ASSETS_PATH, "abc");
+        assert!(own.contains("script-src 'self' 'nonce-abc';"), "{own}");
+        assert!(own.contains("frame-ancestors 'none'"), "{own}");
+        let mirrored = content_security_policy("https://cdn.example.com/graphiql/3", "abc");
+        assert!(mirrored.contains("script-src 'self' 'nonce-abc' https://cdn.example.com;"), "{mirrored}");
+    }
 }

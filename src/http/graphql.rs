@@ -4,7 +4,6 @@
 use super::parsed::NotParsed;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -45,23 +44,49 @@ fn unauthorized(error: AuthError) -> Response {
     response
 }
 
-pub async fn post(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                &format!("request body over {} bytes", state.app.settings.max_body_bytes),
+/// The request's body, read within the body deadline and the size limit.
+async fn read_body(state: &HttpState, body: axum::body::Body) -> Result<Bytes, Response> {
+    let settings = &state.app.settings;
+    let limit = settings.max_body_bytes;
+    match tokio::time::timeout(settings.body_read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            // axum wraps http-body-util's LengthLimitError; its text is the stable part.
+            let too_large = format!("{error} {error:?}").contains("length limit exceeded")
+                || format!("{error:?}").contains("LengthLimitError");
+            Err(if too_large {
+                error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    &format!("request body over {limit} bytes"),
+                )
+            } else {
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("cannot read the request body: {error}"),
+                )
+            })
+        }
+        Err(_) => {
+            let mut response = error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                &format!(
+                    "the request body did not arrive within {} (SALESGRAPH_BODY_READ_TIMEOUT)",
+                    humantime::format_duration(settings.body_read_timeout)
+                ),
             );
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
         }
-        Err(rejection) => {
-            return error_response(rejection.status(), "BAD_USER_INPUT", &rejection.body_text());
-        }
+    }
+}
+
+pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    let body = match read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     // Only JSON bodies: a form or text/plain POST is what a browser sends cross-site without
     // a preflight, so refusing them closes the CSRF door too.
@@ -124,6 +149,23 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
     execute(&state, viewer, request, transport).await
 }
 
+/// async-graphql's depth and complexity errors say neither the limit nor its setting.
+fn name_the_limits(response: &mut async_graphql::Response, settings: &crate::config::ServeSettings) {
+    for error in &mut response.errors {
+        if error.message == "Query is too complex." {
+            error.message = format!(
+                "the query is more complex than the limit of {} (SALESGRAPH_MAX_COMPLEXITY): each field counts 1, a list field its page size or limit",
+                settings.max_complexity
+            );
+        } else if error.message == "Query is nested too deep." {
+            error.message = format!(
+                "the query nests selections deeper than the limit of {} (SALESGRAPH_MAX_DEPTH)",
+                settings.max_depth
+            );
+        }
+    }
+}
+
 /// How the request came: the response media type, and for GET the client's cached ETag.
 struct Transport {
     graphql_media_type: bool,
@@ -131,9 +173,14 @@ struct Transport {
     get: Option<Option<String>>,
 }
 
-/// The ETag of a GET answer: the cache key (data version, viewer scope, normalized request).
-fn etag_of(key: &cache::CacheKey) -> String {
-    format!("\"{}\"", hex::encode(&key[..16]))
+/// The ETag of a GET answer: the cache key (data version, viewer scope, normalized request)
+/// and the subject, since an answer may hold per-viewer values (`me`).
+fn etag_of(key: &cache::CacheKey, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(key);
+    hasher.update(subject.as_bytes());
+    format!("\"{}\"", hex::encode(&hasher.finalize()[..16]))
 }
 
 fn matches_etag(if_none_match: &str, etag: &str) -> bool {
@@ -183,7 +230,7 @@ fn inspect(
     request: &mut async_graphql::Request,
     max_fields: usize,
     introspection: bool,
-) -> Result<Option<bool>, (&'static str, String)> {
+) -> Result<Option<Inspected>, (&'static str, String)> {
     let too_many_written = |written: usize| {
         ("QUERY_TOO_COMPLEX", format!("the query selects {written} fields: at most {max_fields} are allowed"))
     };
@@ -191,6 +238,7 @@ fn inspect(
         Ok(query) => query,
         Err(NotParsed::TooManyFields(written)) => return Err(too_many_written(written)),
         Err(NotParsed::Invalid) => return Ok(None),
+        Err(NotParsed::TooDeep(message)) => return Err(("BAD_USER_INPUT", message)),
     };
     if query.written_fields > max_fields {
         return Err(too_many_written(query.written_fields));
@@ -213,7 +261,14 @@ fn inspect(
     }
     // The schema executes this copy rather than parsing the text again.
     request.set_parsed_query(query.document.clone());
-    Ok(Some(query.queries_only))
+    Ok(Some(Inspected { queries_only: query.queries_only, reads_the_viewer: query.reads_the_viewer }))
+}
+
+/// What [`inspect`] learnt of a document that parsed.
+#[derive(Clone, Copy)]
+struct Inspected {
+    queries_only: bool,
+    reads_the_viewer: bool,
 }
 
 async fn execute(
@@ -247,7 +302,7 @@ async fn execute(
             &request.query,
         )
     };
-    let etag = transport.get.as_ref().map(|_| etag_of(&key));
+    let etag = transport.get.as_ref().map(|_| etag_of(&key, &access.viewer.subject));
     if let (Some(etag), Some(Some(if_none_match))) = (&etag, &transport.get)
         && matches_etag(if_none_match, etag)
     {
@@ -273,9 +328,9 @@ async fn execute(
         }
         return response;
     }
-    let queries_only =
+    let inspected =
         match inspect(&state.parsed, &mut request, app.settings.max_complexity, app.settings.introspection) {
-            Ok(queries_only) => queries_only,
+            Ok(inspected) => inspected,
             Err((code, message)) => {
                 // The GraphQL-over-HTTP rule for a request that fails before execution.
                 let status = if graphql_media_type { StatusCode::BAD_REQUEST } else { StatusCode::OK };
@@ -283,6 +338,9 @@ async fn execute(
                 return error_response_as(status, code, &message, content_type);
             }
         };
+    let queries_only = inspected.map(|i| i.queries_only);
+    // Answers that differ between viewers of one scope (`me`) are not shared through the cache.
+    let shareable = inspected.is_some_and(|i| i.queries_only && !i.reads_the_viewer);
     if transport.get.is_some() && queries_only == Some(false) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -305,6 +363,7 @@ async fn execute(
         }
     };
     ensure_codes(&mut response);
+    name_the_limits(&mut response, &app.settings);
     // A request that never reached execution (parse or validation errors, none with a path)
     // has no `data` entry at all, as GraphQL over HTTP says.
     let failed_before_execution = response.data == async_graphql::Value::Null
@@ -333,7 +392,7 @@ async fn execute(
         }
     };
     if let Some(key) = cache_key
-        && queries_only == Some(true)
+        && shareable
         && response.errors.is_empty()
     {
         app.metrics.cache_misses.inc();

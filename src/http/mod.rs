@@ -1,6 +1,7 @@
 //! HTTP: the router, the GraphQL endpoint, health and metrics.
 
 mod audit;
+pub mod connections;
 mod dashboard;
 pub mod graphiql;
 mod graphql;
@@ -51,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(cors(&origins))
         .layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_origins))
+        .layer(middleware::from_fn_with_state(state.clone(), dev_mode_loopback_only))
         .layer(CompressionLayer::new())
         .with_state(state)
 }
@@ -90,6 +92,42 @@ async fn refuse_foreign_origins(State(state): State<HttpState>, request: Request
     next.run(request).await
 }
 
+/// Whether a `Host` header names this machine: `localhost` (or a name under it), a 127.x
+/// address or `[::1]`, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "::1"
+        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Dev mode hands out tokens to whoever asks (the dashboard's sign-in, GraphiQL): it answers
+/// only requests addressed to this machine, so that a web page elsewhere cannot reach it by
+/// pointing a name of its own at 127.0.0.1 (DNS rebinding).
+async fn dev_mode_loopback_only(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    if state.app.tokens.dev_mode {
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !is_loopback_host(host) {
+            let body = serde_json::json!({ "errors": [{
+                "message": format!(
+                    "in dev mode (no SALESGRAPH_JWT_SECRET) salesgraph answers only requests to localhost, not to Host \"{host}\""
+                ),
+                "extensions": { "code": "FORBIDDEN" }
+            }] });
+            return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body.to_string())
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Counts requests and their latency by route and status.
 async fn record_metrics(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -105,4 +143,28 @@ async fn record_metrics(State(state): State<HttpState>, request: Request, next: 
         .inc();
     metrics.latency.get_or_create(&PathLabels { path }).observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_pass_in_dev_mode() {
+        for host in
+            ["localhost", "localhost:8080", "127.0.0.1:8080", "127.1.2.3", "[::1]:8080", "app.localhost"]
+        {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "",
+            "10.0.0.1",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

@@ -22,6 +22,8 @@ pub struct ParsedQuery {
     /// Fields once aliases and fragments are expanded ([`limits::expanded_field_count`]).
     pub expanded_fields: u64,
     pub asks_for_introspection: bool,
+    /// Whether it reads `me` (answers that differ per viewer are never cached).
+    pub reads_the_viewer: bool,
     /// Whether every operation is a query (no mutation, no subscription).
     pub queries_only: bool,
 }
@@ -44,6 +46,8 @@ pub enum NotParsed {
     TooManyFields(usize),
     /// Not a GraphQL document: the schema names the error when it parses it itself.
     Invalid,
+    /// Brackets nested deeper than the parser may safely recurse: refused unparsed.
+    TooDeep(String),
 }
 
 impl ParsedQueries {
@@ -52,6 +56,9 @@ impl ParsedQueries {
     pub fn get(&self, query: &str, max_fields: usize) -> Result<Arc<ParsedQuery>, NotParsed> {
         if let Some(known) = self.memo.get(query) {
             return Ok(known);
+        }
+        if let Some(message) = limits::nesting_error(query, &Default::default()) {
+            return Err(NotParsed::TooDeep(message));
         }
         let written_fields = limits::written_field_count(query);
         if written_fields > max_fields {
@@ -62,6 +69,7 @@ impl ParsedQueries {
             written_fields,
             expanded_fields: limits::expanded_field_count(&document),
             asks_for_introspection: limits::asks_for_introspection(&document),
+            reads_the_viewer: limits::reads_the_viewer(&document),
             queries_only: document.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query),
             document,
         });

@@ -248,7 +248,7 @@ pub async fn warm_forecasts(store: &Store, snapshot: &Snapshot, superseded: impl
                 Err(error) => tracing::warn!(%error, "computing backtests ahead"),
             }
         }
-        if let Err(error) = super::marketing::priorities(store, snapshot, filter).await {
+        if let Err(error) = super::marketing::priorities(store, snapshot, filter, true).await {
             tracing::warn!(%error, "computing marketing forecasts ahead");
         }
     }

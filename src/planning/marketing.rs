@@ -17,7 +17,53 @@ use crate::summary::{self, AggregateRow, Dimension, SummaryRequest};
 pub struct Priority {
     pub model_id: i32,
     pub score: f64,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
+}
+
+/// Why a model ranks where it does: the kind of reason and the figures it rests on. Rendered
+/// to text with [`Reason::text`]; the money kinds exist only for viewers who may see money.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Units over the last twelve months against the twelve before, and the market's change.
+    Momentum { own_change: f64, market_change: f64 },
+    /// Units of the last whole months against the model's own forecast made before them.
+    AgainstForecast { gap: f64, months: u32 },
+    /// The model's share of the market's revenue over the last twelve months (money).
+    RevenueShare { share: f64 },
+    /// The model's average price against the market's (money).
+    Price { price: f64, market_price: f64 },
+    /// The model keeps pace with the market: no marketing need.
+    KeepsPace { model: String },
+}
+
+impl Reason {
+    /// Whether the reason states money (prices or revenue).
+    pub fn is_money(&self) -> bool {
+        matches!(self, Reason::RevenueShare { .. } | Reason::Price { .. })
+    }
+
+    pub fn text(&self) -> String {
+        match self {
+            Reason::Momentum { own_change, market_change } => format!(
+                "units {} {:.0}% year over year while the market {} {:.0}%",
+                if *own_change < 0.0 { "down" } else { "up" },
+                own_change.abs() * 100.0,
+                if *market_change < 0.0 { "fell" } else { "grew" },
+                market_change.abs() * 100.0
+            ),
+            Reason::AgainstForecast { gap, months } => format!(
+                "sold {:.0}% {} its own forecast over the last {months} months",
+                gap.abs() * 100.0,
+                if *gap < 0.0 { "below" } else { "above" }
+            ),
+            Reason::RevenueShare { share } => format!("revenue share {:.1}%", share * 100.0),
+            Reason::Price { price, market_price } => format!(
+                "average price ${price:.0}, {:.2}× the market's ${market_price:.0}",
+                if *market_price > 0.0 { price / market_price } else { 1.0 }
+            ),
+            Reason::KeepsPace { model } => format!("{model} keeps pace with the market: no marketing need"),
+        }
+    }
 }
 
 /// A model's last two years in a market, as the score needs them.
@@ -41,8 +87,15 @@ fn change(last: f64, before: f64) -> Option<f64> {
     (before > 0.0).then(|| last / before - 1.0)
 }
 
-/// Scores models; pure so that it is tested on its own. `names` only words the reasons.
-pub fn score(models: &BTreeMap<i32, ModelYears>, names: &dyn Fn(i32) -> String) -> Vec<Priority> {
+/// Scores models; pure so that it is tested on its own. `names` only words the reasons. A
+/// viewer who may not see money (`with_money` false) gets a ranking on units alone (lag against
+/// the market and against the forecast): a ranking weighted by price or revenue would reveal
+/// them through the order, and its reasons would state them.
+pub fn score(
+    models: &BTreeMap<i32, ModelYears>,
+    names: &dyn Fn(i32) -> String,
+    with_money: bool,
+) -> Vec<Priority> {
     let market_last: f64 = models.values().map(|m| m.units_last).sum();
     let market_before: f64 = models.values().map(|m| m.units_before).sum();
     let market_revenue: f64 = models.values().map(|m| m.revenue_last).sum();
@@ -60,27 +113,20 @@ pub fn score(models: &BTreeMap<i32, ModelYears>, names: &dyn Fn(i32) -> String) 
             let price_ratio = if market_price > 0.0 { price / market_price } else { 1.0 };
             let share = if market_revenue > 0.0 { m.revenue_last / market_revenue } else { 0.0 };
             // Value weighs how much a recovered unit is worth; lag how much ground there is to win.
-            let score = 100.0 * lag * price_ratio.max(0.1).sqrt() * (1.0 + 5.0 * share);
-            let direction = if own < 0.0 { "down" } else { "up" };
-            let market = if market_change < 0.0 { "fell" } else { "grew" };
-            let mut reasons = vec![format!(
-                "revenue share {:.1}%, units {direction} {:.0}% year over year while the market {market} {:.0}%",
-                share * 100.0,
-                own.abs() * 100.0,
-                market_change.abs() * 100.0
-            )];
-            if let Some(gap) = m.against_forecast.filter(|gap| gap.abs() >= 0.05) {
-                let side = if gap < 0.0 { "below" } else { "above" };
-                reasons.push(format!(
-                    "sold {:.0}% {side} its own forecast over the last {FORECAST_MONTHS} months",
-                    gap.abs() * 100.0
-                ));
+            let value = if with_money { price_ratio.max(0.1).sqrt() * (1.0 + 5.0 * share) } else { 1.0 };
+            let score = 100.0 * lag * value;
+            let mut reasons = vec![Reason::Momentum { own_change: own, market_change }];
+            if with_money && market_revenue > 0.0 {
+                reasons.push(Reason::RevenueShare { share });
             }
-            if price > 0.0 {
-                reasons.push(format!("average price ${price:.0}, {price_ratio:.2}× the market's ${market_price:.0}"));
+            if let Some(gap) = m.against_forecast.filter(|gap| gap.abs() >= 0.05) {
+                reasons.push(Reason::AgainstForecast { gap, months: FORECAST_MONTHS });
+            }
+            if with_money && price > 0.0 {
+                reasons.push(Reason::Price { price, market_price });
             }
             if lag == 0.0 {
-                reasons.push(format!("{} keeps pace with the market: no marketing need", names(model_id)));
+                reasons.push(Reason::KeepsPace { model: names(model_id) });
             }
             Priority { model_id, score, reasons }
         })
@@ -98,6 +144,7 @@ pub async fn priorities(
     store: &Store,
     snapshot: &Snapshot,
     filter: &ResolvedFilter,
+    with_money: bool,
 ) -> Result<Vec<Priority>, PlanningError> {
     let Some(end) = filter.to.or(snapshot.last_sale_day) else { return Ok(Vec::new()) };
     let year_ago = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
@@ -129,7 +176,7 @@ pub async fn priorities(
     let names = |id: i32| {
         snapshot.catalogue.model_by_id(id).map_or_else(|| format!("model {id}"), |m| m.name.clone())
     };
-    Ok(score(&models, &names))
+    Ok(score(&models, &names, with_money))
 }
 
 /// Each model's last [`FORECAST_MONTHS`] whole months up to `end` against its own forecast made
@@ -188,9 +235,9 @@ mod tests {
             (2, years(70.0, 100.0, 95_000.0)),
             (3, years(450.0, 500.0, 35_000.0)),
         ]);
-        let ranked = score(&models, &|id| format!("m{id}"));
+        let ranked = score(&models, &|id| format!("m{id}"), true);
         assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
-        assert!(ranked[0].reasons[0].contains("down 30%"), "{:?}", ranked[0].reasons);
+        assert!(ranked[0].reasons[0].text().contains("down 30%"), "{:?}", ranked[0].reasons);
         assert!(ranked.iter().find(|p| p.model_id == 1).expect("m1").score == 0.0);
     }
 
@@ -199,16 +246,46 @@ mod tests {
         let mut short = years(500.0, 500.0, 50_000.0);
         short.against_forecast = Some(-0.3);
         let models = BTreeMap::from([(1, years(500.0, 500.0, 50_000.0)), (2, short)]);
-        let ranked = score(&models, &|id| format!("m{id}"));
+        let ranked = score(&models, &|id| format!("m{id}"), true);
         assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
         assert!(ranked[0].score > 0.0 && ranked[1].score == 0.0, "{ranked:?}");
-        assert!(ranked[0].reasons.iter().any(|r| r.contains("30% below its own forecast")), "{ranked:?}");
+        assert!(
+            ranked[0].reasons.iter().any(|r| r.text().contains("30% below its own forecast")),
+            "{ranked:?}"
+        );
     }
 
     #[test]
     fn empty_and_new_models_do_not_panic() {
-        assert!(score(&BTreeMap::new(), &|_| String::new()).is_empty());
+        assert!(score(&BTreeMap::new(), &|_| String::new(), true).is_empty());
         let new_only = BTreeMap::from([(1, years(10.0, 0.0, 1.0))]);
-        assert!(score(&new_only, &|_| String::new()).is_empty());
+        assert!(score(&new_only, &|_| String::new(), true).is_empty());
+    }
+
+    #[test]
+    fn without_money_the_ranking_and_the_reasons_rest_on_units_alone() {
+        // Two models falling alike: with money the expensive one ranks first; without money
+        // they tie on units (ordered by id), and no reason states a price or a revenue share.
+        let models = BTreeMap::from([
+            (1, years(80.0, 100.0, 20_000.0)),
+            (2, years(80.0, 100.0, 150_000.0)),
+            (3, years(600.0, 400.0, 40_000.0)),
+        ]);
+        let with_money = score(&models, &|id| format!("m{id}"), true);
+        assert_eq!(with_money[0].model_id, 2, "{with_money:?}");
+        assert!(with_money[0].reasons.iter().any(Reason::is_money));
+        let without = score(&models, &|id| format!("m{id}"), false);
+        assert_eq!((without[0].model_id, without[1].model_id), (1, 2), "{without:?}");
+        assert!(without[0].score > 0.0 && without[0].score == without[1].score, "{without:?}");
+        for priority in &without {
+            assert!(!priority.reasons.iter().any(Reason::is_money), "{priority:?}");
+            for reason in &priority.reasons {
+                let text = reason.text();
+                assert!(
+                    !text.contains('$') && !text.contains("revenue") && !text.contains("price"),
+                    "{text}"
+                );
+            }
+        }
     }
 }

@@ -24,6 +24,7 @@ pub async fn segment_models(
     snapshot: &Snapshot,
     filter: &ResolvedFilter,
     k: Option<usize>,
+    with_money: bool,
 ) -> Result<ModelSegments, PlanningError> {
     let Some(end) = filter.to.or(snapshot.last_sale_day) else {
         return Err(PlanningError::Invalid("there are no sales to segment".into()));
@@ -75,7 +76,8 @@ pub async fn segment_models(
         let sd = (series.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 24.0).sqrt();
         model_ids.push(*model);
         features.push(Features {
-            average_price: if priced > 0.0 { revenue / priced } else { 0.0 },
+            // Without money the price plays no part: neither in the clusters nor in their names.
+            average_price: if priced > 0.0 && with_money { revenue / priced } else { 0.0 },
             units_per_year: last,
             // A model new this year counts as doubling rather than as infinite growth.
             growth: if before > 0.0 { last / before - 1.0 } else { 1.0 },

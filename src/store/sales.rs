@@ -217,6 +217,27 @@ pub async fn last_sale_day<C: sea_orm::ConnectionTrait>(db: &C) -> Result<Option
     }
 }
 
+/// The day of the latest sale on or after `since` in one of the markets `codes`, if any: one
+/// month's rows at most when `since` is the first day of that scope's last month.
+pub async fn last_sale_day_among<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    since: NaiveDate,
+    codes: Vec<String>,
+) -> Result<Option<NaiveDate>, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+    let select = Query::select()
+        .expr(Func::max(Expr::col(Alias::new("sold_on"))))
+        .from(Alias::new("sale"))
+        .and_where(Expr::col(Alias::new("sold_on")).gte(since))
+        .and_where(Expr::col(Alias::new("country_code")).is_in(codes))
+        .to_owned();
+    let row = db.query_one_raw(db.get_database_backend().build(&select)).await?;
+    match row {
+        Some(row) => row.try_get_by_index::<Option<NaiveDate>>(0),
+        None => Ok(None),
+    }
+}
+
 /// Sums of the rows in one partial month, in the rollup's grouping.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct EdgeGroup {

@@ -3,9 +3,10 @@
 //! pooled connection, and the ingest's own transaction moves it into `sale` with one INSERT …
 //! SELECT. The sale rows, the rollup and the data version still land in that one transaction
 //! or not at all; the staging tables are scratch, dropped when the ingest ends. A process killed
-//! mid-ingest leaves its `sale_staging_<pid>_…` tables behind: nothing reads them and they may
-//! be dropped at any time (no automatic sweep, which could not tell them from the tables of an
-//! ingest still running in another replica).
+//! mid-ingest leaves its tables behind; they are named after the backend process of the COPY
+//! connection (`sale_staging_<backend pid>_…`), so that [`sweep_stale`] (run before every ingest
+//! and at start-up) drops exactly those whose backend is gone, never the tables of an ingest
+//! still running in another process or replica.
 
 use std::fmt::Write as _;
 
@@ -34,15 +35,22 @@ impl Staging {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        Self { pool, connection: None, tables: Vec::new(), tag: format!("{}_{nanos}", std::process::id()) }
+        Self { pool, connection: None, tables: Vec::new(), tag: nanos.to_string() }
     }
 
     /// COPYs one batch (rows in COPY's text format, `columns` in order) into a new staging table
     /// and returns its name.
     pub async fn copy_batch(&mut self, columns: &[&str], data: &str) -> Result<String, DbErr> {
         if self.connection.is_none() {
-            self.connection =
-                Some(self.pool.acquire().await.map_err(|e| db_error("a connection for COPY", e))?);
+            let mut connection =
+                self.pool.acquire().await.map_err(|e| db_error("a connection for COPY", e))?;
+            let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *connection)
+                .await
+                .map_err(|e| db_error("reading the backend id", e))?;
+            self.tag = format!("{backend}_{}", self.tag);
+            sweep_stale(&mut connection).await?;
+            self.connection = Some(connection);
         }
         let Some(connection) = self.connection.as_mut() else {
             return Err(DbErr::Custom("no connection for COPY".into()));
@@ -79,6 +87,50 @@ impl Staging {
             }
         }
     }
+}
+
+/// The backend process id a staging table's name carries, if it is one of ours.
+fn backend_of_table(table: &str) -> Option<i32> {
+    table.strip_prefix(STAGING_PREFIX)?.split('_').next()?.parse().ok()
+}
+
+/// Drops the staging tables whose COPY connection has ended (an ingest that was killed): a
+/// table whose backend is still connected belongs to an ingest that may still be running.
+pub async fn sweep_stale(connection: &mut sqlx::PgConnection) -> Result<u64, DbErr> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'sale\\_staging\\_%'",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(|e| db_error("listing staging tables", e))?;
+    if tables.is_empty() {
+        return Ok(0);
+    }
+    let live: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity")
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|e| db_error("listing live backends", e))?;
+    let mut dropped = 0;
+    for table in tables {
+        if backend_of_table(&table).is_some_and(|backend| live.contains(&backend)) {
+            continue;
+        }
+        // The name was read from the catalogue and starts with our prefix; quoted all the same.
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {quoted}")))
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| db_error("dropping a stale staging table", e))?;
+        tracing::info!(table, "dropped a staging table left by an interrupted ingest");
+        dropped += 1;
+    }
+    Ok(dropped)
+}
+
+/// [`sweep_stale`] on a connection of `pool`: what a server does when it starts.
+pub async fn sweep_stale_in(pool: &PgPool) -> Result<u64, DbErr> {
+    let mut connection = pool.acquire().await.map_err(|e| db_error("a connection for the sweep", e))?;
+    sweep_stale(&mut connection).await
 }
 
 /// Rows in COPY's text format, in the ingest's column order: tab-separated, `\N` for null,
@@ -135,6 +187,13 @@ fn escape_into(out: &mut String, text: &str) {
 mod tests {
     use super::*;
     use crate::domain::{DatePrecision, FuelType, Transmission};
+
+    #[test]
+    fn staging_tables_name_their_backend() {
+        assert_eq!(backend_of_table("sale_staging_4242_123_0"), Some(4242));
+        assert_eq!(backend_of_table("sale_staging_x_1"), None);
+        assert_eq!(backend_of_table("sale"), None);
+    }
 
     #[test]
     fn copy_text_escapes_and_writes_nulls() {

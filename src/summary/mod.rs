@@ -301,7 +301,12 @@ pub async fn period_series(
         (Some(to), Some(last)) => Some(to.min(last)),
         (to, last) => to.or(last),
     };
-    let start = filter.from.map(|f| granularity.start_of(f)).or_else(|| by_period.keys().next().copied());
+    // The series spans the data, not the filter: a filter from year 1900 on data from 2015
+    // starts in 2015 (and a database without sales has no series at all).
+    let Some(data_start) = cube.first_month().map(|first| granularity.start_of(first)) else {
+        return Ok(PeriodSeries::default());
+    };
+    let start = Some(filter.from.map_or(data_start, |f| granularity.start_of(f).max(data_start)));
     let end = covered_until.map(|e| granularity.start_of(e)).or_else(|| by_period.keys().last().copied());
     let mut series = PeriodSeries::default();
     let (Some(mut period), Some(end)) = (start, end) else { return Ok(series) };

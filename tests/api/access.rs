@@ -73,7 +73,9 @@ async fn every_protected_field_answers_each_role_as_the_policy_says() {
     // Whatever looks like money, and every mutation, must be in the policy.
     let admin = server.admin_token();
     let (everything, _) = introspected(&server, &admin).await;
-    for coordinate in everything.iter().filter(|c| !c.starts_with("__")) {
+    // `ReasonKind` names kinds of marketing reasons; the money kinds are never produced for a
+    // role without money (a test in hardening.rs scans the answers).
+    for coordinate in everything.iter().filter(|c| !c.starts_with("__") && !c.starts_with("ReasonKind.")) {
         let member = coordinate.split_once('.').map(|(_, m)| m.to_ascii_lowercase()).unwrap_or_default();
         let looks_protected =
             member.contains("revenue") || member.contains("price") || coordinate.starts_with("Mutation.");

@@ -88,7 +88,7 @@ async fn automatic_persisted_queries_round_trip_over_post_and_get() {
     let (_, by_hash) = post_json(&server, &token, json!({ "extensions": extensions })).await;
     assert_eq!(by_hash["data"], body["data"]);
 
-    let url = format!("/graphql?extensions={}", urlencode(&extensions.to_string()));
+    let url = format!("/graphql?extensions={}", super::common::urlencode(&extensions.to_string()));
     let response = server
         .request(Method::GET, &url)
         .header(AUTHORIZATION, format!("Bearer {token}"))
@@ -104,20 +104,12 @@ async fn automatic_persisted_queries_round_trip_over_post_and_get() {
     assert_eq!((status, body["errors"][0]["extensions"]["code"].clone()), (400, json!("BAD_USER_INPUT")));
 }
 
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_answers_carry_etags_and_a_repeat_is_304_until_data_lands() {
     let server = super::seeded_server(200).await;
     let token = server.admin_token();
-    let url = format!("/graphql?query={}", urlencode("{ salesSummary(groupBy: []) { units } }"));
+    let url =
+        format!("/graphql?query={}", super::common::urlencode("{ salesSummary(groupBy: []) { units } }"));
     let get = |etag: Option<String>| {
         let mut request = server.request(Method::GET, &url).header(AUTHORIZATION, format!("Bearer {token}"));
         if let Some(etag) = etag {

@@ -12,6 +12,7 @@ mod clients;
 mod dashboard;
 mod deploy;
 mod fuzz;
+mod hardening;
 mod limits;
 mod outage;
 mod pagination;

@@ -92,8 +92,21 @@ impl ColumnMap {
         map: &[(Field, String)],
         set: &[(Field, String)],
     ) -> Result<Self, String> {
-        let index: HashMap<String, usize> =
-            headers.iter().enumerate().rev().map(|(i, h)| (header_key(h), i)).collect();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (i, header) in headers.iter().enumerate() {
+            let key = header_key(header);
+            if key.is_empty() {
+                continue;
+            }
+            if let Some(first) = index.insert(key, i) {
+                return Err(format!(
+                    "the header names column \"{}\" twice (columns {} and {}): each column needs its own name",
+                    header.trim(),
+                    first + 1,
+                    i + 1
+                ));
+            }
+        }
         let mut columns = HashMap::new();
         for (field, header) in map {
             let i = index.get(&header_key(header)).ok_or_else(|| {
@@ -139,6 +152,14 @@ impl ColumnMap {
                 missing.join(", "),
                 headers.iter().map(|h| h.trim()).collect::<Vec<_>>().join(", ")
             ))
+        }
+    }
+
+    /// The field's cell exactly as the file has it (no trimming), else its `--set` value.
+    pub fn get_untrimmed<'r>(&'r self, record: &'r csv::StringRecord, field: Field) -> Option<&'r str> {
+        match self.columns.get(&field).and_then(|&i| record.get(i)) {
+            Some(value) if !value.trim().is_empty() => Some(value),
+            _ => self.constants.get(&field).map(String::as_str).filter(|v| !v.is_empty()),
         }
     }
 

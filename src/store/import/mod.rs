@@ -91,8 +91,21 @@ pub enum ImportError {
     /// Some rows are bad and `--skip-invalid` was not given: nothing landed.
     #[error("import rejected, nothing landed: {0}")]
     Rejected(ImportReport),
+    /// Another import holds the database's write lock for longer than the busy timeout.
+    #[error("another import is writing to the database; retry when it has finished")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// SQLite's "database is locked" as [`ImportError::Busy`]; any other error as it is.
+fn busy_or_store(error: sea_orm::DbErr) -> ImportError {
+    let text = error.to_string();
+    if text.contains("database is locked") || text.contains("(code: 5)") {
+        ImportError::Busy
+    } else {
+        ImportError::from(error)
+    }
 }
 
 impl From<sea_orm::DbErr> for ImportError {
@@ -154,13 +167,21 @@ pub async fn import_csv<R: Read + Send + 'static>(
 
     let (sender, mut lines) = tokio::sync::mpsc::channel::<Vec<ReadLine>>(4);
     let reading_options = options.clone();
-    let reading =
-        tokio::task::spawn_blocking(move || read_lines(reader, &columns, &reading_options, &sender));
+    let header_count = headers.len();
+    let reading = tokio::task::spawn_blocking(move || {
+        read_lines(reader, &columns, header_count, &reading_options, &sender)
+    });
 
     let mut catalogue = Catalogue::load(db).await?;
     // The transaction is shared with the writing task: catalogue additions (rare) go through it
     // from here, before any batch naming them is handed over, so foreign keys hold.
-    let txn = Arc::new(db.begin().await?);
+    // On SQLite the write lock is taken at BEGIN (IMMEDIATE), so that a second import waits
+    // for the first (the busy timeout) instead of failing when it upgrades a read lock.
+    let immediate = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = Arc::new(db.begin_with_options(immediate).await.map_err(busy_or_store)?);
     let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<NewSale>>(2);
     // Into an empty table (a first load), the indexes are built once at the end.
     let empty = !super::sales::any_sales(&*txn).await?;
@@ -226,14 +247,17 @@ pub async fn import_csv<R: Read + Send + 'static>(
     reading.await.map_err(|e| ImportError::Setup(format!("the file reader stopped: {e}")))?;
     let txn = Arc::try_unwrap(txn)
         .map_err(|_| ImportError::Setup("the import's transaction is still shared".to_string()))?;
-    if rejected {
+    // A file without a row to land (a header alone, or every row skipped) changes nothing:
+    // not the catalogue, not the data version.
+    let nothing_to_land = report.units_landed == 0;
+    if rejected || nothing_to_land {
         txn.rollback().await?;
         writer.close().await;
         report.units_landed = 0;
         report.date_precision = None;
         report.models_added.clear();
         report.markets_added.clear();
-        return Err(ImportError::Rejected(report));
+        return if rejected { Err(ImportError::Rejected(report)) } else { Ok(report) };
     }
     let summary = writer.finish(&txn).await?;
     txn.commit().await?;
@@ -247,6 +271,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
 fn read_lines<R: Read>(
     mut reader: csv::Reader<R>,
     columns: &ColumnMap,
+    header_count: usize,
     options: &ImportOptions,
     sender: &tokio::sync::mpsc::Sender<Vec<ReadLine>>,
 ) {
@@ -267,7 +292,14 @@ fn read_lines<R: Read>(
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
-        chunk.push(ReadLine { line, counted: true, row: read_row(columns, &record, options) });
+        // Fewer cells than the header is a row whose last columns are empty; more is a row
+        // whose cells cannot be told apart (an unquoted delimiter inside a value).
+        let row = if record.len() > header_count {
+            Err(format!("the row has {} fields but the header has {header_count}", record.len()))
+        } else {
+            read_row(columns, &record, options)
+        };
+        chunk.push(ReadLine { line, counted: true, row });
         if chunk.len() >= READ_CHUNK {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
             if sender.blocking_send(full).is_err() {
@@ -278,6 +310,16 @@ fn read_lines<R: Read>(
     if !chunk.is_empty() {
         let _ = sender.blocking_send(chunk);
     }
+}
+
+/// The start of a value for an error message, however long the value.
+fn excerpt(value: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut shown: String = value.chars().take(SHOWN).collect::<String>().escape_default().collect();
+    if value.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 fn reject(report: &mut ImportReport, line: u64, reason: String) {
@@ -293,7 +335,7 @@ fn read_row(
     record: &csv::StringRecord,
     options: &ImportOptions,
 ) -> Result<ReadRow, String> {
-    let (sold_on, date_precision) = match columns.get(record, Field::SoldOn) {
+    let (sold_on, date_precision) = match columns.get_untrimmed(record, Field::SoldOn) {
         Some(date) => parse::parse_date(date, options.date_format.as_deref())?,
         None => match columns.get(record, Field::Year) {
             Some(year) => parse::parse_split_date(
@@ -309,6 +351,7 @@ fn read_row(
         .map(|m| m.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace()).to_string())
         .filter(|m| !m.is_empty())
         .ok_or("no model")?;
+    parse::check_name("model name", &model_name)?;
     let units = match columns.get(record, Field::Units) {
         Some(units) => parse::parse_units(units, options.decimal_comma)?,
         None if columns.provides(Field::Units) => return Err("units is empty".to_string()),
@@ -326,6 +369,10 @@ fn read_row(
         Some(t) => t.parse::<Transmission>().map_err(|e| e.to_string())?,
         None => Transmission::Unknown,
     };
+    let color = columns.get(record, Field::Color).map(str::to_string);
+    if let Some(color) = &color {
+        parse::check_name("color", color)?;
+    }
     let place = match (columns.get(record, Field::Country), columns.get(record, Field::Region)) {
         (Some(country), _) => Place::Country(country.to_string()),
         (None, Some(region)) => Place::Region(region.to_string()),
@@ -345,7 +392,7 @@ fn read_row(
             unit_price,
             fuel_type,
             transmission,
-            color: columns.get(record, Field::Color).map(str::to_string),
+            color,
             date_precision,
         },
         model_name,
@@ -367,14 +414,16 @@ async fn resolve<C: ConnectionTrait>(
             Some(c) => c.code.clone(),
             None => {
                 return Ok(Err(format!(
-                    "unknown country \"{country}\" (use an ISO code such as DE or an English name)"
+                    "unknown country \"{}\" (use an ISO code such as DE or an English name)",
+                    excerpt(country)
                 )));
             }
         },
         Place::Region(region) => {
             let Some((code, name)) = migration::catalogue::unallocated_market(region) else {
                 return Ok(Err(format!(
-                    "unknown region \"{region}\" (expected one of {})",
+                    "unknown region \"{}\" (expected one of {})",
+                    excerpt(region),
                     catalogue.regions().join(", ")
                 )));
             };

@@ -21,8 +21,25 @@ pub fn parse_number(raw: &str, decimal_comma: bool) -> Result<f64, String> {
     cleaned.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("\"{raw}\" is not a number"))
 }
 
-/// Units: a whole number of at least 1 ("8,300.00" is 8300; "2.5" and "-3" are refused).
+/// The most units one row may carry: a year of one model in one market is well below it, and a
+/// row above it is far more likely a typo or a unit mix-up than a sale.
+pub const MAX_UNITS_PER_ROW: i32 = 1_000_000;
+
+/// The highest unit price accepted, in US dollars.
+pub const MAX_UNIT_PRICE: f64 = 10_000_000.0;
+
+/// Numbers in sales files are written out: exponents ("1e9") are refused rather than read.
+fn refuse_exponent(raw: &str, what: &str) -> Result<(), String> {
+    if raw.contains(['e', 'E']) {
+        return Err(format!("{what} \"{raw}\" is not a plain number"));
+    }
+    Ok(())
+}
+
+/// Units: a whole number from 1 to [`MAX_UNITS_PER_ROW`] ("8,300.00" is 8300; "2.5", "-3" and
+/// "1e6" are refused).
 pub fn parse_units(raw: &str, decimal_comma: bool) -> Result<i32, String> {
+    refuse_exponent(raw, "units")?;
     let value = parse_number(raw, decimal_comma).map_err(|e| format!("units {e}"))?;
     if value.fract() != 0.0 {
         return Err(format!("units \"{raw}\" is not a whole number"));
@@ -30,8 +47,8 @@ pub fn parse_units(raw: &str, decimal_comma: bool) -> Result<i32, String> {
     if value < 1.0 {
         return Err(format!("units \"{raw}\" must be at least 1"));
     }
-    if value > f64::from(i32::MAX) {
-        return Err(format!("units \"{raw}\" is too large"));
+    if value > f64::from(MAX_UNITS_PER_ROW) {
+        return Err(format!("units \"{raw}\" is over the limit of {MAX_UNITS_PER_ROW} per row"));
     }
     Ok(value as i32)
 }
@@ -41,55 +58,75 @@ pub fn parse_price(raw: &str, decimal_comma: bool) -> Result<Option<f64>, String
     if raw.trim().is_empty() {
         return Ok(None);
     }
+    refuse_exponent(raw, "unit price")?;
     let value = parse_number(raw, decimal_comma).map_err(|e| format!("unit price {e}"))?;
     if value < 0.0 {
         return Err(format!("unit price \"{raw}\" is negative"));
     }
+    if value > MAX_UNIT_PRICE {
+        return Err(format!("unit price \"{raw}\" is over the limit of {MAX_UNIT_PRICE} USD"));
+    }
     Ok(Some(value))
 }
 
-/// A date with the given chrono format, or ISO when none is given. Formats without a day
-/// (`%Y`, `%Y-%m`, `%m/%Y` …) land on the first day of the period, with that precision.
+/// A date with the given chrono format, or ISO (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`) when none is
+/// given. The text must be exactly what the format writes for that date (no spaces around it, no
+/// sign, no missing zeros unless the format says `%-d`), and within the dates salesgraph accepts.
+/// Formats without a day (`%Y`, `%Y-%m`, `%m/%Y` …) land on the first day of the period, with
+/// that precision.
 pub fn parse_date(raw: &str, format: Option<&str>) -> Result<(NaiveDate, DatePrecision), String> {
-    let text = raw.trim();
-    if text.is_empty() {
+    if raw.trim().is_empty() {
         return Err("date is empty".to_string());
     }
+    if raw.trim() != raw {
+        return Err(format!("date \"{raw}\" has spaces around it"));
+    }
     let bad = |expected: &str| format!("date \"{raw}\" does not match {expected}");
-    match format {
+    let (date, precision) = match format {
         Some(format) => {
-            let has_day = ["%d", "%e", "%j", "%F", "%D", "%x"].iter().any(|d| format.contains(d));
+            let has_day = ["%d", "%e", "%j", "%F", "%D", "%x"].iter().any(|d| format.contains(d))
+                || format.contains("%-d");
             let has_month = has_day || ["%m", "%b", "%B", "%h"].iter().any(|d| format.contains(d));
-            if has_day {
-                NaiveDate::parse_from_str(text, format)
+            let (date, precision) = if has_day {
+                NaiveDate::parse_from_str(raw, format)
                     .map(|d| (d, DatePrecision::Day))
-                    .map_err(|_| bad(format))
+                    .map_err(|_| bad(format))?
             } else if has_month {
-                NaiveDate::parse_from_str(&format!("{text} 1"), &format!("{format} %d"))
+                NaiveDate::parse_from_str(&format!("{raw} 1"), &format!("{format} %d"))
                     .map(|d| (d, DatePrecision::Month))
-                    .map_err(|_| bad(format))
+                    .map_err(|_| bad(format))?
             } else if format.trim() == "%Y" {
-                year_start(text).ok_or_else(|| bad(format))
+                year_start(raw).ok_or_else(|| bad(format))?
             } else {
-                Err(format!("date format \"{format}\" names neither a year, a month nor a day"))
+                return Err(format!("date format \"{format}\" names neither a year, a month nor a day"));
+            };
+            // chrono's parser is lenient (signs, long years, missing zeros): only the text the
+            // format itself writes for that date is taken.
+            if date.format(format).to_string() != raw {
+                return Err(bad(format));
             }
+            (date, precision)
         }
-        None => {
-            // FromStr reads ISO dates without interpreting a format string on every row.
-            if let Ok(date) = text.parse::<NaiveDate>() {
-                Ok((date, DatePrecision::Day))
-            } else if let Ok(date) = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d") {
-                Ok((date, DatePrecision::Month))
-            } else {
-                year_start(text).ok_or_else(|| bad("YYYY-MM-DD (give --date-format for other forms)"))
-            }
-        }
+        None => crate::domain::parse_iso_day(raw)
+            .map(|d| (d, DatePrecision::Day))
+            .or_else(|| crate::domain::parse_iso_month(raw).map(|d| (d, DatePrecision::Month)))
+            .or_else(|| year_start(raw))
+            .ok_or_else(|| bad("YYYY-MM-DD (give --date-format for other forms)"))?,
+    };
+    match crate::domain::date_out_of_range(date) {
+        Some(reason) => Err(format!("date \"{raw}\": {reason}")),
+        None => Ok((date, precision)),
     }
 }
 
+/// A year of four digits within the accepted dates, as its first day.
 fn year_start(text: &str) -> Option<(NaiveDate, DatePrecision)> {
-    let year: i32 = text.trim().parse().ok().filter(|y| (1900..=2200).contains(y))?;
-    NaiveDate::from_ymd_opt(year, 1, 1).map(|d| (d, DatePrecision::Year))
+    let text = text.trim();
+    if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(text.parse().ok()?, 1, 1)?;
+    crate::domain::date_out_of_range(date).is_none().then_some((date, DatePrecision::Year))
 }
 
 const MONTHS: [&str; 12] = [
@@ -164,6 +201,9 @@ mod tests {
         assert!(parse_units("2.5", false).unwrap_err().contains("whole"));
         assert!(parse_units("-3", false).unwrap_err().contains("at least 1"));
         assert!(parse_units("0", false).is_err());
+        assert!(parse_units("1e9", false).unwrap_err().contains("1e9"));
+        assert!(parse_units("2147483647", false).unwrap_err().contains("limit"));
+        assert_eq!(parse_units("1,000,000", false), Ok(MAX_UNITS_PER_ROW));
     }
 
     #[test]
@@ -171,6 +211,8 @@ mod tests {
         assert_eq!(parse_price("", false), Ok(None));
         assert_eq!(parse_price("45.000,50", true), Ok(Some(45000.5)));
         assert!(parse_price("-1", false).is_err());
+        assert!(parse_price("1e308", false).is_err());
+        assert!(parse_price("20,000,000", false).unwrap_err().contains("limit"));
     }
 
     #[test]
@@ -183,6 +225,28 @@ mod tests {
         assert_eq!(parse_date("2024-03", None), Ok((d(2024, 3, 1), DatePrecision::Month)));
         assert!(parse_date("2024-13-01", None).unwrap_err().contains("2024-13-01"));
         assert!(parse_date("31/02/2024", Some("%d/%m/%Y")).is_err());
+        assert_eq!(parse_date("5/3/2024", Some("%-d/%-m/%Y")), Ok((d(2024, 3, 5), DatePrecision::Day)));
+    }
+
+    #[test]
+    fn dates_outside_the_range_or_loosely_written_are_refused() {
+        for bad in [
+            "0000-01-01",
+            "9999-12-31",
+            "+10000-01-01",
+            "-0001-01-01",
+            "2024-1-1",
+            " 2024-01-01",
+            "1899-12-31",
+        ] {
+            assert!(parse_date(bad, None).is_err(), "{bad} landed");
+        }
+        assert!(parse_date("9999-01-01", None).unwrap_err().contains("2199-12-31"));
+        assert!(parse_date("01/01/9999", Some("%d/%m/%Y")).is_err());
+        assert!(parse_date("1/1/2024", Some("%d/%m/%Y")).is_err(), "the format writes 01/01/2024");
+        assert!(parse_date("+2024-01-01", Some("%Y-%m-%d")).is_err());
+        assert!(parse_date("0001", Some("%Y")).is_err());
+        assert!(parse_split_date("9999", Some("1"), None).is_err());
     }
 
     #[test]
@@ -195,5 +259,42 @@ mod tests {
         assert_eq!(parse_split_date("2023", None, None), Ok((d(2023, 1, 1), DatePrecision::Year)));
         assert!(parse_split_date("2023", Some("Foo"), None).is_err());
         assert_eq!(parse_month("sep"), Ok(9));
+    }
+}
+
+/// The longest model, market or colour name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A name as a file or a mutation gives it: at most [`MAX_NAME_CHARS`] characters of letters,
+/// digits, spaces and the punctuation real model and colour names use (`-_.+/&'()`), so that a
+/// stray megabyte, a control character or markup never becomes part of the catalogue.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        let shown: String = name.chars().take(20).collect();
+        return Err(format!(
+            "{what} \"{shown}…\" has {chars} characters: at most {MAX_NAME_CHARS} are allowed"
+        ));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_alphanumeric() || " -_.+/&'()".contains(*c))) {
+        return Err(format!(
+            "{what} \"{}\" contains {bad:?}, which names may not contain",
+            name.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded_and_plain() {
+        assert!(check_name("model", "M3 Competition").is_ok());
+        assert!(check_name("model", "Série 3 (G20)").is_ok());
+        assert!(check_name("model", &"x".repeat(100_000)).unwrap_err().contains("100000"));
+        assert!(check_name("model", "a\u{0}b").unwrap_err().contains("\\0"));
+        assert!(check_name("model", "<script>alert(1)</script>").unwrap_err().contains("'<'"));
     }
 }

@@ -77,6 +77,25 @@ pub async fn run(
 
 /// Seeds the default data set when the database has no sales yet; says whether it did.
 pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, StoreError> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return seed_if_still_empty(db).await;
+    }
+    // Replicas that start together on one empty database: one seeds, the others wait on the
+    // lock and then find the data there. The lock is the session's, on a connection held
+    // for the purpose, so a process that dies mid-seed releases it with its connection.
+    use sea_orm::sqlx;
+    let mut holder = db.get_postgres_connection_pool().acquire().await.map_err(|e| {
+        StoreError::Database(sea_orm::DbErr::Custom(format!("a connection for the seed lock: {e}")))
+    })?;
+    let lock_error =
+        |e: sqlx::Error| StoreError::Database(sea_orm::DbErr::Custom(format!("the seed lock: {e}")));
+    sqlx::query("SELECT pg_advisory_lock(7302215101)").execute(&mut *holder).await.map_err(lock_error)?;
+    let seeded = seed_if_still_empty(db).await;
+    sqlx::query("SELECT pg_advisory_unlock(7302215101)").execute(&mut *holder).await.map_err(lock_error)?;
+    seeded
+}
+
+async fn seed_if_still_empty(db: &DatabaseConnection) -> Result<bool, StoreError> {
     if super::sales::any_sales(db).await? {
         return Ok(false);
     }
