@@ -229,6 +229,22 @@ impl AppContext {
         Ok(true)
     }
 
+    /// The background passes that have not yet finished once (day groups, recent rows,
+    /// forecasts, those switched on): until they have, requests they serve are slower.
+    pub fn warming_up(&self) -> Vec<&'static str> {
+        let settings = &self.settings;
+        let metrics = &self.metrics;
+        [
+            (settings.day_groups_mib > 0, &metrics.day_groups_ready, "day groups"),
+            (settings.recent_rows_mib > 0, &metrics.recent_rows_ready, "recent rows"),
+            (settings.warm_forecasts, &metrics.backtests_ready, "forecasts"),
+        ]
+        .into_iter()
+        .filter(|(on, ready, _)| *on && ready.get() == 0)
+        .map(|(_, _, pass)| pass)
+        .collect()
+    }
+
     /// In the background, brings the recent sale rows in memory in step with the current cube
     /// (months an ingest touched are reloaded, the rest checked), giving up when newer data
     /// arrives meanwhile: the sync for that version takes over.

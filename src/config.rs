@@ -119,6 +119,11 @@ pub struct ServeSettings {
     /// only when a query first needs them (`off`).
     #[arg(long, env = "SALESGRAPH_WARM_FORECASTS", default_value = "on", value_parser = parse_switch)]
     pub warm_forecasts: bool,
+    /// `/readyz` answers ready only once the background passes (day groups, recent rows,
+    /// forecasts, as switched on) have finished once, so that a load balancer sends traffic to a
+    /// warm replica; `off`: ready as soon as the data is loaded.
+    #[arg(long, env = "SALESGRAPH_READY_AFTER_WARMUP", default_value = "on", value_parser = parse_switch)]
+    pub ready_after_warmup: bool,
     /// Memory for sale rows grouped by day (MiB), which answer the partial months of day ranges
     /// without a database query; newest months first, older ones are read from the database.
     /// 0: none.
@@ -170,6 +175,7 @@ impl Default for ServeSettings {
             graphiql_assets: None,
             http_max_age: Duration::from_secs(60),
             warm_forecasts: true,
+            ready_after_warmup: true,
             day_groups_mib: 512,
             recent_rows_mib: 64,
         }

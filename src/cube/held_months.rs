@@ -102,6 +102,8 @@ impl<T: HeldMonth> HeldMonths<T> {
             if superseded() || budget_bytes == 0 {
                 break;
             }
+            // A month's rows are converted on this worker: let waiting requests run between months.
+            tokio::task::yield_now().await;
             let (held, loaded) = match self.current(*month, *totals) {
                 Some(held) if still_current(*month, held.clone()).await? => (held, false),
                 _ if report.bytes_held + T::least_bytes(*totals) > budget_bytes => break,

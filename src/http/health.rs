@@ -14,21 +14,31 @@ pub async fn live() -> &'static str {
 /// How long readiness waits for the database.
 const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Readiness: the database answers and the data is loaded.
+/// Readiness: the database answers, the data is loaded, and (unless
+/// `SALESGRAPH_READY_AFTER_WARMUP=off`) the background passes have finished once. Only the first
+/// warm-up counts: after an ingest a replica stays ready while its passes catch up, or every
+/// replica would leave the load balancer at once.
 pub async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
-    let store = &state.app.store;
+    let app = &state.app;
+    let store = &app.store;
     let replica_answers = match store.replica() {
         Some(replica) => answers(replica).await,
         None => true,
     };
     let reachable = answers(&store.db).await && replica_answers;
-    let version = state.app.snapshot().version;
-    if reachable && version > 0 {
-        (StatusCode::OK, format!("{{\"status\":\"ready\",\"dataVersion\":{version}}}"))
+    let version = app.snapshot().version;
+    let warming = if app.settings.ready_after_warmup { app.warming_up() } else { Vec::new() };
+    let reason = if !reachable {
+        "database unreachable".to_string()
+    } else if version <= 0 {
+        "data not loaded".to_string()
+    } else if !warming.is_empty() {
+        format!("warming up: {}", warming.join(", "))
     } else {
-        let reason = if reachable { "data not loaded" } else { "database unreachable" };
-        (StatusCode::SERVICE_UNAVAILABLE, format!("{{\"status\":\"not ready\",\"reason\":\"{reason}\"}}"))
-    }
+        return (StatusCode::OK, format!("{{\"status\":\"ready\",\"dataVersion\":{version}}}"));
+    };
+    let body = serde_json::json!({ "status": "not ready", "reason": reason });
+    (StatusCode::SERVICE_UNAVAILABLE, body.to_string())
 }
 
 /// Whether `db` answers a trivial query within the probe's time. A database that is gone makes

@@ -92,6 +92,7 @@ async fn only_admins_import_and_what_lands_is_all_or_nothing() {
 async fn health_readiness_and_metrics_answer_without_a_token() {
     let server = super::seeded_server(300).await;
     assert_eq!(server.get_text("/healthz").await, (200, "ok".to_string()));
+    server.wait_until_ready().await;
     let (status, body) = server.get_text("/readyz").await;
     assert_eq!(status, 200, "{body}");
     server.data("{ models { name } }", json!({})).await;

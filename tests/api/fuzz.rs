@@ -126,3 +126,94 @@ async fn random_requests_get_graphql_answers_and_the_server_survives() {
     let (status, _, body) = server.post(Some(&tokens[0]), "{ me { role } }", json!({})).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A value nested `depth` deep in brackets chosen by `kinds` (list, object, or a mix), written
+/// as GraphQL input (`json` false) or as JSON.
+fn nested(depth: usize, kinds: &[u8], json: bool) -> String {
+    let mut open = String::with_capacity(depth * 8);
+    let mut close = String::with_capacity(depth * 2);
+    for level in 0..depth {
+        if kinds[level % kinds.len()].is_multiple_of(2) {
+            open.push('[');
+            close.insert(0, ']');
+        } else {
+            open.push_str(if json { "{\"from\":" } else { "{from: " });
+            close.insert(0, '}');
+        }
+    }
+    format!("{open}\"DE\"{close}")
+}
+
+fn depth_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![0usize..40, 40usize..200, 200usize..3_000, Just(100_000usize)]
+}
+
+/// Where a nested value goes: an argument, a variable's default, a directive's argument, the
+/// variables, or an ask question's text (a string: never nesting).
+fn nested_request(depth: usize, kinds: Vec<u8>, place: u8) -> (String, Value) {
+    match place % 5 {
+        0 => (
+            format!("{{ trend(filter: {{countries: {}}}) {{ direction }} }}", nested(depth, &kinds, false)),
+            json!({}),
+        ),
+        1 => (
+            format!(
+                "query($f: SalesFilter = {{countries: {}}}) {{ trend(filter: $f) {{ direction }} }}",
+                nested(depth, &kinds, false)
+            ),
+            json!({}),
+        ),
+        2 => (format!("{{ me @include(if: {}) {{ role }} }}", nested(depth, &kinds, false)), json!({})),
+        3 => {
+            let variables: Value =
+                serde_json::from_str(&nested(depth.min(120), &kinds, true)).unwrap_or(Value::Null);
+            (
+                "query($c: [String!]) { trend(filter: {countries: $c}) { direction } }".to_string(),
+                json!({ "c": variables }),
+            )
+        }
+        _ => (
+            "query($q: String!) { ask(question: $q) { notes } }".to_string(),
+            json!({ "q": nested(depth.min(2_000), &kinds, false) }),
+        ),
+    }
+}
+
+/// Random nesting in every place a request can carry it: the answer is a coded GraphQL error or
+/// data, never an abort. `SALESGRAPH_FUZZ_SECONDS` runs it for that long instead of 150 cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_nesting_anywhere_in_a_request_never_brings_the_server_down() {
+    let server = super::seeded_server(200).await;
+    let token = server.token(Role::Analyst, &[]);
+    let deadline = std::env::var("SALESGRAPH_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let mut runner = TestRunner::new(Config::default());
+    let strategy = (depth_strategy(), prop::collection::vec(any::<u8>(), 1..8), any::<u8>());
+    let mut cases = 0u64;
+    loop {
+        let done = match deadline {
+            Some(deadline) => std::time::Instant::now() >= deadline,
+            None => cases >= 150,
+        };
+        if done {
+            break;
+        }
+        let (depth, kinds, place) = strategy.new_tree(&mut runner).expect("a case").current();
+        let (query, variables) = nested_request(depth, kinds, place);
+        if query.len() > 256 * 1024 - 1024 {
+            continue;
+        }
+        let (status, _, body) = server.post(Some(&token), &query, variables).await;
+        assert!(matches!(status, 200 | 400), "status {status} at depth {depth}, place {place}: {body}");
+        for error in body["errors"].as_array().into_iter().flatten() {
+            let code = error["extensions"]["code"].as_str().unwrap_or_default();
+            assert!(!code.is_empty() && code != "INTERNAL", "depth {depth}, place {place}: {body}");
+        }
+        cases += 1;
+    }
+    println!("{cases} nested requests answered");
+    let (status, _, body) = server.post(Some(&token), "{ me { role } }", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -709,3 +709,59 @@ async fn slow_clients_lose_their_connection_at_the_header_and_body_deadlines() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "answered after {:?}", started.elapsed());
     still_serving(&server).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_is_ready_only_once_its_background_passes_have_run() {
+    let server =
+        TestServer::start_with(super::seeded_server_db(300).await, |s| s.warm_forecasts = true).await;
+    server.wait_until_ready().await;
+    // Whatever the order the passes finish in, readiness waits for each of them.
+    for (gauge, pass) in [
+        (&server.context.metrics.day_groups_ready, "day groups"),
+        (&server.context.metrics.recent_rows_ready, "recent rows"),
+        (&server.context.metrics.backtests_ready, "forecasts"),
+    ] {
+        let finished = gauge.get();
+        gauge.set(0);
+        let (status, body) = server.get_text("/readyz").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("warming up") && body.contains(pass), "{body}");
+        gauge.set(finished);
+        assert_eq!(server.get_text("/readyz").await.0, 200);
+    }
+
+    let eager = TestServer::start_with(super::seeded_server_db(300).await, |s| {
+        s.warm_forecasts = true;
+        s.ready_after_warmup = false;
+    })
+    .await;
+    eager.context.metrics.backtests_ready.set(0);
+    assert_eq!(
+        eager.get_text("/readyz").await.0,
+        200,
+        "SALESGRAPH_READY_AFTER_WARMUP=off keeps the old rule"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_import_can_push_a_total_past_a_graphql_int() {
+    let server = TestServer::start(TestDb::new().await).await;
+    let rows: String = (0..2_200).map(|i| format!("2024-01-{:02},X5,DE,1000000\n", i % 28 + 1)).collect();
+    let checksum = server.db.checksum().await;
+    let (_, _, body) = server
+        .post(
+            Some(&server.admin_token()),
+            IMPORT,
+            json!({ "csv": format!("sold_on,model,country,units\n{rows}") }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(message(&body).contains("2147483647"), "{body}");
+    assert_eq!(server.db.checksum().await, checksum, "a refused import changed the database");
+    // Just under the line lands, and its total is a valid Int.
+    let rows: String = (0..2_000).map(|i| format!("2024-01-{:02},X5,DE,1000000\n", i % 28 + 1)).collect();
+    let result = import(&server, &format!("sold_on,model,country,units\n{rows}")).await;
+    assert_eq!(result["landed"], json!(true), "{result}");
+    let total = server.data("{ salesSummary(groupBy: []) { units } }", json!({})).await;
+    assert_eq!(total["salesSummary"][0]["units"], json!(2_000_000_000i64));
+}

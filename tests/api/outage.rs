@@ -103,6 +103,7 @@ async fn losing_postgres_under_load_fails_clearly_and_recovers_without_a_restart
     );
     let rows = "{ sales(first: 3) { totalCount edges { node { id } } } }";
     let ready = || async { server.get_text("/readyz").await.0 };
+    server.wait_until_ready().await;
     assert_eq!(ready().await, 200);
     let count = |data: &serde_json::Value| data["sales"]["totalCount"].as_i64().unwrap_or(0);
     let total = count(&server.data(rows, json!({})).await);

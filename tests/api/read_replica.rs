@@ -72,6 +72,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     assert!(refused.is_err(), "a write went through the read-only pool");
     assert_eq!(replica.scalar_i64("SELECT COUNT(*) FROM sale").await, replica_rows);
 
+    server.wait_until_ready().await;
     let (status, body) = server.get_text("/readyz").await;
     assert_eq!(status, 200, "{body}");
 }

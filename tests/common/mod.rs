@@ -363,6 +363,19 @@ impl TestServer {
             .sum()
     }
 
+    /// Waits (up to 20 s) until `/readyz` answers 200 (the background passes have run once).
+    pub async fn wait_until_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (status, body) = self.get_text("/readyz").await;
+            if status == 200 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "not ready within 20 s: {body}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (up to 20 s) until the gauge `ready_version` reaches the data version served: the
     /// background pass it reports on has finished for the current data.
     pub async fn wait_for_background_pass(&self, ready_version: &str) {

@@ -260,10 +260,32 @@ pub async fn import_csv<R: Read + Send + 'static>(
         return if rejected { Err(ImportError::Rejected(report)) } else { Ok(report) };
     }
     let summary = writer.finish(&txn).await?;
+    let total_units = all_units(&txn).await?;
+    if total_units > i64::from(i32::MAX) {
+        txn.rollback().await?;
+        writer.close().await;
+        return Err(ImportError::Setup(format!(
+            "nothing landed: the import would bring the units stored to {total_units}, beyond the {} that \
+             every total (a GraphQL Int) can hold",
+            i32::MAX
+        )));
+    }
     txn.commit().await?;
     writer.close().await;
     report.rows_landed = summary.rows;
     Ok(report)
+}
+
+/// Units of every sale stored (the rollup's sum). Kept within a GraphQL `Int` by every import,
+/// so that no total of any filter or grouping can exceed it.
+async fn all_units<C: ConnectionTrait>(txn: &C) -> Result<i64, sea_orm::DbErr> {
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            txn.get_database_backend(),
+            "SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM monthly_rollup",
+        ))
+        .await?;
+    Ok(row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
 }
 
 /// Reads and parses the file on a blocking thread, handing lines over in chunks; stops early
