@@ -22,7 +22,8 @@ def start():
     binary = os.environ.get("SALESGRAPH_BIN")
     if not binary:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-        binary = os.path.join(ROOT, "target", "release", "salesgraph")
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+        binary = os.path.join(target, "release", "salesgraph")
     work = tempfile.mkdtemp()
     env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/hostile.db", SALESGRAPH_JWT_SECRET="bench-secret",
                SALESGRAPH_LISTEN=f"127.0.0.1:{PORT}", SALESGRAPH_RATE_LIMIT="0", SALESGRAPH_CACHE="off",
