@@ -47,14 +47,48 @@ impl SeriesForecast {
     }
 }
 
-/// Two-sided normal quantile for an interval level (0.8 → 1.2816).
-pub fn z_for(level: f64) -> f64 {
-    match level {
-        l if l >= 0.99 => 2.5758,
-        l if l >= 0.95 => 1.9600,
-        l if l >= 0.90 => 1.6449,
-        l if l >= 0.80 => 1.2816,
-        _ => 0.6745,
+/// The standard normal quantile: the z with P(Z <= z) = `p` (Acklam's rational approximation,
+/// relative error under 1.2e-9): two-sided interval levels (0.8 → 1.2816 at p = 0.9) and
+/// one-sided service levels (95% → 1.6449) alike.
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     }
 }
 
@@ -66,7 +100,7 @@ pub fn forecast(values: &[f64], horizon: usize, level: f64) -> SeriesForecast {
     {
         return forecast;
     }
-    fallback(values, horizon, z_for(level))
+    fallback(values, horizon, normal_quantile(0.5 + level / 2.0))
 }
 
 /// MSTL + AutoETS on log1p; None when augurs cannot fit the series (for example a constant
@@ -248,6 +282,17 @@ mod tests {
         assert_eq!(test.points, 12);
         assert!(test.smape < test.baseline_smape, "{test:?}");
         assert!(test.mase < 1.0, "{test:?}");
+    }
+
+    #[test]
+    fn normal_quantiles_match_the_tables() {
+        for (p, z) in
+            [(0.5, 0.0), (0.9, 1.281_551_6), (0.95, 1.644_853_6), (0.975, 1.959_964_0), (0.995, 2.575_829_3)]
+        {
+            assert!((normal_quantile(p) - z).abs() < 1e-6, "{p}: {}", normal_quantile(p));
+            assert!((normal_quantile(1.0 - p) + z).abs() < 1e-6, "{p}");
+        }
+        assert!((normal_quantile(0.001) + 3.090_232_3).abs() < 1e-6);
     }
 
     #[test]

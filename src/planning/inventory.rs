@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::PlanningError;
 use super::forecast::{Backtests, forecast_models};
-use crate::analytics::forecast::z_for;
+use crate::analytics::forecast::normal_quantile;
 use crate::app::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
@@ -47,9 +47,12 @@ pub fn recommend(
     on_hand: i64,
     months: usize,
 ) -> Recommendation {
-    // Spread of the horizon total from its interval, as a normal approximation.
-    let sigma = ((interval.1 - interval.0) / (2.0 * z_for(INTERVAL_LEVEL))).max(0.0);
-    let safety_stock = z_for(SERVICE_LEVEL) * sigma;
+    // Spread of the horizon total from its two-sided interval, as a normal approximation; the
+    // service level is one-sided (demand above the stock is what runs out): its quantile.
+    let interval_z = normal_quantile(0.5 + INTERVAL_LEVEL / 2.0);
+    let sigma = ((interval.1 - interval.0) / (2.0 * interval_z)).max(0.0);
+    let service_z = normal_quantile(SERVICE_LEVEL);
+    let safety_stock = service_z * sigma;
     let recommended_stock = (forecast_units + safety_stock).ceil() as i64;
     let reorder_units = (recommended_stock - on_hand).max(0);
     let status = if (on_hand as f64) < forecast_units {
@@ -71,8 +74,14 @@ pub fn recommend(
         format!("{on_hand} on hand with no forecast demand")
     });
     match status {
-        StockStatus::Short => reasons.push(format!("order {reorder_units} to reach {recommended_stock} (demand plus {safety_stock:.0} safety stock at 95% service)")),
-        StockStatus::Excess => reasons.push(format!("{} above the recommended {recommended_stock}", on_hand - recommended_stock)),
+        StockStatus::Short => reasons.push(format!(
+            "order {reorder_units} to reach {recommended_stock}: demand plus {safety_stock:.0} safety stock \
+             ({service_z:.3} × spread {sigma:.0}, the one-sided {:.0}% quantile)",
+            SERVICE_LEVEL * 100.0
+        )),
+        StockStatus::Excess => {
+            reasons.push(format!("{} above the recommended {recommended_stock}", on_hand - recommended_stock))
+        }
         StockStatus::Ok => {}
     }
     Recommendation {
@@ -131,6 +140,16 @@ mod tests {
         let excess = recommend(1, 300.0, (240.0, 360.0), 1_000, 3);
         assert_eq!((excess.status, excess.reorder_units), (StockStatus::Excess, 0));
         assert!(excess.reasons.iter().any(|r| r.contains("above")));
+    }
+
+    #[test]
+    fn safety_stock_is_the_one_sided_service_quantile() {
+        // An 80% interval 240-360 is ±1.2816 spreads of 46.8; at 95% service one-sided, the
+        // safety stock is 1.6449 of them (77), not the two-sided 1.96 (92).
+        let short = recommend(1, 300.0, (240.0, 360.0), 50, 3);
+        let sigma = 60.0 / 1.281_551_6;
+        assert!((short.safety_stock - 1.644_853_6 * sigma).abs() < 0.01, "{}", short.safety_stock);
+        assert!(short.reasons.iter().any(|r| r.contains("1.645") && r.contains("47")), "{:?}", short.reasons);
     }
 
     #[test]
