@@ -50,9 +50,10 @@ async fn the_kubernetes_manifests_are_complete_and_consistent() {
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
     let image = container["image"].as_str().expect("image");
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploying.md"))
+        .expect("docs/deploying.md");
     let image_name = image.split(':').next().expect("image name");
-    assert!(readme.contains(image_name), "the README's deploy section names the image {image_name}");
+    assert!(guide.contains(image_name), "docs/deploying.md names the image {image_name}");
     let port = &container["ports"][0];
     assert_eq!(service["spec"]["ports"][0]["targetPort"], port["name"]);
     let env = |key: &str| {
