@@ -147,6 +147,17 @@ impl FieldAccessGuard {
         }
         let variables = self.variables.lock().ok()?;
         for (name, argument) in &field.args {
+            // Only a protected enum, or an input object that may hold one, can carry a protected
+            // value: scalar arguments (limits, cursors, questions) are not resolved at all.
+            let type_name = named_type(&argument.ty);
+            let may_hold = access.policy.protects_any_of(type_name)
+                || matches!(
+                    registry.types.get(type_name),
+                    Some(async_graphql::registry::MetaType::InputObject { .. })
+                );
+            if !may_hold {
+                continue;
+            }
             let written = info.field.arguments.iter().find(|(n, _)| n.node.as_str() == name.as_str());
             let value = match written {
                 Some((_, value)) => value
@@ -159,7 +170,7 @@ impl FieldAccessGuard {
                     None => continue,
                 },
             };
-            if let Some(message) = denied_value(registry, access, named_type(&argument.ty), &value, 0) {
+            if let Some(message) = denied_value(registry, access, type_name, &value, 0) {
                 return Some(message);
             }
         }
