@@ -182,6 +182,12 @@ pub async fn import_csv<R: Read + Send + 'static>(
         ..Default::default()
     };
     let txn = Arc::new(db.begin_with_options(immediate).await.map_err(busy_or_store)?);
+    // On PostgreSQL, imports run one after the other too: two at once upsert the same rollup
+    // groups in different orders and one of them dies of a deadlock. The lock is the
+    // transaction's: it goes with the commit, the rollback, or a killed process's connection.
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7302215102)").await?;
+    }
     let (to_writer, mut batches) = tokio::sync::mpsc::channel::<Vec<NewSale>>(2);
     // Into an empty table (a first load), the indexes are built once at the end.
     let empty = !super::sales::any_sales(&*txn).await?;
