@@ -224,8 +224,7 @@ impl AppContext {
         let _ = self.updates.send(version);
         tracing::info!(version, "data changed: reloaded the cube and cleared the cache");
         self.warm_forecasts();
-        self.sync_day_groups();
-        self.sync_recent_rows();
+        self.sync_held_months();
         Ok(true)
     }
 
@@ -245,52 +244,52 @@ impl AppContext {
         .collect()
     }
 
-    /// In the background, brings the recent sale rows in memory in step with the current cube
-    /// (months an ingest touched are reloaded, the rest checked), giving up when newer data
-    /// arrives meanwhile: the sync for that version takes over.
-    pub fn sync_recent_rows(&self) {
-        let budget = self.settings.recent_rows_mib.saturating_mul(1024 * 1024);
-        let gauges = (self.metrics.recent_rows_ready.clone(), self.metrics.recent_rows_bytes.clone());
-        self.spawn_month_sync(
+    /// In the background, brings what is held in memory beside the cube in step with the current
+    /// cube, giving up when newer data arrives meanwhile (the sync for that version takes over):
+    /// first the recent sale rows (months an ingest touched are reloaded, the rest checked), then
+    /// the day groups, summed from those rows where they are held and read from the database
+    /// only for older months, so that no month's rows are read twice.
+    pub fn sync_held_months(&self) {
+        let recent_budget = self.settings.recent_rows_mib.saturating_mul(1024 * 1024);
+        let recent = self.month_sync(
             ("recent sale rows", "pages read the database"),
-            gauges,
+            (self.metrics.recent_rows_ready.clone(), self.metrics.recent_rows_bytes.clone()),
             move |store, snapshot, superseded| async move {
                 let cube = &snapshot.cube;
                 cube.recent()
-                    .sync(&store.db, snapshot.version, &cube.month_totals(), budget, || superseded())
+                    .sync(&store.db, snapshot.version, &cube.month_totals(), recent_budget, || superseded())
                     .await
             },
         );
-    }
-
-    /// In the background, brings the day groups in memory in step with the current cube
-    /// (months an ingest touched are reloaded; the rest stay), giving up when newer data
-    /// arrives meanwhile: the sync for that version takes over.
-    pub fn sync_day_groups(&self) {
-        let budget = self.settings.day_groups_mib.saturating_mul(1024 * 1024);
-        let gauges = (self.metrics.day_groups_ready.clone(), self.metrics.day_groups_bytes.clone());
-        self.spawn_month_sync(
+        let days_budget = self.settings.day_groups_mib.saturating_mul(1024 * 1024);
+        let days = self.month_sync(
             ("day groups", "day ranges read the database"),
-            gauges,
+            (self.metrics.day_groups_ready.clone(), self.metrics.day_groups_bytes.clone()),
             move |store, snapshot, superseded| async move {
-                snapshot
-                    .cube
-                    .days()
-                    .sync(&store.db, &snapshot.cube.month_totals(), budget, || superseded())
+                let cube = &snapshot.cube;
+                let held_rows =
+                    |month, totals| cube.recent().current(month, totals).map(|rows| rows.day_groups());
+                cube.days()
+                    .sync(&store.db, &cube.month_totals(), days_budget, held_rows, || superseded())
                     .await
             },
         );
+        tokio::spawn(async move {
+            recent.await;
+            days.await;
+        });
     }
 
-    /// Runs `sync` for the current snapshot on its own task: `what` it brings in step and what
-    /// requests do without it, for the log; `gauges` record the data version it finished for
-    /// and the bytes it holds. `sync` is told whether newer data has come meanwhile.
-    fn spawn_month_sync<E, Run, Synced>(
+    /// What `sync` for the current snapshot does, to be run on a task: `what` it brings in step
+    /// and what requests do without it, for the log; `gauges` record the data version it
+    /// finished for and the bytes it holds. `sync` is told whether newer data has come meanwhile.
+    fn month_sync<E, Run, Synced>(
         &self,
         (what, without): (&'static str, &'static str),
         (ready, bytes): (prometheus_client::metrics::gauge::Gauge, prometheus_client::metrics::gauge::Gauge),
         sync: Run,
-    ) where
+    ) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
         E: std::fmt::Display,
         Run: FnOnce(crate::store::Store, Arc<Snapshot>, Superseded) -> Synced,
         Synced: std::future::Future<Output = Result<crate::cube::daily::SyncReport, E>> + Send + 'static,
@@ -301,7 +300,7 @@ impl AppContext {
         let superseded: Superseded = Arc::new(move || !newer.is_empty());
         let version = snapshot.version;
         let synced = sync(store, snapshot, superseded.clone());
-        tokio::spawn(async move {
+        async move {
             let started = std::time::Instant::now();
             match synced.await {
                 Ok(report) => {
@@ -321,7 +320,7 @@ impl AppContext {
                 }
                 Err(error) => tracing::warn!(%error, "loading {what} failed; {without}"),
             }
-        });
+        }
     }
 
     /// In the background, computes the current snapshot's usual forecast backtests (when

@@ -60,8 +60,7 @@ impl Application {
         let max_body = settings.max_body_bytes;
         let context = AppContext::new(settings, db, read_replica).await?;
         context.warm_forecasts();
-        context.sync_day_groups();
-        context.sync_recent_rows();
+        context.sync_held_months();
         let schema = build_schema(limits);
         let router = router(HttpState { app: context.clone(), schema, parsed: Default::default() })
             .layer(DefaultBodyLimit::max(max_body));

@@ -192,6 +192,19 @@ fn smape_term(actual: f64, predicted: f64) -> f64 {
 }
 
 pub fn backtest(values: &[f64], horizon: usize) -> Backtest {
+    backtest_with(values, horizon, |train, steps| {
+        forecast(train, steps, 0.8).months.into_iter().map(|m| m.units).collect()
+    })
+}
+
+/// [`backtest`] with the point forecasts of each origin from `predict(train, steps)`, which must
+/// give at least `steps` months: a caller that keeps fits can share them between horizons (the
+/// origins of a 6-month backtest are among those of a 3-month one) and with its own forecasts.
+pub fn backtest_with(
+    values: &[f64],
+    horizon: usize,
+    mut predict: impl FnMut(&[f64], usize) -> Vec<f64>,
+) -> Backtest {
     let n = values.len();
     let horizon = horizon.max(1);
     let mut result = Backtest { holdout_months: HOLDOUT, ..Default::default() };
@@ -201,12 +214,12 @@ pub fn backtest(values: &[f64], horizon: usize) -> Backtest {
     let mut origin = n - HOLDOUT;
     while origin < n {
         let train = &values[..origin];
-        let predicted = forecast(train, horizon, 0.8);
+        let predicted = predict(train, horizon);
         let naive = seasonal_naive(train, horizon);
-        for h in 0..horizon.min(n - origin) {
+        for h in 0..horizon.min(n - origin).min(predicted.len()) {
             let actual = values[origin + h];
-            result.abs_error += (actual - predicted.months[h].units).abs();
-            result.smape_sum += smape_term(actual, predicted.months[h].units);
+            result.abs_error += (actual - predicted[h]).abs();
+            result.smape_sum += smape_term(actual, predicted[h]);
             result.baseline_sum += smape_term(actual, naive[h]);
             result.points += 1;
         }

@@ -197,19 +197,29 @@ impl DailyGroups {
     }
 
     /// Brings the held months in line with `months` (each month's index and the cube's totals
-    /// for it), newest first, within `budget_bytes`: months whose totals moved are reloaded from
-    /// `db`, months beyond the budget or gone from the cube are dropped. Stops early, keeping
-    /// what it loaded, when `superseded` says a newer cube has come.
+    /// for it), newest first, within `budget_bytes`: months whose totals moved are reloaded,
+    /// from `in_memory` (a month's groups summed from rows already in memory, when it has them
+    /// for those totals) or else from `db`; months beyond the budget or gone from the cube are
+    /// dropped. Stops early, keeping what it loaded, when `superseded` says a newer cube has come.
     pub async fn sync<C: ConnectionTrait>(
         &self,
         db: &C,
         months: &[(i32, MonthTotals)],
         budget_bytes: usize,
+        in_memory: impl Fn(i32, MonthTotals) -> Option<Vec<DayGroup>>,
         superseded: impl Fn() -> bool,
     ) -> Result<SyncReport, DailyError> {
         let still_current = |_, _| async { Ok(true) };
+        let in_memory = &in_memory;
         let load = |month| async move {
-            match load_month(db, month).await {
+            let groups =
+                months.iter().find(|(m, _)| *m == month).and_then(|(_, totals)| in_memory(month, *totals));
+            let loaded = match groups {
+                Some(groups) => MonthDays::from_groups(groups)
+                    .map_err(|reason| DailyError::Unusable { month: super::month_label(month), reason }),
+                None => load_month(db, month).await,
+            };
+            match loaded {
                 Ok(days) => Ok(Some(days)),
                 Err(DailyError::Unusable { month, reason }) => {
                     tracing::warn!(month, reason, "day groups left to the database");

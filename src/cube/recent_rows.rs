@@ -25,7 +25,8 @@ use entity::sale;
 use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::daily::MonthTotals;
+use super::Sums;
+use super::daily::{DayGroup, MonthTotals};
 use super::held_months::{HeldMonth, HeldMonths, SyncReport};
 use crate::domain::{DatePrecision, FuelType, ResolvedFilter, Transmission};
 use crate::store::sales::{self, Direction, IdSpan, Page, SaleCursor};
@@ -155,6 +156,37 @@ impl MonthRows {
     pub fn bytes(&self) -> usize {
         self.len() * ROW_BYTES
             + self.countries.iter().chain(&self.colors).map(|name| name.len() + 24).sum::<usize>()
+    }
+
+    /// The month's day groups (model × market × fuel × gearbox × day), summed as the database's
+    /// GROUP BY sums them ([`sales::GROUP_SUMS`]: revenue and priced units over the rows with a
+    /// revenue), so that the day groups of a month held here need not read its rows again.
+    pub fn day_groups(&self) -> Vec<DayGroup> {
+        let mut groups: FxHashMap<(u8, i32, u16, FuelType, Transmission), Sums> = FxHashMap::default();
+        for i in 0..self.len() {
+            let key =
+                (self.day[i], self.model_id[i], self.country[i], self.fuel_type[i], self.transmission[i]);
+            let sums = groups.entry(key).or_default();
+            sums.units += i64::from(self.units[i]);
+            sums.rows += 1;
+            if self.known[i] & REVENUE_KNOWN != 0 {
+                sums.revenue += self.revenue[i];
+                sums.priced_units += i64::from(self.units[i]);
+            }
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_unstable_by_key(|(key, _)| *key);
+        groups
+            .into_iter()
+            .map(|((day, model_id, country, fuel_type, transmission), sums)| DayGroup {
+                day: u32::from(day),
+                model_id,
+                country_code: self.countries[usize::from(country)].clone(),
+                fuel_type,
+                transmission,
+                sums,
+            })
+            .collect()
     }
 
     fn key(&self, index: usize) -> (u8, i64) {
@@ -653,6 +685,9 @@ mod tests {
         assert!(MonthRows::from_rows(march, vec![odd]).unwrap_err().contains("STEAM"));
     }
 
+    /// Month, day, model, market, fuel, gearbox.
+    type GroupKey = (i32, u32, i32, String, String, String);
+
     fn arbitrary_rows() -> impl Strategy<Value = Vec<sale::Model>> {
         proptest::collection::vec((0u32..90, 1i32..4, 0usize..3, any::<bool>()), 0..120).prop_map(|specs| {
             specs
@@ -695,6 +730,47 @@ mod tests {
             });
             let got = page_of(&months, &filter, direction, cursor, size).unwrap();
             prop_assert_eq!(got, reference(&rows, &filter, direction, cursor, size as usize));
+        }
+
+        #[test]
+        fn day_groups_sum_the_rows_as_the_database_groups_them(rows in arbitrary_rows()) {
+            // The sample rows leave every third revenue out: those count in units and rows only.
+            let mut expected: BTreeMap<GroupKey, (i64, i64, i64, i64)> = BTreeMap::new();
+            for row in &rows {
+                let key = (
+                    crate::cube::month_index(row.sold_on),
+                    row.sold_on.day(),
+                    row.model_id,
+                    row.country_code.clone(),
+                    row.fuel_type.clone(),
+                    row.transmission.clone(),
+                );
+                let sums = expected.entry(key).or_default();
+                sums.0 += i64::from(row.units);
+                sums.3 += 1;
+                if let Some(revenue) = row.revenue {
+                    sums.1 += revenue.round() as i64;
+                    sums.2 += i64::from(row.units);
+                }
+            }
+            let mut got = BTreeMap::new();
+            for (month, held) in months_of(&rows) {
+                let groups = held.day_groups();
+                prop_assert!(groups.windows(2).all(|pair| pair[0].day <= pair[1].day), "sorted by day");
+                for group in groups {
+                    let key = (
+                        month,
+                        group.day,
+                        group.model_id,
+                        group.country_code,
+                        group.fuel_type.as_str().to_string(),
+                        group.transmission.as_str().to_string(),
+                    );
+                    let sums = (group.sums.units, group.sums.revenue.round() as i64, group.sums.priced_units, group.sums.rows);
+                    prop_assert!(got.insert(key, sums).is_none(), "one group per key");
+                }
+            }
+            prop_assert_eq!(got, expected);
         }
     }
 }

@@ -86,8 +86,14 @@ impl ForecastMemo {
         })
     }
 
+    /// The rolling-origin backtest of `values`; each origin's fit is a memoized forecast, shared
+    /// with the other horizons' backtests and with forecasts made as of that month.
     pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
-        self.backtests.get_or(values, horizon, || forecast::backtest(values, horizon))
+        self.backtests.get_or(values, horizon, || {
+            forecast::backtest_with(values, horizon, |train, steps| {
+                self.forecast(train, steps).months.iter().map(|m| m.units).collect()
+            })
+        })
     }
 
     /// How many backtests are known.
