@@ -266,6 +266,20 @@ pub struct PriorityReason {
     pub value: Option<f64>,
     /// The figure it is compared with: the market's change or average price.
     pub compared_with: Option<f64>,
+    /// The model's units from `from` to `to` (momentum and against-forecast reasons): what
+    /// `salesSummary` gives for the model over those days.
+    pub units: Option<f64>,
+    /// The units they are compared with: the model's from `comparedFrom` to `comparedTo`
+    /// (momentum), or what its forecast made before `from` predicted for `from`..`to`.
+    pub compared_with_units: Option<f64>,
+    /// First day `units` cover.
+    pub from: Option<Date>,
+    /// Last day `units` cover.
+    pub to: Option<Date>,
+    /// First day of the period compared with (momentum: a year earlier).
+    pub compared_from: Option<Date>,
+    /// Last day of the period compared with.
+    pub compared_to: Option<Date>,
     /// The reason in words, as in `reasons`.
     pub text: String,
 }
@@ -273,16 +287,44 @@ pub struct PriorityReason {
 impl PriorityReason {
     fn of(reason: &marketing::Reason) -> Self {
         use marketing::Reason;
-        let (kind, value, compared_with) = match reason {
-            Reason::Momentum { own_change, market_change } => {
-                (ReasonKind::Momentum, Some(*own_change), Some(*market_change))
-            }
-            Reason::AgainstForecast { gap, .. } => (ReasonKind::AgainstForecast, Some(*gap), None),
-            Reason::RevenueShare { share } => (ReasonKind::RevenueShare, Some(*share), None),
-            Reason::Price { price, market_price } => (ReasonKind::Price, Some(*price), Some(*market_price)),
-            Reason::KeepsPace { .. } => (ReasonKind::KeepsPace, None, None),
+        let mut out = Self {
+            kind: ReasonKind::KeepsPace,
+            value: None,
+            compared_with: None,
+            units: None,
+            compared_with_units: None,
+            from: None,
+            to: None,
+            compared_from: None,
+            compared_to: None,
+            text: reason.text(),
         };
-        Self { kind, value, compared_with, text: reason.text() }
+        match reason {
+            Reason::Momentum { own_change, market_change, units, units_before, windows } => {
+                out.kind = ReasonKind::Momentum;
+                (out.value, out.compared_with) = (Some(*own_change), Some(*market_change));
+                (out.units, out.compared_with_units) = (Some(*units), Some(*units_before));
+                (out.from, out.to) = (Some(Date(windows.last.from)), Some(Date(windows.last.to)));
+                (out.compared_from, out.compared_to) =
+                    (Some(Date(windows.before.from)), Some(Date(windows.before.to)));
+            }
+            Reason::AgainstForecast { gap, units, predicted, window } => {
+                out.kind = ReasonKind::AgainstForecast;
+                out.value = Some(*gap);
+                (out.units, out.compared_with_units) = (Some(*units), Some(*predicted));
+                (out.from, out.to) = (Some(Date(window.from)), Some(Date(window.to)));
+            }
+            Reason::RevenueShare { share } => {
+                out.kind = ReasonKind::RevenueShare;
+                out.value = Some(*share);
+            }
+            Reason::Price { price, market_price } => {
+                out.kind = ReasonKind::Price;
+                (out.value, out.compared_with) = (Some(*price), Some(*market_price));
+            }
+            Reason::KeepsPace { .. } => {}
+        }
+        out
     }
 }
 

@@ -24,16 +24,38 @@ pub struct Priority {
 /// to text with [`Reason::text`]; the money kinds exist only for viewers who may see money.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
-    /// Units over the last twelve months against the twelve before, and the market's change.
-    Momentum { own_change: f64, market_change: f64 },
+    /// Units over the last twelve months against the same days a year earlier, and the
+    /// market's change over the same windows.
+    Momentum { own_change: f64, market_change: f64, units: f64, units_before: f64, windows: YearOverYear },
     /// Units of the last whole months against the model's own forecast made before them.
-    AgainstForecast { gap: f64, months: u32 },
+    AgainstForecast { gap: f64, units: f64, predicted: f64, window: Window },
     /// The model's share of the market's revenue over the last twelve months (money).
     RevenueShare { share: f64 },
     /// The model's average price against the market's (money).
     Price { price: f64, market_price: f64 },
     /// The model keeps pace with the market: no marketing need.
     KeepsPace { model: String },
+}
+
+/// The days a reason's figures cover (both ends included): the figures equal what
+/// `salesSummary` gives over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The last twelve months and the twelve before them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YearOverYear {
+    pub last: Window,
+    pub before: Window,
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} to {}", self.from, self.to)
+    }
 }
 
 impl Reason {
@@ -44,15 +66,19 @@ impl Reason {
 
     pub fn text(&self) -> String {
         match self {
-            Reason::Momentum { own_change, market_change } => format!(
-                "units {} {:.0}% year over year while the market {} {:.0}%",
+            Reason::Momentum { own_change, market_change, units, units_before, windows } => format!(
+                "units {} {:.0}% year over year ({units:.0} from {} against {units_before:.0} from {}) \
+                 while the market {} {:.0}%",
                 if *own_change < 0.0 { "down" } else { "up" },
                 own_change.abs() * 100.0,
+                windows.last,
+                windows.before,
                 if *market_change < 0.0 { "fell" } else { "grew" },
                 market_change.abs() * 100.0
             ),
-            Reason::AgainstForecast { gap, months } => format!(
-                "sold {:.0}% {} its own forecast over the last {months} months",
+            Reason::AgainstForecast { gap, units, predicted, window } => format!(
+                "sold {units:.0} units from {window}, {:.0}% {} the {predicted:.0} its own forecast made \
+                 before them expected",
                 gap.abs() * 100.0,
                 if *gap < 0.0 { "below" } else { "above" }
             ),
@@ -73,9 +99,24 @@ pub struct ModelYears {
     pub units_before: f64,
     pub revenue_last: f64,
     pub priced_units_last: f64,
-    /// Units of the last three whole months against what the model's own forecast, made before
-    /// them, predicted (-0.14: 14% short); None without a forecast.
-    pub against_forecast: Option<f64>,
+    /// The last three whole months against what the model's own forecast, made before them,
+    /// predicted; None without a forecast.
+    pub against_forecast: Option<AgainstForecast>,
+}
+
+/// A model's units over whole months beside its forecast for them, made before they began.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgainstForecast {
+    pub units: f64,
+    pub predicted: f64,
+    pub window: Window,
+}
+
+impl AgainstForecast {
+    /// Actual / predicted − 1 (−0.14: 14% short).
+    pub fn gap(&self) -> f64 {
+        self.units / self.predicted - 1.0
+    }
 }
 
 /// How much a shortfall against the model's own forecast weighs against one against the market.
@@ -93,6 +134,7 @@ fn change(last: f64, before: f64) -> Option<f64> {
 /// them through the order, and its reasons would state them.
 pub fn score(
     models: &BTreeMap<i32, ModelYears>,
+    windows: YearOverYear,
     names: &dyn Fn(i32) -> String,
     with_money: bool,
 ) -> Vec<Priority> {
@@ -107,7 +149,7 @@ pub fn score(
         .filter(|(_, m)| m.units_last > 0.0 && m.units_before > 0.0)
         .map(|(&model_id, m)| {
             let own = change(m.units_last, m.units_before).unwrap_or(0.0);
-            let short_of_forecast = m.against_forecast.map_or(0.0, |gap| (-gap).max(0.0));
+            let short_of_forecast = m.against_forecast.map_or(0.0, |against| (-against.gap()).max(0.0));
             let lag = (market_change - own).max(0.0) + FORECAST_WEIGHT * short_of_forecast;
             let price = if m.priced_units_last > 0.0 { m.revenue_last / m.priced_units_last } else { 0.0 };
             let price_ratio = if market_price > 0.0 { price / market_price } else { 1.0 };
@@ -115,12 +157,19 @@ pub fn score(
             // Value weighs how much a recovered unit is worth; lag how much ground there is to win.
             let value = if with_money { price_ratio.max(0.1).sqrt() * (1.0 + 5.0 * share) } else { 1.0 };
             let score = 100.0 * lag * value;
-            let mut reasons = vec![Reason::Momentum { own_change: own, market_change }];
+            let mut reasons = vec![Reason::Momentum {
+                own_change: own,
+                market_change,
+                units: m.units_last,
+                units_before: m.units_before,
+                windows,
+            }];
             if with_money && market_revenue > 0.0 {
                 reasons.push(Reason::RevenueShare { share });
             }
-            if let Some(gap) = m.against_forecast.filter(|gap| gap.abs() >= 0.05) {
-                reasons.push(Reason::AgainstForecast { gap, months: FORECAST_MONTHS });
+            if let Some(against) = m.against_forecast.filter(|against| against.gap().abs() >= 0.05) {
+                let AgainstForecast { units, predicted, window } = against;
+                reasons.push(Reason::AgainstForecast { gap: against.gap(), units, predicted, window });
             }
             if with_money && price > 0.0 {
                 reasons.push(Reason::Price { price, market_price });
@@ -135,7 +184,7 @@ pub fn score(
     priorities
 }
 
-fn window(rows: &[AggregateRow]) -> BTreeMap<i32, AggregateRow> {
+fn by_model(rows: &[AggregateRow]) -> BTreeMap<i32, AggregateRow> {
     rows.iter().filter_map(|r| Some((r.model_id?, r.clone()))).collect()
 }
 
@@ -157,7 +206,7 @@ pub async fn priorities(
         summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &last_filter, &request),
         summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &before_filter, &request),
     )?;
-    let (last, before) = (window(&last), window(&before));
+    let (last, before) = (by_model(&last), by_model(&before));
     let mut models: BTreeMap<i32, ModelYears> = BTreeMap::new();
     for (id, row) in &last {
         let entry = models.entry(*id).or_default();
@@ -168,25 +217,29 @@ pub async fn priorities(
     for (id, row) in &before {
         models.entry(*id).or_default().units_before = row.units as f64;
     }
-    for (id, gap) in against_own_forecast(store, snapshot, filter, end).await? {
+    for (id, against) in against_own_forecast(store, snapshot, filter, end).await? {
         if let Some(model) = models.get_mut(&id) {
-            model.against_forecast = Some(gap);
+            model.against_forecast = Some(against);
         }
     }
     let names = |id: i32| {
         snapshot.catalogue.model_by_id(id).map_or_else(|| format!("model {id}"), |m| m.name.clone())
     };
-    Ok(score(&models, &names, with_money))
+    let windows = YearOverYear {
+        last: Window { from: last_from, to: end },
+        before: Window { from: before_from, to: before_to },
+    };
+    Ok(score(&models, windows, &names, with_money))
 }
 
 /// Each model's last [`FORECAST_MONTHS`] whole months up to `end` against its own forecast made
-/// just before them, as actual / predicted − 1.
+/// just before them, both over the same days.
 async fn against_own_forecast(
     store: &Store,
     snapshot: &Snapshot,
     filter: &ResolvedFilter,
     end: NaiveDate,
-) -> Result<Vec<(i32, f64)>, PlanningError> {
+) -> Result<Vec<(i32, AgainstForecast)>, PlanningError> {
     let first_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
     // The last whole month: the month of `end` when `end` is its last day.
     let next_month = first_of(end).checked_add_months(Months::new(1)).unwrap_or(end);
@@ -200,16 +253,17 @@ async fn against_own_forecast(
         forecast_models(store, snapshot, &before_window, FORECAST_MONTHS as usize, None, Backtests::Skip)
             .await?;
     let request = SummaryRequest { group_by: vec![Dimension::Model], ..Default::default() };
-    let recent = ResolvedFilter { from: Some(window_start), to: Some(window_end), ..filter.clone() };
+    let window = Window { from: window_start, to: window_end };
+    let recent = ResolvedFilter { from: Some(window.from), to: Some(window.to), ..filter.clone() };
     let actual =
-        window(&summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &recent, &request).await?);
+        by_model(&summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &recent, &request).await?);
     Ok(predicted
         .predictions
         .iter()
         .filter(|p| p.total.units > 0.0)
         .map(|p| {
-            let sold = actual.get(&p.model_id).map_or(0.0, |r| r.units as f64);
-            (p.model_id, sold / p.total.units - 1.0)
+            let units = actual.get(&p.model_id).map_or(0.0, |r| r.units as f64);
+            (p.model_id, AgainstForecast { units, predicted: p.total.units, window })
         })
         .collect())
 }
@@ -217,6 +271,18 @@ async fn against_own_forecast(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WINDOWS: YearOverYear = YearOverYear {
+        last: Window { from: date(2024, 1, 1), to: date(2024, 12, 31) },
+        before: Window { from: date(2023, 1, 1), to: date(2023, 12, 31) },
+    };
+
+    const fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+        match NaiveDate::from_ymd_opt(year, month, day) {
+            Some(date) => date,
+            None => panic!("no such day"),
+        }
+    }
 
     fn years(last: f64, before: f64, price: f64) -> ModelYears {
         ModelYears {
@@ -235,31 +301,37 @@ mod tests {
             (2, years(70.0, 100.0, 95_000.0)),
             (3, years(450.0, 500.0, 35_000.0)),
         ]);
-        let ranked = score(&models, &|id| format!("m{id}"), true);
+        let ranked = score(&models, WINDOWS, &|id| format!("m{id}"), true);
         assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
-        assert!(ranked[0].reasons[0].text().contains("down 30%"), "{:?}", ranked[0].reasons);
+        assert_eq!(
+            ranked[0].reasons[0].text(),
+            "units down 30% year over year (70 from 2024-01-01 to 2024-12-31 against 100 from \
+             2023-01-01 to 2023-12-31) while the market grew 1%"
+        );
         assert!(ranked.iter().find(|p| p.model_id == 1).expect("m1").score == 0.0);
     }
 
     #[test]
     fn falling_short_of_its_own_forecast_counts_and_is_said() {
         let mut short = years(500.0, 500.0, 50_000.0);
-        short.against_forecast = Some(-0.3);
+        let quarter = Window { from: date(2024, 10, 1), to: date(2024, 12, 31) };
+        short.against_forecast = Some(AgainstForecast { units: 105.0, predicted: 150.0, window: quarter });
         let models = BTreeMap::from([(1, years(500.0, 500.0, 50_000.0)), (2, short)]);
-        let ranked = score(&models, &|id| format!("m{id}"), true);
+        let ranked = score(&models, WINDOWS, &|id| format!("m{id}"), true);
         assert_eq!(ranked[0].model_id, 2, "{ranked:?}");
         assert!(ranked[0].score > 0.0 && ranked[1].score == 0.0, "{ranked:?}");
         assert!(
-            ranked[0].reasons.iter().any(|r| r.text().contains("30% below its own forecast")),
+            ranked[0].reasons.iter().any(|r| r.text()
+                == "sold 105 units from 2024-10-01 to 2024-12-31, 30% below the 150 its own forecast made before them expected"),
             "{ranked:?}"
         );
     }
 
     #[test]
     fn empty_and_new_models_do_not_panic() {
-        assert!(score(&BTreeMap::new(), &|_| String::new(), true).is_empty());
+        assert!(score(&BTreeMap::new(), WINDOWS, &|_| String::new(), true).is_empty());
         let new_only = BTreeMap::from([(1, years(10.0, 0.0, 1.0))]);
-        assert!(score(&new_only, &|_| String::new(), true).is_empty());
+        assert!(score(&new_only, WINDOWS, &|_| String::new(), true).is_empty());
     }
 
     #[test]
@@ -271,10 +343,10 @@ mod tests {
             (2, years(80.0, 100.0, 150_000.0)),
             (3, years(600.0, 400.0, 40_000.0)),
         ]);
-        let with_money = score(&models, &|id| format!("m{id}"), true);
+        let with_money = score(&models, WINDOWS, &|id| format!("m{id}"), true);
         assert_eq!(with_money[0].model_id, 2, "{with_money:?}");
         assert!(with_money[0].reasons.iter().any(Reason::is_money));
-        let without = score(&models, &|id| format!("m{id}"), false);
+        let without = score(&models, WINDOWS, &|id| format!("m{id}"), false);
         assert_eq!((without[0].model_id, without[1].model_id), (1, 2), "{without:?}");
         assert!(without[0].score > 0.0 && without[0].score == without[1].score, "{without:?}");
         for priority in &without {

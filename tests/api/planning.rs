@@ -160,3 +160,137 @@ async fn backtests_are_computed_ahead_and_reused_by_forecasts() {
     assert!(!plan["inventoryPlan"].as_array().expect("plan").is_empty(), "{plan}");
     assert_eq!(server.context.snapshot().forecast_memo.forecast_count(), fits, "the plan reused the fits");
 }
+
+const PRIORITIES: &str = "query($c: String!) {
+  marketingPriorities(filter: { countries: [$c] }, limit: 50) {
+    model { name }
+    explanations { kind value comparedWith units comparedWithUnits from to comparedFrom comparedTo text }
+  }
+}";
+
+fn explanation<'a>(
+    priorities: &'a serde_json::Value,
+    model: &str,
+    kind: &str,
+) -> Option<&'a serde_json::Value> {
+    priorities["marketingPriorities"]
+        .as_array()
+        .expect("priorities")
+        .iter()
+        .find(|p| p["model"]["name"] == model)?["explanations"]
+        .as_array()
+        .expect("explanations")
+        .iter()
+        .find(|e| e["kind"] == kind)
+}
+
+/// Units `salesSummary` gives for one model in one market over `from`..=`to`.
+async fn summary_units(server: &TestServer, country: &str, model: &str, from: &str, to: &str) -> f64 {
+    let data = server
+        .data(
+            "query($f: SalesFilter) { salesSummary(filter: $f, groupBy: [COUNTRY]) { units } }",
+            json!({ "f": { "countries": [country], "models": [model], "from": from, "to": to } }),
+        )
+        .await;
+    data["salesSummary"]
+        .as_array()
+        .expect("summary")
+        .iter()
+        .map(|r| r["units"].as_f64().expect("units"))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_planted_thirty_percent_below_its_forecast_is_said_to_be_so() {
+    // Five steady models in Austria for five years, sold mid-month; the X5 sells 30% less in
+    // September to November 2024. December, the last month, is partial (the data ends on the
+    // 15th): the comparison must cover the three whole months before it, with no partial month.
+    let mut csv = String::from("sold_on,model,country,units\n");
+    for (index, (model, level)) in
+        [("X5", 200.0), ("X3", 300.0), ("X1", 260.0), ("3 Series", 150.0), ("i4", 120.0)]
+            .into_iter()
+            .enumerate()
+    {
+        for month in 0..60 {
+            let (year, month_of_year) = (2020 + month / 12, month % 12 + 1);
+            // A small, fixed wobble so that the series are not constant.
+            let wobble = 1.0 + 0.03 * (((month * 7 + index as i32 * 3) % 5) as f64 - 2.0) / 2.0;
+            let short =
+                if model == "X5" && year == 2024 && (9..=11).contains(&month_of_year) { 0.7 } else { 1.0 };
+            let units = (level * wobble * short).round();
+            csv.push_str(&format!("{year}-{month_of_year:02}-15,{model},AT,{units}\n"));
+        }
+    }
+    let server = TestServer::start(TestDb::new().await).await;
+    let landed = server
+        .data(
+            "mutation($csv: String!) { importSales(csv: $csv) { landed rowsLanded } }",
+            json!({ "csv": csv }),
+        )
+        .await;
+    assert_eq!(landed["importSales"]["landed"], true, "{landed}");
+
+    let priorities = server.data(PRIORITIES, json!({ "c": "AT" })).await;
+    let short = explanation(&priorities, "X5", "AGAINST_FORECAST")
+        .unwrap_or_else(|| panic!("no against-forecast reason for the X5: {priorities}"));
+    let gap = short["value"].as_f64().expect("gap");
+    assert!((-0.35..=-0.25).contains(&gap), "gap {gap}: {short}");
+    let text = short["text"].as_str().expect("text");
+    assert!(text.contains(&format!("{:.0}% below", -gap * 100.0)), "{text}");
+    assert_eq!(
+        (short["from"].as_str(), short["to"].as_str()),
+        (Some("2024-09-01"), Some("2024-11-30")),
+        "{short}"
+    );
+    assert_eq!(
+        short["units"].as_f64(),
+        Some(summary_units(&server, "AT", "X5", "2024-09-01", "2024-11-30").await)
+    );
+    for steady in ["X3", "X1", "3 Series", "i4"] {
+        if let Some(reason) = explanation(&priorities, steady, "AGAINST_FORECAST") {
+            let gap = reason["value"].as_f64().expect("gap");
+            assert!(gap.abs() < 0.1, "{steady} is steady, yet {reason}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_marketing_reason_states_what_sales_summary_gives_over_the_days_it_names() {
+    let db = TestDb::new().await;
+    db.seed(&super::common::small_seed(40_000, 5)).await;
+    let server = TestServer::start(db).await;
+    let mut checked = 0;
+    for country in ["DE", "US"] {
+        let priorities = server.data(PRIORITIES, json!({ "c": country })).await;
+        for priority in priorities["marketingPriorities"].as_array().expect("priorities") {
+            let model = priority["model"]["name"].as_str().expect("name");
+            for reason in priority["explanations"].as_array().expect("explanations") {
+                let Some(units) = reason["units"].as_f64() else { continue };
+                let (from, to) = (reason["from"].as_str().expect("from"), reason["to"].as_str().expect("to"));
+                let text = reason["text"].as_str().expect("text");
+                assert_eq!(
+                    units,
+                    summary_units(&server, country, model, from, to).await,
+                    "{country} {model}: {reason}"
+                );
+                assert!(
+                    text.contains(&format!("{units:.0}")) && text.contains(from) && text.contains(to),
+                    "{text}"
+                );
+                let compared = reason["comparedWithUnits"].as_f64().expect("compared units");
+                if reason["kind"] == "MOMENTUM" {
+                    let (from, to) = (
+                        reason["comparedFrom"].as_str().expect("from"),
+                        reason["comparedTo"].as_str().expect("to"),
+                    );
+                    assert_eq!(compared, summary_units(&server, country, model, from, to).await, "{reason}");
+                }
+                let change = reason["value"].as_f64().expect("value");
+                assert!((change - (units / compared - 1.0)).abs() < 1e-9, "{reason}");
+                assert!(text.contains(&format!("{:.0}%", change.abs() * 100.0)), "{text}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} reasons with figures");
+}
