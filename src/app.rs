@@ -135,7 +135,7 @@ async fn load_snapshot(
 /// HS256 with the configured secret and/or RS256 with the configured public key; with neither,
 /// dev mode's ephemeral secret.
 async fn token_keys(settings: &ServeSettings) -> Result<TokenKeys, AppError> {
-    let secret = settings.jwt_secret.as_deref().filter(|s| !s.is_empty());
+    let secret = settings.jwt_secret();
     let public_key =
         match &settings.jwt_public_key {
             Some(path) => Some(tokio::fs::read(path).await.map_err(|e| AppError::PublicKey {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::db::DEFAULT_DATABASE_URL;
 
@@ -12,13 +13,19 @@ use crate::db::DEFAULT_DATABASE_URL;
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// Database URL: a SQLite file (`sqlite://salesgraph.db`, the default) or `postgres://…`.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-    pub url: String,
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true,
+          hide_env_values = true, value_parser = parse_secret)]
+    pub url: SecretString,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("\"{text}\" is not a duration such as 10s or 8h: {e}"))
+}
+
+/// A setting that may carry a password or a key: held so that no `Debug` of the settings prints it.
+fn parse_secret(text: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(text))
 }
 
 fn parse_switch(text: &str) -> Result<bool, String> {
@@ -35,8 +42,8 @@ pub struct ServeSettings {
     /// A read replica of the database (same kind as DATABASE_URL): sale pages, partial-month
     /// sums, inventory and catalogue lookups are read there; ingests and the in-memory data
     /// stay on the primary. Unset: everything on the primary.
-    #[arg(long = "database-read-url", env = "DATABASE_READ_URL", hide_env_values = true)]
-    pub database_read_url: Option<String>,
+    #[arg(long = "database-read-url", env = "DATABASE_READ_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_read_url: Option<SecretString>,
     /// PostgreSQL connections this replica keeps open at most (to DATABASE_URL, and as many to
     /// DATABASE_READ_URL). Fewer than the concurrent requests is fine: a request waits for a
     /// free connection, and PostgreSQL runs best with few busy backends per core.
@@ -47,8 +54,8 @@ pub struct ServeSettings {
     #[arg(long, env = "SALESGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// HS256 secret for bearer tokens; unset: dev mode with an ephemeral secret and printed tokens.
-    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
     /// Response cache: `on`, or `off` to answer every query from the data.
     #[arg(long, env = "SALESGRAPH_CACHE", default_value = "on", value_parser = parse_switch)]
     pub cache: bool,
@@ -138,7 +145,17 @@ pub struct ServeSettings {
 impl ServeSettings {
     /// Dev mode: no secret and no public key, so tokens are made up at start-up.
     pub fn dev_mode(&self) -> bool {
-        self.jwt_secret.as_deref().is_none_or(str::is_empty) && self.jwt_public_key.is_none()
+        self.jwt_secret().is_none() && self.jwt_public_key.is_none()
+    }
+
+    /// The HS256 secret, when one is set and not empty.
+    pub fn jwt_secret(&self) -> Option<&str> {
+        self.jwt_secret.as_ref().map(ExposeSecret::expose_secret).filter(|s| !s.is_empty())
+    }
+
+    /// The read replica's URL, when one is set and not blank.
+    pub fn database_read_url(&self) -> Option<&str> {
+        self.database_read_url.as_ref().map(ExposeSecret::expose_secret).filter(|url| !url.trim().is_empty())
     }
 
     /// Whether an empty database gets the demo data set on start.
@@ -198,8 +215,8 @@ pub struct TokenSettings {
     #[arg(long, default_value = "8h", value_parser = parse_duration)]
     pub ttl: Duration,
     /// The HS256 secret the server is configured with.
-    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "SALESGRAPH_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
     /// The `iss` claim to write (the server's SALESGRAPH_JWT_ISSUER, which it then requires).
     #[arg(long, env = "SALESGRAPH_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -218,5 +235,44 @@ mod tests {
         assert!(parse_switch("maybe").unwrap_err().contains("maybe"));
         assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn no_debug_of_the_settings_prints_a_secret() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "salesgraph",
+            "--database-url",
+            "postgres://sales:pa55-primary@db.internal/sales",
+            "serve",
+            "--database-read-url",
+            "postgres://sales:pa55-replica@replica.internal/sales",
+            "--jwt-secret",
+            "jwt-secret-of-forty-characters-0123456789",
+        ])
+        .expect("arguments");
+        let Some(crate::cli::Command::Serve(settings)) = &cli.command else { panic!("serve") };
+        assert_eq!(settings.jwt_secret(), Some("jwt-secret-of-forty-characters-0123456789"));
+        assert_eq!(
+            settings.database_read_url(),
+            Some("postgres://sales:pa55-replica@replica.internal/sales")
+        );
+        assert_eq!(cli.database.url.expose_secret(), "postgres://sales:pa55-primary@db.internal/sales");
+        for printed in [format!("{cli:?}"), format!("{settings:?}"), format!("{settings:#?}")] {
+            for secret in ["pa55-primary", "pa55-replica", "jwt-secret-of-forty"] {
+                assert!(!printed.contains(secret), "{secret} printed in {printed}");
+            }
+            assert!(printed.contains("REDACTED"), "{printed}");
+        }
+        let token = crate::cli::Cli::try_parse_from([
+            "salesgraph",
+            "token",
+            "--role",
+            "admin",
+            "--jwt-secret",
+            "jwt-secret-of-forty-characters-0123456789",
+        ])
+        .expect("arguments");
+        assert!(!format!("{token:?}").contains("jwt-secret-of-forty"));
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! A request travels one way: `http` (auth, cache, limits) → `graphql` (thin resolvers) →
 //! `domain` (filters resolved against the catalogue) → `store` (SQL) and `cube`/`summary`/`pages`
-//! (columnar, in memory, the database for what memory does not hold). `startup` builds it all from `config`; `cli` is the command line.
+//! (columnar, in memory, the database for what memory does not hold). `startup` builds it all
+//! from `config`; `cli` is the command line; `telemetry` sets up logging and the span (with its
+//! request id) each HTTP request runs in.
 
 pub mod access;
 pub mod analytics;
@@ -23,3 +25,4 @@ pub mod planning;
 pub mod startup;
 pub mod store;
 pub mod summary;
+pub mod telemetry;

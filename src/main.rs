@@ -9,17 +9,14 @@ use salesgraph::db;
 use salesgraph::startup::{Application, shutdown_signal};
 use salesgraph::store::import::{ImportError, ImportOptions, import_csv};
 use salesgraph::store::seed::{self, SeedOptions};
-use tracing_subscriber::EnvFilter;
+use secrecy::ExposeSecret;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+    salesgraph::telemetry::init_subscriber();
     let mut cli = Cli::parse();
     if cli.command.is_none() {
         // No command means `serve`; parse again so that its settings read the environment too.
@@ -35,7 +32,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let url = cli.database.url.clone();
+    let url = cli.database.url.expose_secret().to_string();
     match cli.command.unwrap_or_else(|| Command::Serve(ServeSettings::default())) {
         Command::Serve(settings) => serve(&url, settings).await,
         Command::Token(settings) => token(settings),
@@ -69,6 +66,8 @@ async fn serve(url: &str, settings: ServeSettings) -> anyhow::Result<ExitCode> {
 fn token(settings: TokenSettings) -> anyhow::Result<ExitCode> {
     let secret = settings
         .jwt_secret
+        .as_ref()
+        .map(ExposeSecret::expose_secret)
         .filter(|s| !s.is_empty())
         .context("no secret: set SALESGRAPH_JWT_SECRET (or --jwt-secret) to the server's secret")?;
     // On the command line "Admin" means admin; in a token only the exact name counts.

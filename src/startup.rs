@@ -37,7 +37,7 @@ pub struct Application {
 impl Application {
     pub async fn build(database_url: &str, settings: ServeSettings) -> Result<Self, StartupError> {
         let db = crate::db::connect_sized_and_migrate(database_url, settings.db_pool_size).await?;
-        let read_replica = match settings.database_read_url.as_deref().filter(|url| !url.trim().is_empty()) {
+        let read_replica = match settings.database_read_url() {
             Some(url) => Some(connect_read_replica(&db, url, settings.db_pool_size).await?),
             None => None,
         };

@@ -1,5 +1,6 @@
 //! The audit trail: one `audit` log event per request with who asked (subject, role, regions),
-//! which operation, and how it ended. Never the token, the query text or its variables.
+//! which operation, how it ended, and the request's id (its `x-request-id`). Never the token,
+//! the query text or its variables.
 
 use axum::http::StatusCode;
 
@@ -25,6 +26,7 @@ pub fn outcome(codes: &[&str]) -> String {
 pub fn answered(viewer: &Viewer, operation: Option<&str>, status: StatusCode, codes: &[&str], cached: bool) {
     tracing::info!(
         target: "audit",
+        request_id = %crate::telemetry::current_request_id(),
         subject = %viewer.subject,
         role = %viewer.role,
         regions = %viewer.regions.join(","),
@@ -37,12 +39,20 @@ pub fn answered(viewer: &Viewer, operation: Option<&str>, status: StatusCode, co
 }
 
 pub fn unauthenticated(error: &AuthError) {
-    tracing::info!(target: "audit", status = 401, outcome = "UNAUTHENTICATED", reason = %error, "graphql request refused");
+    tracing::info!(
+        target: "audit",
+        request_id = %crate::telemetry::current_request_id(),
+        status = 401,
+        outcome = "UNAUTHENTICATED",
+        reason = %error,
+        "graphql request refused"
+    );
 }
 
 pub fn rate_limited(viewer: &Viewer) {
     tracing::info!(
         target: "audit",
+        request_id = %crate::telemetry::current_request_id(),
         subject = %viewer.subject,
         role = %viewer.role,
         status = 429,

@@ -54,6 +54,8 @@ pub fn router(state: HttpState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_origins))
         .layer(middleware::from_fn_with_state(state.clone(), dev_mode_loopback_only))
         .layer(CompressionLayer::new())
+        // Outermost: every refusal and every log line of a request carries its id.
+        .layer(middleware::from_fn(crate::telemetry::request_span))
         .with_state(state)
 }
 
@@ -65,7 +67,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::IF_NONE_MATCH])
-        .expose_headers([header::ETAG])
+        .expose_headers([header::ETAG, crate::telemetry::REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600))
 }
 

@@ -283,7 +283,7 @@ async fn an_empty_policy_is_refused_at_start_and_on_reload() {
     std::fs::write(&path, "").expect("write policy");
     let settings = salesgraph::config::ServeSettings {
         listen: "127.0.0.1:0".parse().expect("address"),
-        jwt_secret: Some(super::common::TEST_SECRET.to_string()),
+        jwt_secret: Some(super::common::TEST_SECRET.into()),
         policy: Some(path.clone()),
         ..Default::default()
     };
@@ -354,7 +354,7 @@ async fn a_production_server_never_seeds_an_empty_database() {
         "a configured secret seeded demo data"
     );
     let settings = |secret: Option<&str>, seed_if_empty: bool| salesgraph::config::ServeSettings {
-        jwt_secret: secret.map(str::to_string),
+        jwt_secret: secret.map(Into::into),
         seed_if_empty,
         ..Default::default()
     };

@@ -22,6 +22,7 @@ mod read_replica;
 mod replicas;
 mod schema;
 mod summary;
+mod telemetry;
 
 use common::{TestDb, TestServer, date};
 use salesgraph::store::seed::SeedOptions;

@@ -28,7 +28,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     let replica_url = replica.url.clone();
     // Pages read the table, not the primary's newest rows held in memory.
     let server = TestServer::start_with(primary, |s| {
-        s.database_read_url = Some(replica_url);
+        s.database_read_url = Some(replica_url.into());
         s.recent_rows_mib = 0;
     })
     .await;
@@ -93,7 +93,7 @@ async fn a_replica_that_cannot_serve_stops_the_start_with_a_reason() {
             listen: "127.0.0.1:0".parse().expect("address"),
             no_seed: true,
             warm_forecasts: false,
-            database_read_url: Some(url.clone()),
+            database_read_url: Some(url.clone().into()),
             ..Default::default()
         };
         let error = match salesgraph::startup::Application::build(&primary.url, settings).await {

@@ -269,7 +269,7 @@ impl TestServer {
     pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut salesgraph::config::ServeSettings)) -> Self {
         let mut settings = salesgraph::config::ServeSettings {
             listen: "127.0.0.1:0".parse().expect("address"),
-            jwt_secret: Some(TEST_SECRET.to_string()),
+            jwt_secret: Some(TEST_SECRET.into()),
             no_seed: true,
             refresh_interval: std::time::Duration::from_millis(200),
             // Backtests computed ahead would compete with the tests for two cores; the one test
