@@ -11,6 +11,8 @@ use crate::auth::TokenKeys;
 use crate::cache::{AskCache, ResponseCache};
 use crate::config::ServeSettings;
 use crate::cube::{Cube, CubeError};
+use crate::data::Snapshot;
+use crate::data::region_statuses;
 use crate::http::persisted::{PersistedQueries, load_manifest};
 use crate::http::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
@@ -19,47 +21,6 @@ use crate::store::{Store, data_version};
 
 /// Whether newer data has come since a background pass began: then it may stop early.
 type Superseded = Arc<dyn Fn() -> bool + Send + Sync>;
-
-/// The data as of one version: what every query of a request reads.
-pub struct Snapshot {
-    pub version: i64,
-    /// The day of the latest sale, which bounds "the current period".
-    pub last_sale_day: Option<chrono::NaiveDate>,
-    pub catalogue: Arc<Catalogue>,
-    /// What `ask` can name, built from this catalogue.
-    pub lexicon: Arc<Lexicon>,
-    pub cube: Arc<Cube>,
-    /// Forecasts and backtests of this data version, computed once and reused.
-    pub forecast_memo: Arc<crate::planning::forecast::ForecastMemo>,
-    /// Per region: its sales' span and the data version at which they last changed, so that a
-    /// viewer scoped to some regions sees their freshness, not other regions' imports.
-    pub regions: Arc<std::collections::BTreeMap<String, RegionStatus>>,
-}
-
-/// One region's data as of a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RegionStatus {
-    /// The data version of the last ingest that changed this region's sales.
-    pub version: i64,
-    pub span: crate::cube::RegionSpan,
-}
-
-/// Each region's status: unchanged sums keep the version they had in `previous`.
-fn region_statuses(
-    cube: &Cube,
-    previous: Option<&Snapshot>,
-) -> std::collections::BTreeMap<String, RegionStatus> {
-    cube.region_spans()
-        .into_iter()
-        .map(|(region, span)| {
-            let version = previous
-                .and_then(|p| p.regions.get(&region))
-                .filter(|before| before.span == span)
-                .map_or(cube.version, |before| before.version);
-            (region, RegionStatus { version, span })
-        })
-        .collect()
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -337,7 +298,7 @@ impl AppContext {
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let warmed =
-                crate::planning::forecast::warm_forecasts(&store, &snapshot, || !newer.is_empty()).await;
+                crate::planning::warm_up::warm_forecasts(&store, &snapshot, || !newer.is_empty()).await;
             if newer.is_empty() {
                 ready.set(snapshot.version);
             }

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod cube;
+pub mod data;
 pub mod db;
 pub mod domain;
 pub mod graphql;

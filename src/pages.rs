@@ -3,7 +3,7 @@
 
 use sea_orm::DbErr;
 
-use crate::app::Snapshot;
+use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::store::sales::{self, Direction, Page, SaleCursor};

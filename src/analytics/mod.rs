@@ -2,6 +2,7 @@
 //! so each is unit-tested on small series.
 
 pub mod forecast;
+pub mod forecast_memo;
 pub mod seasonality;
 pub mod segments;
 pub mod trend;

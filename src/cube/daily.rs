@@ -18,17 +18,10 @@ use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::Sums;
-pub use super::held_months::SyncReport;
 use super::held_months::{HeldMonth, HeldMonths};
+pub use super::held_months::{MonthTotals, SyncReport};
 use crate::domain::{FuelType, Transmission};
 use crate::store::sql::SqlBuilder;
-
-/// What the cube holds for one month: the day groups of a month are current while they sum to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MonthTotals {
-    pub rows: i64,
-    pub units: i64,
-}
 
 /// One month's day groups, sorted by day, as compact columns.
 #[derive(Debug, Default)]

@@ -7,7 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use super::daily::MonthTotals;
+/// What the cube holds for one month: a month held in memory is current while it sums to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MonthTotals {
+    pub rows: i64,
+    pub units: i64,
+}
 
 /// What a month held in memory says of itself.
 pub trait HeldMonth: Send + Sync {

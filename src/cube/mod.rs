@@ -18,7 +18,8 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use rustc_hash::FxHashMap;
 
-use self::daily::{DailyGroups, MonthTotals};
+use self::daily::DailyGroups;
+use self::held_months::MonthTotals;
 pub use self::levels::{Kept, Level};
 use self::recent_rows::{HeldRows, RecentRows};
 use crate::domain::{FuelType, ParseEnumError, ResolvedFilter, Transmission};

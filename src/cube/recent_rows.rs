@@ -26,7 +26,8 @@ use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::Sums;
-use super::daily::{DayGroup, MonthTotals};
+use super::daily::DayGroup;
+use super::held_months::MonthTotals;
 use super::held_months::{HeldMonth, HeldMonths, SyncReport};
 use crate::domain::{DatePrecision, FuelType, ResolvedFilter, Transmission};
 use crate::store::sales::{self, Direction, IdSpan, Page, SaleCursor};

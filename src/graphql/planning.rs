@@ -10,7 +10,7 @@ use super::filter::SalesFilter;
 use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::analytics::forecast;
-use crate::app::Snapshot;
+use crate::data::Snapshot;
 use crate::planning::{PlanningError, forecast as plan_forecast, inventory, marketing, segments};
 
 /// Horizons a client may ask for, in months.

@@ -2,110 +2,18 @@
 //! pooled backtest so that users see how far to trust them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{Datelike, Months, NaiveDate};
 
 use super::PlanningError;
-use crate::analytics::forecast::{self, Backtest, MonthForecast, SeriesForecast};
-use crate::app::Snapshot;
+use crate::analytics::forecast::{Backtest, MonthForecast};
 use crate::cube::{month_date, month_index};
+use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
 pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals from the ETS model; seasonal naive for models with under 25 months of history";
-
-/// Forecasts and backtests already computed for one data version, by series content and
-/// horizon. A snapshot holds one, so that each is computed once per data version (in the
-/// background after an ingest, or by the first query that needs it) and then reused by every
-/// query: the forecast, the inventory plan and marketing share the same fits.
-#[derive(Debug, Default)]
-pub struct ForecastMemo {
-    forecasts: Memo<Arc<SeriesForecast>>,
-    backtests: Memo<Backtest>,
-}
-
-/// Enough for every model in every market at a few horizons.
-const MEMO_ENTRIES: usize = 50_000;
-
-/// Months every memoized forecast reaches: the longest usual horizon and a partial month.
-const MEMO_STEPS: usize = 13;
-
-#[derive(Debug)]
-struct Memo<T> {
-    entries: std::sync::Mutex<rustc_hash::FxHashMap<(u64, usize), T>>,
-}
-
-impl<T> Default for Memo<T> {
-    fn default() -> Self {
-        Self { entries: std::sync::Mutex::default() }
-    }
-}
-
-impl<T: Clone> Memo<T> {
-    fn get_or(&self, values: &[f64], horizon: usize, compute: impl FnOnce() -> T) -> T {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = rustc_hash::FxHasher::default();
-        values.len().hash(&mut hasher);
-        for value in values {
-            value.to_bits().hash(&mut hasher);
-        }
-        let key = (hasher.finish(), horizon);
-        // A poisoned lock only means another thread panicked mid-insert: the map is still sound.
-        if let Some(known) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return known.clone();
-        }
-        let computed = compute();
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() < MEMO_ENTRIES {
-            entries.insert(key, computed.clone());
-        }
-        computed
-    }
-
-    fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-}
-
-impl ForecastMemo {
-    /// The 80% forecast of `values`, `steps` months ahead. A month's forecast does not depend
-    /// on how far the forecast reaches, so one fit at [`MEMO_STEPS`] (or more) serves every
-    /// shorter request: whether a query's `to` falls mid-month or at its end.
-    pub fn forecast(&self, values: &[f64], steps: usize) -> Arc<SeriesForecast> {
-        let reach = steps.max(MEMO_STEPS);
-        let fitted =
-            self.forecasts.get_or(values, reach, || Arc::new(forecast::forecast(values, reach, 0.8)));
-        if fitted.months.len() == steps {
-            return fitted;
-        }
-        Arc::new(SeriesForecast {
-            months: fitted.months[..steps.min(fitted.months.len())].to_vec(),
-            method: fitted.method,
-        })
-    }
-
-    /// The rolling-origin backtest of `values`; each origin's fit is a memoized forecast, shared
-    /// with the other horizons' backtests and with forecasts made as of that month.
-    pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
-        self.backtests.get_or(values, horizon, || {
-            forecast::backtest_with(values, horizon, |train, steps| {
-                self.forecast(train, steps).months.iter().map(|m| m.units).collect()
-            })
-        })
-    }
-
-    /// How many backtests are known.
-    pub fn backtest_count(&self) -> usize {
-        self.backtests.len()
-    }
-
-    /// How many forecasts are known.
-    pub fn forecast_count(&self) -> usize {
-        self.forecasts.len()
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ModelPrediction {
@@ -224,39 +132,4 @@ pub async fn forecast_models(
     .await
     .map_err(|e| PlanningError::Worker(e.to_string()))?;
     Ok(ForecastResult { predictions, backtest, first_month })
-}
-
-/// Horizons whose backtests are computed ahead: the API's default and the dashboard's.
-pub const WARM_HORIZONS: [usize; 2] = [3, 6];
-/// Models per market whose backtests are computed ahead (the API's default `limit`).
-const WARM_LIMIT: usize = 5;
-
-/// Computes what the usual forecasts, inventory plans and marketing priorities will ask for
-/// (worldwide and per market: forecasts of every model, backtests at [`WARM_HORIZONS`], the
-/// forecasts marketing compares with) into the snapshot's memo, so that the first queries after
-/// an ingest find them ready. Stops early when `superseded` says a newer data version arrived.
-pub async fn warm_forecasts(store: &Store, snapshot: &Snapshot, superseded: impl Fn() -> bool) -> usize {
-    let mut filters = vec![ResolvedFilter::default()];
-    filters.extend(snapshot.catalogue.countries.iter().map(|c| ResolvedFilter {
-        countries: Some(std::iter::once(c.code.clone()).collect()),
-        ..ResolvedFilter::default()
-    }));
-    let mut warmed = 0;
-    for filter in &filters {
-        for horizon in WARM_HORIZONS {
-            if superseded() {
-                return warmed;
-            }
-            match forecast_models(store, snapshot, filter, horizon, Some(WARM_LIMIT), Backtests::Include)
-                .await
-            {
-                Ok(result) => warmed += result.predictions.len(),
-                Err(error) => tracing::warn!(%error, "computing backtests ahead"),
-            }
-        }
-        if let Err(error) = super::marketing::priorities(store, snapshot, filter, true).await {
-            tracing::warn!(%error, "computing marketing forecasts ahead");
-        }
-    }
-    warmed
 }

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::PlanningError;
 use super::forecast::{Backtests, forecast_models};
 use crate::analytics::forecast::normal_quantile;
-use crate::app::Snapshot;
+use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 

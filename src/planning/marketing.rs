@@ -8,7 +8,7 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::PlanningError;
 use super::forecast::{Backtests, forecast_models};
-use crate::app::Snapshot;
+use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, AggregateRow, Dimension, SummaryRequest};

@@ -4,6 +4,7 @@ pub mod forecast;
 pub mod inventory;
 pub mod marketing;
 pub mod segments;
+pub mod warm_up;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanningError {

@@ -7,8 +7,8 @@ use chrono::Months;
 
 use super::PlanningError;
 use crate::analytics::segments::{self, Features, SegmentAnalysis};
-use crate::app::Snapshot;
 use crate::cube::month_index;
+use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};

@@ -10,28 +10,8 @@ use rustc_hash::FxHashMap;
 use chrono::{Datelike, NaiveDate};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
+pub use super::sales::NewSale;
 use crate::domain::{DatePrecision, FuelType, Transmission};
-
-/// One dealer's sales of one model on one day, ready to be stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewSale {
-    pub sold_on: NaiveDate,
-    pub model_id: i32,
-    pub country_code: String,
-    pub units: i32,
-    /// USD per unit; `None` when the source had no price (then revenue is null, not zero).
-    pub unit_price: Option<f64>,
-    pub fuel_type: FuelType,
-    pub transmission: Transmission,
-    pub color: Option<String>,
-    pub date_precision: DatePrecision,
-}
-
-impl NewSale {
-    pub fn revenue(&self) -> Option<f64> {
-        self.unit_price.map(|price| price * f64::from(self.units))
-    }
-}
 
 /// What an ingest wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Sale rows: keyset pages (newest first, ties by id) and the sums of partial months.
+//! Sale rows: the row an ingest writes, keyset pages (newest first, ties by id) and the sums of
+//! partial months.
 
 use base64::Engine;
 use chrono::NaiveDate;
@@ -7,7 +8,28 @@ use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
 use super::Store;
 use super::sql::SqlBuilder;
-use crate::domain::ResolvedFilter;
+use crate::domain::{DatePrecision, FuelType, ResolvedFilter, Transmission};
+
+/// One dealer's sales of one model on one day, ready to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSale {
+    pub sold_on: NaiveDate,
+    pub model_id: i32,
+    pub country_code: String,
+    pub units: i32,
+    /// USD per unit; `None` when the source had no price (then revenue is null, not zero).
+    pub unit_price: Option<f64>,
+    pub fuel_type: FuelType,
+    pub transmission: Transmission,
+    pub color: Option<String>,
+    pub date_precision: DatePrecision,
+}
+
+impl NewSale {
+    pub fn revenue(&self) -> Option<f64> {
+        self.unit_price.map(|price| price * f64::from(self.units))
+    }
+}
 
 /// A position in the newest-first order: opaque to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

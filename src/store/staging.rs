@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use sea_orm::DbErr;
 use sea_orm::sqlx::{self, PgPool};
 
-use super::ingest::NewSale;
+use super::sales::NewSale;
 
 /// Staging tables are named with this prefix, the process id and a counter.
 pub const STAGING_PREFIX: &str = "sale_staging_";
