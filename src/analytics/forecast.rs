@@ -168,6 +168,75 @@ pub fn seasonal_naive(values: &[f64], horizon: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Fewest backtest errors, pooled over the series, to calibrate an interval on.
+pub const MIN_CALIBRATION_ERRORS: usize = 20;
+
+/// An interval calibrated on backtest errors: the empirical quantiles of the log errors of
+/// horizon totals, pooled over series (split-conformal in spirit: the errors come from forecasts
+/// made without the months they are judged on).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Quantiles of ln((1 + actual) / (1 + predicted)) at (1 − level) / 2 and (1 + level) / 2.
+    pub lower_log: f64,
+    pub upper_log: f64,
+    /// Share of errors inside the interval when each series is judged by the quantiles of the
+    /// others (leave one series out): what a user can expect of a series the interval has not seen.
+    pub coverage: f64,
+    pub errors: usize,
+}
+
+impl Calibration {
+    /// The interval of a total forecast at `point`, never below 0 and always holding the point.
+    pub fn interval(&self, point: f64) -> (f64, f64) {
+        let point = point.max(0.0);
+        let lower = ((point + 1.0) * self.lower_log.exp() - 1.0).max(0.0);
+        let upper = (point + 1.0) * self.upper_log.exp() - 1.0;
+        (lower.min(point), upper.max(point))
+    }
+}
+
+/// The `q` quantile of sorted values, interpolating between neighbours.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
+}
+
+fn quantiles_of(errors: impl Iterator<Item = f64>, level: f64) -> Option<(f64, f64)> {
+    let mut sorted: Vec<f64> = errors.filter(|e| e.is_finite()).collect();
+    if sorted.len() < MIN_CALIBRATION_ERRORS {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    Some((quantile(&sorted, (1.0 - level) / 2.0), quantile(&sorted, (1.0 + level) / 2.0)))
+}
+
+/// Calibrates a `level` interval (0.8 for 80%) on the backtest errors of several series; None
+/// with fewer than [`MIN_CALIBRATION_ERRORS`] errors or fewer than two series with errors.
+pub fn calibrate(series_errors: &[&[f64]], level: f64) -> Option<Calibration> {
+    let with_errors: Vec<&[f64]> = series_errors.iter().copied().filter(|e| !e.is_empty()).collect();
+    if with_errors.len() < 2 {
+        return None;
+    }
+    let (lower_log, upper_log) = quantiles_of(with_errors.iter().flat_map(|e| e.iter().copied()), level)?;
+    let (mut inside, mut judged) = (0usize, 0usize);
+    for (index, own) in with_errors.iter().enumerate() {
+        let others =
+            with_errors.iter().enumerate().filter(|(i, _)| *i != index).flat_map(|(_, e)| e.iter().copied());
+        if let Some((lower, upper)) = quantiles_of(others, level) {
+            judged += own.len();
+            inside += own.iter().filter(|e| (lower..=upper).contains(*e)).count();
+        }
+    }
+    let errors = with_errors.iter().map(|e| e.len()).sum();
+    (judged > 0).then(|| Calibration {
+        lower_log,
+        upper_log,
+        coverage: inside as f64 / judged as f64,
+        errors,
+    })
+}
+
 /// Accuracy over the last [`HOLDOUT`] months, forecasting `horizon` ahead from rolling origins.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Backtest {
@@ -180,6 +249,17 @@ pub struct Backtest {
     pub baseline_smape: f64,
     /// Forecast points compared.
     pub points: usize,
+    /// Share of the backtest's `horizon`-month totals that the calibrated interval held, each
+    /// series judged by an interval calibrated on the others ([`calibrate`]); None until pooled
+    /// over enough series.
+    pub coverage: Option<f64>,
+    /// ln((1 + actual) / (1 + predicted)) of the total over the whole horizon, at each origin
+    /// whose horizon lies inside the data: the errors intervals are calibrated on.
+    total_log_errors: [f64; HOLDOUT],
+    total_errors: usize,
+    /// The same for each month compared, with its step after the origin (0: the first month).
+    month_log_errors: [(u8, f64); HOLDOUT],
+    month_errors: usize,
     abs_error: f64,
     naive_scale: f64,
     smape_sum: f64,
@@ -216,8 +296,20 @@ pub fn backtest_with(
         let train = &values[..origin];
         let predicted = predict(train, horizon);
         let naive = seasonal_naive(train, horizon);
+        if origin + horizon <= n && predicted.len() >= horizon && result.total_errors < HOLDOUT {
+            let actual: f64 = values[origin..origin + horizon].iter().sum();
+            let forecast: f64 = predicted[..horizon].iter().sum();
+            result.total_log_errors[result.total_errors] =
+                (actual.max(0.0) + 1.0).ln() - (forecast.max(0.0) + 1.0).ln();
+            result.total_errors += 1;
+        }
         for h in 0..horizon.min(n - origin).min(predicted.len()) {
             let actual = values[origin + h];
+            if result.month_errors < HOLDOUT {
+                let error = (actual.max(0.0) + 1.0).ln() - (predicted[h].max(0.0) + 1.0).ln();
+                result.month_log_errors[result.month_errors] = (h as u8, error);
+                result.month_errors += 1;
+            }
             result.abs_error += (actual - predicted[h]).abs();
             result.smape_sum += smape_term(actual, predicted[h]);
             result.baseline_sum += smape_term(actual, naive[h]);
@@ -232,6 +324,20 @@ pub fn backtest_with(
 }
 
 impl Backtest {
+    /// The errors of the horizon totals (see `total_log_errors`).
+    pub fn total_log_errors(&self) -> &[f64] {
+        &self.total_log_errors[..self.total_errors]
+    }
+
+    /// The errors of single months `step` months after their origin (0: the first).
+    pub fn month_log_errors(&self, step: usize) -> Vec<f64> {
+        self.month_log_errors[..self.month_errors]
+            .iter()
+            .filter(|(s, _)| usize::from(*s) == step)
+            .map(|(_, e)| *e)
+            .collect()
+    }
+
     fn finish(mut self) -> Self {
         if self.points > 0 {
             let points = self.points as f64;
@@ -317,5 +423,61 @@ mod tests {
         let constant = forecast(&[40.0; 60], 3, 0.8);
         assert!(constant.months.iter().all(|m| (m.units - 40.0).abs() < 1.0), "{:?}", constant.months);
         assert_eq!(backtest(&[1.0; 10], 3).points, 0);
+    }
+
+    #[test]
+    fn backtests_keep_the_log_errors_of_whole_horizon_totals() {
+        let values: Vec<f64> = (0..48).map(|t| 100.0 + t as f64).collect();
+        // A forecaster that always says 100 a month: each 3-month total's error is known.
+        let test = backtest_with(&values, 3, |_, steps| vec![100.0; steps]);
+        let expected: Vec<f64> = [36, 39, 42, 45]
+            .iter()
+            .map(|&origin| {
+                let actual: f64 = values[origin..origin + 3].iter().sum();
+                (actual + 1.0).ln() - 301.0f64.ln()
+            })
+            .collect();
+        assert_eq!(test.total_log_errors().len(), 4);
+        for (got, want) in test.total_log_errors().iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-12, "{got} {want}");
+        }
+        // At 6 months the origins are 36 and 42; a horizon past the data counts no total.
+        assert_eq!(backtest_with(&values, 6, |_, steps| vec![100.0; steps]).total_log_errors().len(), 2);
+        assert_eq!(backtest_with(&values, 5, |_, steps| vec![100.0; steps]).total_log_errors().len(), 2);
+    }
+
+    #[test]
+    fn calibrated_intervals_hold_their_level_on_series_they_did_not_see() {
+        // 40 series, 4 errors each, from a normal with sd 0.3 (Box-Muller on a fixed LCG).
+        let mut state = 42u64;
+        let mut uniform = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let series: Vec<Vec<f64>> = (0..40)
+            .map(|_| {
+                (0..4)
+                    .map(|_| 0.3 * (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos())
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
+        let calibration = calibrate(&refs, 0.8).expect("enough errors");
+        assert_eq!(calibration.errors, 160);
+        assert!((0.72..=0.88).contains(&calibration.coverage), "{calibration:?}");
+        // The normal's 10% and 90% quantiles are -/+ 1.2816 sd = 0.384.
+        assert!((calibration.lower_log + 0.384).abs() < 0.1, "{calibration:?}");
+        assert!((calibration.upper_log - 0.384).abs() < 0.1, "{calibration:?}");
+        let (lower, upper) = calibration.interval(1_000.0);
+        assert!(lower < 1_000.0 && upper > 1_000.0 && lower > 500.0 && upper < 2_000.0, "{lower} {upper}");
+        assert_eq!(calibration.interval(0.0).0, 0.0, "never below 0");
+        // Errors all above 0 (a forecast that always falls short) still give an interval holding the point.
+        let biased: Vec<Vec<f64>> = (0..10).map(|i| vec![0.5 + i as f64 * 0.01; 3]).collect();
+        let refs: Vec<&[f64]> = biased.iter().map(Vec::as_slice).collect();
+        let (lower, upper) = calibrate(&refs, 0.8).expect("enough").interval(100.0);
+        assert!(lower <= 100.0 && upper > 150.0, "{lower} {upper}");
+        // Too few errors, or one series only: no calibration.
+        assert!(calibrate(&[&[0.1; 10], &[0.2; 9]], 0.8).is_none());
+        assert!(calibrate(&[&[0.1; 30]], 0.8).is_none());
     }
 }

@@ -50,6 +50,10 @@ pub struct Backtest {
     pub smape: f64,
     /// sMAPE of seasonal naive (same month last year) on the same months.
     pub baseline_smape: f64,
+    /// Share of the backtest's totals over the horizon that the 80% interval of the total held,
+    /// each model judged by an interval calibrated on the other models' errors (leave one
+    /// out): what to expect of the intervals shown. Null with fewer than 20 backtest totals.
+    pub coverage: Option<f64>,
 }
 
 impl From<forecast::Backtest> for Backtest {
@@ -59,6 +63,7 @@ impl From<forecast::Backtest> for Backtest {
             mase: b.mase,
             smape: b.smape,
             baseline_smape: b.baseline_smape,
+            coverage: b.coverage,
         }
     }
 }
@@ -107,12 +112,13 @@ impl ModelForecast {
         self.prediction.total.units
     }
 
-    /// Sum of the monthly 80% lower bounds.
+    /// Lower bound of the 80% interval of the total over the horizon, calibrated on the
+    /// backtest errors of the market's best-selling models (see `backtest.coverage`); never below 0.
     async fn lower(&self) -> f64 {
         self.prediction.total.lower
     }
 
-    /// Sum of the monthly 80% upper bounds.
+    /// Upper bound of the 80% interval of the total over the horizon, calibrated likewise.
     async fn upper(&self) -> f64 {
         self.prediction.total.upper
     }

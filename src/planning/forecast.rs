@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Months, NaiveDate};
 
 use super::PlanningError;
-use crate::analytics::forecast::{Backtest, MonthForecast};
+use crate::analytics::forecast::{self, Backtest, MonthForecast};
 use crate::cube::{month_date, month_index};
 use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
-pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals from the ETS model; seasonal naive for models with under 25 months of history";
+pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals of each model's total and of each month calibrated on the backtest errors of the best-selling models forecast with it (split-conformal quantiles of log errors; the ETS model's own beyond the backtest's horizon); seasonal naive for models with under 25 months of history";
 
 #[derive(Debug, Clone)]
 pub struct ModelPrediction {
@@ -39,8 +39,14 @@ fn last_day_of_month(day: NaiveDate) -> NaiveDate {
         .unwrap_or(day)
 }
 
-/// Whether a forecast carries its backtests (the `forecast` query) or not (planning that only
-/// needs the predictions).
+/// Coverage of the intervals of model totals.
+const INTERVAL_LEVEL: f64 = 0.8;
+
+/// Models (the best-selling) whose backtests calibrate the interval of every model's total.
+const CALIBRATION_SERIES: usize = 10;
+
+/// Whether a forecast carries its backtests and the intervals calibrated on them (the `forecast`
+/// query, inventory plans) or not (planning that only needs the points).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backtests {
     Include,
@@ -117,16 +123,45 @@ pub async fn forecast_models(
         predictions.sort_by(|(a, _), (b, _)| {
             b.total.units.total_cmp(&a.total.units).then(a.model_id.cmp(&b.model_id))
         });
+        let mut calibration = None;
+        if backtests == Backtests::Include {
+            let backtested = CALIBRATION_SERIES.max(limit.unwrap_or(0)).min(predictions.len());
+            for (prediction, values) in &mut predictions[..backtested] {
+                prediction.backtest = memo.backtest(values, horizon);
+            }
+            let errors: Vec<&[f64]> =
+                predictions[..backtested].iter().map(|(p, _)| p.backtest.total_log_errors()).collect();
+            calibration = forecast::calibrate(&errors, INTERVAL_LEVEL);
+            if let Some(calibration) = calibration {
+                for (prediction, _) in &mut predictions {
+                    (prediction.total.lower, prediction.total.upper) =
+                        calibration.interval(prediction.total.units);
+                }
+            }
+            // Each month's interval from the errors of months as far after their origin; months
+            // beyond the backtest's horizon keep the model's own.
+            for step in 0..horizon {
+                let errors: Vec<Vec<f64>> = predictions[..backtested]
+                    .iter()
+                    .map(|(p, _)| p.backtest.month_log_errors(step))
+                    .collect();
+                let refs: Vec<&[f64]> = errors.iter().map(Vec::as_slice).collect();
+                let Some(month) = forecast::calibrate(&refs, INTERVAL_LEVEL) else { continue };
+                for (prediction, _) in &mut predictions {
+                    if let Some((_, forecast)) =
+                        step.checked_sub(gap).and_then(|i| prediction.months.get_mut(i))
+                    {
+                        (forecast.lower, forecast.upper) = month.interval(forecast.units);
+                    }
+                }
+            }
+        }
         if let Some(limit) = limit {
             predictions.truncate(limit);
         }
-        if backtests == Backtests::Include {
-            for (prediction, values) in &mut predictions {
-                prediction.backtest = memo.backtest(values, horizon);
-            }
-        }
         let predictions: Vec<ModelPrediction> = predictions.into_iter().map(|(p, _)| p).collect();
-        let backtest = Backtest::pool(&predictions.iter().map(|p| p.backtest).collect::<Vec<_>>());
+        let mut backtest = Backtest::pool(&predictions.iter().map(|p| p.backtest).collect::<Vec<_>>());
+        backtest.coverage = calibration.map(|c| c.coverage);
         (predictions, backtest)
     })
     .await

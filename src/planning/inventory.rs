@@ -105,7 +105,7 @@ pub async fn plan(
 ) -> Result<Vec<Recommendation>, PlanningError> {
     let filter =
         ResolvedFilter { countries: Some(BTreeSet::from([country_code.to_string()])), ..Default::default() };
-    let forecast = forecast_models(store, snapshot, &filter, horizon, None, Backtests::Skip).await?;
+    let forecast = forecast_models(store, snapshot, &filter, horizon, None, Backtests::Include).await?;
     store.count_query();
     let stock = inventory::Entity::find()
         .filter(inventory::Column::CountryCode.eq(country_code))
