@@ -172,8 +172,8 @@ pub fn seasonal_naive(values: &[f64], horizon: usize) -> Vec<f64> {
 pub const MIN_CALIBRATION_ERRORS: usize = 20;
 
 /// An interval calibrated on backtest errors: the empirical quantiles of the log errors of
-/// horizon totals, pooled over series (split-conformal in spirit: the errors come from forecasts
-/// made without the months they are judged on).
+/// horizon totals, pooled over series of similar size ([`calibrate_by_size`]; split-conformal
+/// in spirit: the errors come from forecasts made without the months they are judged on).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibration {
     /// Quantiles of ln((1 + actual) / (1 + predicted)) at (1 − level) / 2 and (1 + level) / 2.
@@ -211,30 +211,54 @@ fn quantiles_of(errors: impl Iterator<Item = f64>, level: f64) -> Option<(f64, f
     Some((quantile(&sorted, (1.0 - level) / 2.0), quantile(&sorted, (1.0 + level) / 2.0)))
 }
 
-/// Calibrates a `level` interval (0.8 for 80%) on the backtest errors of several series; None
-/// with fewer than [`MIN_CALIBRATION_ERRORS`] errors or fewer than two series with errors.
-pub fn calibrate(series_errors: &[&[f64]], level: f64) -> Option<Calibration> {
-    let with_errors: Vec<&[f64]> = series_errors.iter().copied().filter(|e| !e.is_empty()).collect();
-    if with_errors.len() < 2 {
-        return None;
-    }
-    let (lower_log, upper_log) = quantiles_of(with_errors.iter().flat_map(|e| e.iter().copied()), level)?;
+/// Errors (at least) an interval calibrated by size rests on.
+pub const LOCAL_CALIBRATION_ERRORS: usize = 40;
+
+/// Intervals calibrated for each of several series on the errors of the series nearest it in
+/// size (`sizes`, for example the forecasts): relative errors shrink as volumes grow, so one
+/// pool for all would give large series intervals too wide and small, lumpy ones too narrow.
+/// Each series takes the errors of its neighbours, nearest first on a log scale and itself
+/// included, until it has [`LOCAL_CALIBRATION_ERRORS`] (or all there are). Also returns the
+/// coverage: the share of each series' errors inside the interval calibrated the same way
+/// without it (leave one out). None where fewer than [`MIN_CALIBRATION_ERRORS`] errors exist.
+pub fn calibrate_by_size(
+    sizes: &[f64],
+    errors: &[&[f64]],
+    level: f64,
+) -> (Vec<Option<Calibration>>, Option<f64>) {
+    let scale: Vec<f64> = sizes.iter().map(|s| s.max(0.0).ln_1p()).collect();
+    let pool = |own: usize, with_own: bool| -> Option<(f64, f64, usize)> {
+        let mut order: Vec<usize> = (0..errors.len()).filter(|j| with_own || *j != own).collect();
+        order.sort_by(|a, b| (scale[*a] - scale[own]).abs().total_cmp(&(scale[*b] - scale[own]).abs()));
+        let mut taken: Vec<f64> = Vec::new();
+        for j in order {
+            if taken.len() >= LOCAL_CALIBRATION_ERRORS {
+                break;
+            }
+            taken.extend(errors[j].iter().copied());
+        }
+        let count = taken.len();
+        quantiles_of(taken.into_iter(), level).map(|(lower, upper)| (lower, upper, count))
+    };
     let (mut inside, mut judged) = (0usize, 0usize);
-    for (index, own) in with_errors.iter().enumerate() {
-        let others =
-            with_errors.iter().enumerate().filter(|(i, _)| *i != index).flat_map(|(_, e)| e.iter().copied());
-        if let Some((lower, upper)) = quantiles_of(others, level) {
-            judged += own.len();
-            inside += own.iter().filter(|e| (lower..=upper).contains(*e)).count();
+    for (own, own_errors) in errors.iter().enumerate() {
+        if let Some((lower, upper, _)) = pool(own, false) {
+            judged += own_errors.len();
+            inside += own_errors.iter().filter(|e| (lower..=upper).contains(*e)).count();
         }
     }
-    let errors = with_errors.iter().map(|e| e.len()).sum();
-    (judged > 0).then(|| Calibration {
-        lower_log,
-        upper_log,
-        coverage: inside as f64 / judged as f64,
-        errors,
-    })
+    let coverage = (judged > 0).then(|| inside as f64 / judged as f64);
+    let calibrations = (0..errors.len())
+        .map(|own| {
+            pool(own, true).map(|(lower_log, upper_log, errors)| Calibration {
+                lower_log,
+                upper_log,
+                coverage: coverage.unwrap_or(0.0),
+                errors,
+            })
+        })
+        .collect();
+    (calibrations, coverage)
 }
 
 /// Accuracy over the last [`HOLDOUT`] months, forecasting `horizon` ahead from rolling origins.
@@ -447,37 +471,47 @@ mod tests {
     }
 
     #[test]
-    fn calibrated_intervals_hold_their_level_on_series_they_did_not_see() {
-        // 40 series, 4 errors each, from a normal with sd 0.3 (Box-Muller on a fixed LCG).
+    fn calibrated_intervals_hold_their_level_and_follow_the_size_of_the_series() {
+        // 40 series from 10 to 100,000 units, 4 errors each from a normal whose sd falls with
+        // size (0.6 for the smallest, 0.1 for the largest), drawn by Box-Muller on a fixed LCG.
         let mut state = 42u64;
         let mut uniform = || {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
-        let series: Vec<Vec<f64>> = (0..40)
-            .map(|_| {
+        let sizes: Vec<f64> = (0..40).map(|i| 10f64.powf(1.0 + i as f64 / 10.0)).collect();
+        let sd = |size: f64| 0.6 - 0.125 * (size.log10() - 1.0);
+        let series: Vec<Vec<f64>> = sizes
+            .iter()
+            .map(|size| {
                 (0..4)
-                    .map(|_| 0.3 * (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos())
+                    .map(|_| {
+                        sd(*size) * (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos()
+                    })
                     .collect()
             })
             .collect();
         let refs: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
-        let calibration = calibrate(&refs, 0.8).expect("enough errors");
-        assert_eq!(calibration.errors, 160);
-        assert!((0.72..=0.88).contains(&calibration.coverage), "{calibration:?}");
-        // The normal's 10% and 90% quantiles are -/+ 1.2816 sd = 0.384.
-        assert!((calibration.lower_log + 0.384).abs() < 0.1, "{calibration:?}");
-        assert!((calibration.upper_log - 0.384).abs() < 0.1, "{calibration:?}");
-        let (lower, upper) = calibration.interval(1_000.0);
-        assert!(lower < 1_000.0 && upper > 1_000.0 && lower > 500.0 && upper < 2_000.0, "{lower} {upper}");
-        assert_eq!(calibration.interval(0.0).0, 0.0, "never below 0");
+        let (calibrations, coverage) = calibrate_by_size(&sizes, &refs, 0.8);
+        let coverage = coverage.expect("enough errors");
+        assert!((0.72..=0.88).contains(&coverage), "{coverage}");
+        let (small, large) = (calibrations[0].expect("small"), calibrations[39].expect("large"));
+        assert_eq!(small.errors, LOCAL_CALIBRATION_ERRORS);
+        let width = |c: Calibration| c.upper_log - c.lower_log;
+        // The normal's 10%-90% range is 2.56 sd: about 1.5 for the smallest, 0.26 for the largest.
+        assert!(width(small) > 2.0 * width(large), "{small:?} {large:?}");
+        assert!((width(large) - 2.56 * 0.1).abs() < 0.2, "{large:?}");
+        let (lower, upper) = large.interval(100_000.0);
+        assert!(lower < 100_000.0 && upper > 100_000.0 && upper / lower < 1.6, "{lower} {upper}");
+        assert_eq!(small.interval(0.0).0, 0.0, "never below 0");
         // Errors all above 0 (a forecast that always falls short) still give an interval holding the point.
         let biased: Vec<Vec<f64>> = (0..10).map(|i| vec![0.5 + i as f64 * 0.01; 3]).collect();
         let refs: Vec<&[f64]> = biased.iter().map(Vec::as_slice).collect();
-        let (lower, upper) = calibrate(&refs, 0.8).expect("enough").interval(100.0);
+        let (calibrations, _) = calibrate_by_size(&[100.0; 10], &refs, 0.8);
+        let (lower, upper) = calibrations[0].expect("enough").interval(100.0);
         assert!(lower <= 100.0 && upper > 150.0, "{lower} {upper}");
-        // Too few errors, or one series only: no calibration.
-        assert!(calibrate(&[&[0.1; 10], &[0.2; 9]], 0.8).is_none());
-        assert!(calibrate(&[&[0.1; 30]], 0.8).is_none());
+        // Too few errors: no calibration, no coverage.
+        let (calibrations, coverage) = calibrate_by_size(&[1.0, 2.0], &[&[0.1; 10], &[0.2; 9]], 0.8);
+        assert!(calibrations.iter().all(Option::is_none) && coverage.is_none());
     }
 }

@@ -50,9 +50,10 @@ pub struct Backtest {
     pub smape: f64,
     /// sMAPE of seasonal naive (same month last year) on the same months.
     pub baseline_smape: f64,
-    /// Share of the backtest's totals over the horizon that the 80% interval of the total held,
-    /// each model judged by an interval calibrated on the other models' errors (leave one
-    /// out): what to expect of the intervals shown. Null with fewer than 20 backtest totals.
+    /// Share of the backtest's totals over the horizon, over every model of the forecast's
+    /// market, that the 80% interval of the total held, each model judged by an interval
+    /// calibrated without its own errors (leave one out): what to expect of the intervals
+    /// shown. Null with fewer than 20 backtest totals.
     pub coverage: Option<f64>,
 }
 
@@ -113,7 +114,8 @@ impl ModelForecast {
     }
 
     /// Lower bound of the 80% interval of the total over the horizon, calibrated on the
-    /// backtest errors of the market's best-selling models (see `backtest.coverage`); never below 0.
+    /// backtest errors of the market's models nearest this one in size (see
+    /// `backtest.coverage`); never below 0.
     async fn lower(&self) -> f64 {
         self.prediction.total.lower
     }

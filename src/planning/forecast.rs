@@ -13,7 +13,7 @@ use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
-pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals of each model's total and of each month calibrated on the backtest errors of the best-selling models forecast with it (split-conformal quantiles of log errors; the ETS model's own beyond the backtest's horizon); seasonal naive for models with under 25 months of history";
+pub const METHOD: &str = "MSTL decomposition (period 12) with an AutoETS trend model on log(1+units), from the augurs crates; 80% intervals of each model's total and of each month calibrated on the backtest errors of the market's models nearest it in size (split-conformal quantiles of log errors; the ETS model's own beyond the backtest's horizon); seasonal naive for models with under 25 months of history";
 
 #[derive(Debug, Clone)]
 pub struct ModelPrediction {
@@ -41,9 +41,6 @@ fn last_day_of_month(day: NaiveDate) -> NaiveDate {
 
 /// Coverage of the intervals of model totals.
 const INTERVAL_LEVEL: f64 = 0.8;
-
-/// Models (the best-selling) whose backtests calibrate the interval of every model's total.
-const CALIBRATION_SERIES: usize = 10;
 
 /// Whether a forecast carries its backtests and the intervals calibrated on them (the `forecast`
 /// query, inventory plans) or not (planning that only needs the points).
@@ -123,17 +120,20 @@ pub async fn forecast_models(
         predictions.sort_by(|(a, _), (b, _)| {
             b.total.units.total_cmp(&a.total.units).then(a.model_id.cmp(&b.model_id))
         });
-        let mut calibration = None;
+        let mut coverage = None;
         if backtests == Backtests::Include {
-            let backtested = CALIBRATION_SERIES.max(limit.unwrap_or(0)).min(predictions.len());
-            for (prediction, values) in &mut predictions[..backtested] {
+            // Every model of the market is backtested: each interval rests on the errors of
+            // models of its own size, and the coverage covers the whole market.
+            for (prediction, values) in &mut predictions {
                 prediction.backtest = memo.backtest(values, horizon);
             }
+            let sizes: Vec<f64> = predictions.iter().map(|(p, _)| p.total.units).collect();
             let errors: Vec<&[f64]> =
-                predictions[..backtested].iter().map(|(p, _)| p.backtest.total_log_errors()).collect();
-            calibration = forecast::calibrate(&errors, INTERVAL_LEVEL);
-            if let Some(calibration) = calibration {
-                for (prediction, _) in &mut predictions {
+                predictions.iter().map(|(p, _)| p.backtest.total_log_errors()).collect();
+            let (calibrations, pooled) = forecast::calibrate_by_size(&sizes, &errors, INTERVAL_LEVEL);
+            coverage = pooled;
+            for ((prediction, _), calibration) in predictions.iter_mut().zip(calibrations) {
+                if let Some(calibration) = calibration {
                     (prediction.total.lower, prediction.total.upper) =
                         calibration.interval(prediction.total.units);
                 }
@@ -141,17 +141,20 @@ pub async fn forecast_models(
             // Each month's interval from the errors of months as far after their origin; months
             // beyond the backtest's horizon keep the model's own.
             for step in 0..horizon {
-                let errors: Vec<Vec<f64>> = predictions[..backtested]
+                let Some(index) = step.checked_sub(gap) else { continue };
+                let sizes: Vec<f64> = predictions
                     .iter()
-                    .map(|(p, _)| p.backtest.month_log_errors(step))
+                    .map(|(p, _)| p.months.get(index).map_or(0.0, |(_, m)| m.units))
                     .collect();
+                let errors: Vec<Vec<f64>> =
+                    predictions.iter().map(|(p, _)| p.backtest.month_log_errors(step)).collect();
                 let refs: Vec<&[f64]> = errors.iter().map(Vec::as_slice).collect();
-                let Some(month) = forecast::calibrate(&refs, INTERVAL_LEVEL) else { continue };
-                for (prediction, _) in &mut predictions {
-                    if let Some((_, forecast)) =
-                        step.checked_sub(gap).and_then(|i| prediction.months.get_mut(i))
+                let (calibrations, _) = forecast::calibrate_by_size(&sizes, &refs, INTERVAL_LEVEL);
+                for ((prediction, _), calibration) in predictions.iter_mut().zip(calibrations) {
+                    if let (Some(calibration), Some((_, month))) =
+                        (calibration, prediction.months.get_mut(index))
                     {
-                        (forecast.lower, forecast.upper) = month.interval(forecast.units);
+                        (month.lower, month.upper) = calibration.interval(month.units);
                     }
                 }
             }
@@ -161,7 +164,7 @@ pub async fn forecast_models(
         }
         let predictions: Vec<ModelPrediction> = predictions.into_iter().map(|(p, _)| p).collect();
         let mut backtest = Backtest::pool(&predictions.iter().map(|p| p.backtest).collect::<Vec<_>>());
-        backtest.coverage = calibration.map(|c| c.coverage);
+        backtest.coverage = coverage;
         (predictions, backtest)
     })
     .await
