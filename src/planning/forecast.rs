@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
+use rayon::prelude::*;
 
 use super::PlanningError;
 use crate::analytics::forecast::{self, Backtest, MonthForecast};
@@ -98,7 +99,7 @@ pub async fn forecast_models(
     let memo = snapshot.forecast_memo.clone();
     let (predictions, backtest) = tokio::task::spawn_blocking(move || {
         let mut predictions: Vec<(ModelPrediction, Vec<f64>)> = jobs
-            .into_iter()
+            .into_par_iter()
             .map(|(model_id, values)| {
                 let fitted = memo.forecast(&values, steps);
                 let months: Vec<(NaiveDate, MonthForecast)> = fitted
@@ -124,9 +125,9 @@ pub async fn forecast_models(
         if backtests == Backtests::Include {
             // Every model of the market is backtested: each interval rests on the errors of
             // models of its own size, and the coverage covers the whole market.
-            for (prediction, values) in &mut predictions {
+            predictions.par_iter_mut().for_each(|(prediction, values)| {
                 prediction.backtest = memo.backtest(values, horizon);
-            }
+            });
             let sizes: Vec<f64> = predictions.iter().map(|(p, _)| p.total.units).collect();
             let errors: Vec<&[f64]> =
                 predictions.iter().map(|(p, _)| p.backtest.total_log_errors()).collect();
