@@ -179,9 +179,7 @@ pub struct Calibration {
     /// Quantiles of ln((1 + actual) / (1 + predicted)) at (1 − level) / 2 and (1 + level) / 2.
     pub lower_log: f64,
     pub upper_log: f64,
-    /// Share of errors inside the interval when each series is judged by the quantiles of the
-    /// others (leave one series out): what a user can expect of a series the interval has not seen.
-    pub coverage: f64,
+    /// Errors the quantiles were taken from.
     pub errors: usize,
 }
 
@@ -250,12 +248,7 @@ pub fn calibrate_by_size(
     let coverage = (judged > 0).then(|| inside as f64 / judged as f64);
     let calibrations = (0..errors.len())
         .map(|own| {
-            pool(own, true).map(|(lower_log, upper_log, errors)| Calibration {
-                lower_log,
-                upper_log,
-                coverage: coverage.unwrap_or(0.0),
-                errors,
-            })
+            pool(own, true).map(|(lower_log, upper_log, errors)| Calibration { lower_log, upper_log, errors })
         })
         .collect();
     (calibrations, coverage)
@@ -274,7 +267,7 @@ pub struct Backtest {
     /// Forecast points compared.
     pub points: usize,
     /// Share of the backtest's `horizon`-month totals that the calibrated interval held, each
-    /// series judged by an interval calibrated on the others ([`calibrate`]); None until pooled
+    /// series judged by an interval calibrated without its own errors ([`calibrate_by_size`]); None until pooled
     /// over enough series.
     pub coverage: Option<f64>,
     /// ln((1 + actual) / (1 + predicted)) of the total over the whole horizon, at each origin
@@ -293,6 +286,12 @@ pub struct Backtest {
 fn smape_term(actual: f64, predicted: f64) -> f64 {
     let denominator = actual.abs() + predicted.abs();
     if denominator == 0.0 { 0.0 } else { 200.0 * (actual - predicted).abs() / denominator }
+}
+
+/// ln((1 + actual) / (1 + forecast)): the error intervals are calibrated on, comparable across
+/// series of any size and defined at 0.
+fn log_error(actual: f64, forecast: f64) -> f64 {
+    (actual.max(0.0) + 1.0).ln() - (forecast.max(0.0) + 1.0).ln()
 }
 
 pub fn backtest(values: &[f64], horizon: usize) -> Backtest {
@@ -323,15 +322,13 @@ pub fn backtest_with(
         if origin + horizon <= n && predicted.len() >= horizon && result.total_errors < HOLDOUT {
             let actual: f64 = values[origin..origin + horizon].iter().sum();
             let forecast: f64 = predicted[..horizon].iter().sum();
-            result.total_log_errors[result.total_errors] =
-                (actual.max(0.0) + 1.0).ln() - (forecast.max(0.0) + 1.0).ln();
+            result.total_log_errors[result.total_errors] = log_error(actual, forecast);
             result.total_errors += 1;
         }
         for h in 0..horizon.min(n - origin).min(predicted.len()) {
             let actual = values[origin + h];
             if result.month_errors < HOLDOUT {
-                let error = (actual.max(0.0) + 1.0).ln() - (predicted[h].max(0.0) + 1.0).ln();
-                result.month_log_errors[result.month_errors] = (h as u8, error);
+                result.month_log_errors[result.month_errors] = (h as u8, log_error(actual, predicted[h]));
                 result.month_errors += 1;
             }
             result.abs_error += (actual - predicted[h]).abs();

@@ -316,11 +316,11 @@ impl PriorityReason {
                 (out.compared_from, out.compared_to) =
                     (Some(Date(windows.before.from)), Some(Date(windows.before.to)));
             }
-            Reason::AgainstForecast { gap, units, predicted, window } => {
+            Reason::AgainstForecast(against) => {
                 out.kind = ReasonKind::AgainstForecast;
-                out.value = Some(*gap);
-                (out.units, out.compared_with_units) = (Some(*units), Some(*predicted));
-                (out.from, out.to) = (Some(Date(window.from)), Some(Date(window.to)));
+                out.value = Some(against.gap());
+                (out.units, out.compared_with_units) = (Some(against.units), Some(against.predicted));
+                (out.from, out.to) = (Some(Date(against.window.from)), Some(Date(against.window.to)));
             }
             Reason::RevenueShare { share } => {
                 out.kind = ReasonKind::RevenueShare;

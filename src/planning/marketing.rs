@@ -28,7 +28,7 @@ pub enum Reason {
     /// market's change over the same windows.
     Momentum { own_change: f64, market_change: f64, units: f64, units_before: f64, windows: YearOverYear },
     /// Units of the last whole months against the model's own forecast made before them.
-    AgainstForecast { gap: f64, units: f64, predicted: f64, window: Window },
+    AgainstForecast(AgainstForecast),
     /// The model's share of the market's revenue over the last twelve months (money).
     RevenueShare { share: f64 },
     /// The model's average price against the market's (money).
@@ -76,11 +76,13 @@ impl Reason {
                 if *market_change < 0.0 { "fell" } else { "grew" },
                 market_change.abs() * 100.0
             ),
-            Reason::AgainstForecast { gap, units, predicted, window } => format!(
-                "sold {units:.0} units from {window}, {:.0}% {} the {predicted:.0} its own forecast made \
-                 before them expected",
-                gap.abs() * 100.0,
-                if *gap < 0.0 { "below" } else { "above" }
+            Reason::AgainstForecast(against) => format!(
+                "sold {:.0} units from {}, {:.0}% {} the {:.0} its own forecast made before them expected",
+                against.units,
+                against.window,
+                against.gap().abs() * 100.0,
+                if against.gap() < 0.0 { "below" } else { "above" },
+                against.predicted
             ),
             Reason::RevenueShare { share } => format!("revenue share {:.1}%", share * 100.0),
             Reason::Price { price, market_price } => format!(
@@ -168,8 +170,7 @@ pub fn score(
                 reasons.push(Reason::RevenueShare { share });
             }
             if let Some(against) = m.against_forecast.filter(|against| against.gap().abs() >= 0.05) {
-                let AgainstForecast { units, predicted, window } = against;
-                reasons.push(Reason::AgainstForecast { gap: against.gap(), units, predicted, window });
+                reasons.push(Reason::AgainstForecast(against));
             }
             if with_money && price > 0.0 {
                 reasons.push(Reason::Price { price, market_price });

@@ -16,6 +16,12 @@ const PLAN: &str = "query($c: String!) {
   inventoryPlan(country: $c) { model { name } forecastUnits safetyStock onHand recommendedStock reorderUnits status reasons }
 }";
 
+/// Units, lower and upper of a prediction or a month.
+fn interval_of(forecast: &serde_json::Value) -> (f64, f64, f64) {
+    let figure = |name: &str| forecast[name].as_f64().unwrap_or_else(|| panic!("{name} in {forecast}"));
+    (figure("units"), figure("lower"), figure("upper"))
+}
+
 fn status_of(plan: &serde_json::Value, model: &str) -> String {
     plan["inventoryPlan"]
         .as_array()
@@ -57,18 +63,10 @@ async fn forecasts_beat_seasonal_naive_and_plans_flag_the_planted_stock() {
         assert!((0.65..=0.92).contains(&coverage), "{country}: coverage {coverage}");
         let mut ratios: Vec<f64> = Vec::new();
         for p in forecast["predictions"].as_array().expect("predictions") {
-            let (units, lower, upper) = (
-                p["units"].as_f64().expect("units"),
-                p["lower"].as_f64().expect("lower"),
-                p["upper"].as_f64().expect("upper"),
-            );
+            let (units, lower, upper) = interval_of(p);
             assert!(0.0 <= lower && lower <= units && units <= upper, "{country}: {p}");
             for m in p["months"].as_array().expect("months") {
-                let (u, l, h) = (
-                    m["units"].as_f64().expect("u"),
-                    m["lower"].as_f64().expect("l"),
-                    m["upper"].as_f64().expect("h"),
-                );
+                let (u, l, h) = interval_of(m);
                 assert!(0.0 <= l && l <= u && u <= h, "{country}: {m}");
             }
             if units / 3.0 > 100.0 && lower > 0.0 {
