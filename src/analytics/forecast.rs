@@ -1,9 +1,9 @@
-//! Monthly forecasts with augurs: MSTL (seasonal-trend decomposition by LOESS, period 12)
-//! takes out the yearly pattern, AutoETS (exponential smoothing with the error, trend and
-//! damping chosen by AICc) forecasts what is left, and the seasonal pattern is added back; all
-//! on log(1 + y), so that seasonality and growth act multiplicatively and forecasts stay
-//! positive. Prediction intervals come from the ETS model. Every forecast carries a
-//! rolling-origin backtest against seasonal naive.
+//! Monthly forecasts, each series by the method its own backtest chose. The candidates, simplest
+//! first: seasonal naive; Croston's method with the Syntetos–Boylan correction, for intermittent
+//! or lumpy demand; AutoETS on units as sold (error, trend and damping chosen by AICc); and MSTL
+//! (seasonal-trend decomposition by LOESS, period 12) with an AutoETS trend on log(1 + units), so
+//! that seasonality and growth act multiplicatively. ETS and MSTL come from augurs. Every
+//! forecast carries a rolling-origin backtest against seasonal naive.
 
 use augurs_core::{Fit, Predict};
 use augurs_ets::AutoETS;
@@ -14,14 +14,69 @@ use super::mean;
 pub const SEASON: usize = 12;
 /// Months held out by the backtest.
 pub const HOLDOUT: usize = 12;
-/// Fewer months than this: the method falls back to seasonal naive (or the mean).
+/// Fewest months MSTL is fitted on: two whole years and a month.
 pub const MIN_MONTHS: usize = 2 * SEASON + 1;
+/// Months before the holdout that the method is chosen on ([`choose`]).
+pub const CHOICE_MONTHS: usize = 6;
+/// How far ahead the choice judges each candidate, in months.
+const CHOICE_HORIZON: usize = 3;
+/// A more elaborate method must beat each simpler one's sMAPE by this share to be chosen:
+/// a choice made on a few months should not follow noise.
+const CHOICE_MARGIN: f64 = 0.05;
 
 /// STL's seasonal smoothing window, in years: wider than any series here, so (nearly) periodic.
 const SEASONAL_WINDOW: usize = 101;
 
-/// What [`forecast`] runs on a long enough series.
-pub const METHOD: &str = "MSTL (period 12) + AutoETS trend on log(1+units), augurs";
+/// How a series is forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// The mean: under a year of history.
+    Mean,
+    /// The same month a year earlier.
+    SeasonalNaive,
+    /// Croston's method, Syntetos–Boylan approximation ([`croston_sba`]).
+    CrostonSba,
+    /// AutoETS (no seasonal term) on units as sold.
+    Ets,
+    /// MSTL (period 12) with an AutoETS trend, on log(1 + units).
+    MstlEtsLog,
+}
+
+/// The methods that compete for a series, simplest first: ties go to the simpler.
+pub const CANDIDATES: [Method; 4] =
+    [Method::SeasonalNaive, Method::CrostonSba, Method::Ets, Method::MstlEtsLog];
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Mean => "mean",
+            Method::SeasonalNaive => "seasonal naive",
+            Method::CrostonSba => "Croston SBA",
+            Method::Ets => "AutoETS on units",
+            Method::MstlEtsLog => "MSTL + AutoETS on log(1+units)",
+        }
+    }
+
+    /// Fewest months of history the method is fitted on.
+    fn min_months(self) -> usize {
+        match self {
+            Method::Mean | Method::CrostonSba => 1,
+            Method::SeasonalNaive | Method::Ets => SEASON,
+            Method::MstlEtsLog => MIN_MONTHS,
+        }
+    }
+
+    /// What a series too short to choose on is forecast with.
+    pub fn default_for(months: usize) -> Method {
+        if months >= MIN_MONTHS {
+            Method::MstlEtsLog
+        } else if months >= SEASON {
+            Method::SeasonalNaive
+        } else {
+            Method::Mean
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthForecast {
@@ -33,17 +88,14 @@ pub struct MonthForecast {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesForecast {
     pub months: Vec<MonthForecast>,
-    /// What produced it: [`METHOD`], or a fallback for short or degenerate series.
-    pub method: &'static str,
+    /// The method that produced it: the one asked for, or a simpler one where that one could not
+    /// be fitted (a constant series, say).
+    pub method: Method,
 }
 
 impl SeriesForecast {
-    pub fn total(&self) -> MonthForecast {
-        MonthForecast {
-            units: self.months.iter().map(|m| m.units).sum(),
-            lower: self.months.iter().map(|m| m.lower).sum(),
-            upper: self.months.iter().map(|m| m.upper).sum(),
-        }
+    pub fn points(&self) -> Vec<f64> {
+        self.months.iter().map(|m| m.units).collect()
     }
 }
 
@@ -92,22 +144,69 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
 }
 
-/// Forecasts `horizon` months after the consecutive monthly `values`; `level` is the
-/// interval's coverage (0.8 for 80%). Seasonal positions are relative to the first value.
+/// Forecasts `horizon` months after the consecutive monthly `values` with the method their
+/// backtest chooses ([`choose`]); `level` is the interval's coverage (0.8 for 80%).
 pub fn forecast(values: &[f64], horizon: usize, level: f64) -> SeriesForecast {
-    if values.len() >= MIN_MONTHS
-        && let Some(forecast) = mstl_ets(values, horizon, level)
-    {
-        return forecast;
+    let method = choose(values, |method, train, steps| fit(method, train, steps, level).points());
+    fit(method, values, horizon, level)
+}
+
+/// Forecasts `horizon` months after `values` with `method`, or with the simplest fallback that
+/// applies where it cannot be fitted. Seasonal positions are relative to the first value.
+pub fn fit(method: Method, values: &[f64], horizon: usize, level: f64) -> SeriesForecast {
+    let z_q = normal_quantile(0.5 + level / 2.0);
+    let n = values.len();
+    let fitted = match method {
+        Method::MstlEtsLog if n >= MIN_MONTHS => mstl_ets_log(values, horizon, level),
+        Method::Ets if n >= Method::Ets.min_months() => ets(values, horizon, level),
+        Method::CrostonSba => croston_sba(values).map(|point| SeriesForecast {
+            months: (0..horizon).map(|_| spread_around(point, z_q * standard_deviation(values))).collect(),
+            method,
+        }),
+        _ => None,
+    };
+    fitted.unwrap_or_else(|| simple(values, horizon, z_q))
+}
+
+/// The choice of method for `values`: each candidate forecasts the [`CHOICE_MONTHS`] before the
+/// backtest's holdout, [`CHOICE_HORIZON`] months ahead from rolling origins, and the lowest
+/// sMAPE wins, a more elaborate method only by a [`CHOICE_MARGIN`]. The holdout itself plays no
+/// part, so the backtest's figures judge the choice on months it did not see. A series too short
+/// to hold a year before the choice's months keeps [`Method::default_for`] its length.
+pub fn choose(values: &[f64], mut predict: impl FnMut(Method, &[f64], usize) -> Vec<f64>) -> Method {
+    let n = values.len();
+    let default = Method::default_for(n);
+    let Some(first_origin) = n.checked_sub(HOLDOUT + CHOICE_MONTHS).filter(|o| *o >= SEASON) else {
+        return default;
+    };
+    let origins: Vec<usize> = (first_origin..n - HOLDOUT).step_by(CHOICE_HORIZON).collect();
+    let mut best: Option<(Method, f64)> = None;
+    for method in CANDIDATES.into_iter().filter(|m| m.min_months() <= first_origin) {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for &origin in &origins {
+            let predicted = predict(method, &values[..origin], CHOICE_HORIZON);
+            for (actual, forecast) in values[origin..n - HOLDOUT].iter().zip(&predicted).take(CHOICE_HORIZON)
+            {
+                sum += smape_term(*actual, *forecast);
+                count += 1;
+            }
+        }
+        if count == 0 {
+            continue;
+        }
+        let score = sum / count as f64;
+        if best.is_none_or(|(_, known)| score < known * (1.0 - CHOICE_MARGIN)) {
+            best = Some((method, score));
+        }
     }
-    fallback(values, horizon, normal_quantile(0.5 + level / 2.0))
+    best.map_or(default, |(method, _)| method)
 }
 
 /// MSTL + AutoETS on log1p; None when augurs cannot fit the series (for example a constant
 /// one, which has nothing to estimate) or yields non-finite values.
-fn mstl_ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
+fn mstl_ets_log(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
     let z: Vec<f64> = values.iter().map(|v| v.max(0.0).ln_1p()).collect();
-    if z.iter().all(|v| (v - z[0]).abs() < 1e-12) {
+    if is_constant(&z) {
         return None;
     }
     // A wide seasonal window keeps the yearly pattern (nearly) fixed: with a handful of years
@@ -119,8 +218,33 @@ fn mstl_ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast
     decomposition.stl_params(stl).seasonal_lengths(&[SEASONAL_WINDOW]);
     let model =
         MSTLModel::new(vec![SEASON], AutoETS::non_seasonal().into_trend_model()).mstl_params(decomposition);
-    let fitted = model.fit(&z).ok()?;
-    let predicted = fitted.predict(horizon, level).ok()?;
+    let predicted = model.fit(&z).ok()?.predict(horizon, level).ok()?;
+    from_augurs(predicted, horizon, f64::exp_m1, Method::MstlEtsLog)
+}
+
+/// AutoETS with additive errors on units as sold: the trend of a series too young or too
+/// irregular for a seasonal decomposition.
+fn ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
+    let y: Vec<f64> = values.iter().map(|v| v.max(0.0)).collect();
+    if is_constant(&y) {
+        return None;
+    }
+    let model = AutoETS::new(1, "AZN").ok()?;
+    let predicted = model.fit(&y).ok()?.predict(horizon, level).ok()?;
+    from_augurs(predicted, horizon, |v| v, Method::Ets)
+}
+
+fn is_constant(values: &[f64]) -> bool {
+    values.iter().all(|v| (v - values[0]).abs() < 1e-12)
+}
+
+/// Points and intervals from augurs, mapped back to units and floored at 0; None unless finite.
+fn from_augurs(
+    predicted: augurs_core::Forecast,
+    horizon: usize,
+    to_units: impl Fn(f64) -> f64,
+    method: Method,
+) -> Option<SeriesForecast> {
     let intervals = predicted.intervals?;
     let months: Vec<MonthForecast> = predicted
         .point
@@ -128,36 +252,71 @@ fn mstl_ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast
         .zip(&intervals.lower)
         .zip(&intervals.upper)
         .map(|((point, lower), upper)| MonthForecast {
-            units: point.exp_m1().max(0.0),
-            lower: lower.exp_m1().max(0.0),
-            upper: upper.exp_m1().max(0.0),
+            units: to_units(*point).max(0.0),
+            lower: to_units(*lower).max(0.0),
+            upper: to_units(*upper).max(0.0),
         })
         .collect();
     let finite = months.iter().all(|m| m.units.is_finite() && m.lower.is_finite() && m.upper.is_finite());
-    (finite && months.len() == horizon).then_some(SeriesForecast { months, method: METHOD })
+    (finite && months.len() == horizon).then_some(SeriesForecast { months, method })
 }
 
-/// Too short for a seasonal model: last year's month where there is one, else the mean.
-fn fallback(values: &[f64], horizon: usize, z_q: f64) -> SeriesForecast {
-    let n = values.len();
-    let average = mean(values);
-    let spread = if n > 1 {
-        (values.iter().map(|v| (v - average).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-    } else {
-        average.abs()
+/// Croston's method with the Syntetos–Boylan approximation: simple exponential smoothing
+/// (α = 0.1, each started at its first value) of the nonzero demands and of the months between
+/// them, the ratio of the two scaled by 1 − α/2 (Syntetos & Boylan, 2005; as R's
+/// `croston(type = "sba")` and statsforecast's `CrostonSBA`): demand per month, the same for
+/// every month ahead. None for a series with no demand.
+pub fn croston_sba(values: &[f64]) -> Option<f64> {
+    const ALPHA: f64 = 0.1;
+    let smooth = |items: &mut dyn Iterator<Item = f64>| {
+        items.fold(None, |level: Option<f64>, x| Some(level.map_or(x, |l| ALPHA * x + (1.0 - ALPHA) * l)))
     };
-    let months = (1..=horizon)
-        .map(|h| {
-            let point =
-                if n >= SEASON { values[n + h - 1 - SEASON * (1 + (h - 1) / SEASON)] } else { average };
-            MonthForecast {
-                units: point.max(0.0),
-                lower: (point - z_q * spread).max(0.0),
-                upper: (point + z_q * spread).max(0.0),
-            }
-        })
+    let demands = smooth(&mut values.iter().copied().filter(|v| *v > 0.0))?;
+    let mut previous = 0usize;
+    let mut gaps = values.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, _)| {
+        let gap = (i + 1 - previous) as f64;
+        previous = i + 1;
+        gap
+    });
+    let interval = smooth(&mut gaps).filter(|i| *i != 0.0).unwrap_or(1.0);
+    Some((1.0 - ALPHA / 2.0) * demands / interval)
+}
+
+fn standard_deviation(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return values.first().map_or(0.0, |v| v.abs());
+    }
+    let average = mean(values);
+    (values.iter().map(|v| (v - average).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+}
+
+fn spread_around(point: f64, half_width: f64) -> MonthForecast {
+    let point = point.max(0.0);
+    MonthForecast { units: point, lower: (point - half_width).max(0.0), upper: point + half_width }
+}
+
+/// Seasonal naive with a year of history, else the mean; the interval from the spread of the
+/// year-on-year changes (widening with each further year), or of the values.
+fn simple(values: &[f64], horizon: usize, z_q: f64) -> SeriesForecast {
+    let n = values.len();
+    if n < SEASON {
+        let half_width = z_q * standard_deviation(values);
+        let months = (0..horizon).map(|_| spread_around(mean(values), half_width)).collect();
+        return SeriesForecast { months, method: Method::Mean };
+    }
+    let changes: Vec<f64> = (SEASON..n).map(|t| values[t] - values[t - SEASON]).collect();
+    let spread = if changes.is_empty() {
+        standard_deviation(values)
+    } else {
+        (changes.iter().map(|c| c * c).sum::<f64>() / changes.len() as f64).sqrt()
+    };
+    let months = seasonal_naive(values, horizon)
+        .into_iter()
+        .enumerate()
+        .map(|(h, point)| spread_around(point, z_q * spread * ((1 + h / SEASON) as f64).sqrt()))
         .collect();
-    SeriesForecast { months, method: if n >= SEASON { "seasonal naive" } else { "mean" } }
+    SeriesForecast { months, method: Method::SeasonalNaive }
 }
 
 /// Seasonal naive: the same month a year earlier.
@@ -294,10 +453,10 @@ fn log_error(actual: f64, forecast: f64) -> f64 {
     (actual.max(0.0) + 1.0).ln() - (forecast.max(0.0) + 1.0).ln()
 }
 
+/// The backtest of the method [`choose`] picks for `values`, fitted afresh at each origin.
 pub fn backtest(values: &[f64], horizon: usize) -> Backtest {
-    backtest_with(values, horizon, |train, steps| {
-        forecast(train, steps, 0.8).months.into_iter().map(|m| m.units).collect()
-    })
+    let method = choose(values, |method, train, steps| fit(method, train, steps, 0.8).points());
+    backtest_with(values, horizon, |train, steps| fit(method, train, steps, 0.8).points())
 }
 
 /// [`backtest`] with the point forecasts of each origin from `predict(train, steps)`, which must
@@ -425,6 +584,84 @@ mod tests {
     }
 
     #[test]
+    fn croston_sba_reproduces_statsforecast() {
+        // statsforecast 2.0.1's CrostonSBA().forecast(y, h=1) on the same series.
+        let sparse = [0., 0., 5., 0., 3., 0., 0., 0., 7., 2., 0., 0., 0., 4., 0., 6., 0., 0., 1., 0.];
+        assert!((croston_sba(&sparse).expect("demand") - 1.466_900_942_961_209).abs() < 1e-12);
+        let lumpy = [
+            0., 115., 0., 0., 118., 112., 0., 0., 0., 117., 0., 0., 116., 0., 119., 0., 0., 0., 0., 114., 0.,
+            0., 113., 0.,
+        ];
+        assert!((croston_sba(&lumpy).expect("demand") - 42.620_801_129_547_13).abs() < 1e-9);
+        assert_eq!(croston_sba(&[0.0; 12]), None);
+        let forecast = fit(Method::CrostonSba, &lumpy, 3, 0.8);
+        assert_eq!(forecast.method, Method::CrostonSba);
+        assert!(forecast.months.iter().all(|m| m.lower == 0.0 && m.upper > m.units), "{forecast:?}");
+    }
+
+    /// A forecaster whose errors are set per method and per origin, to test the choice alone.
+    fn scripted(
+        values: &[f64],
+        wrong_by: impl Fn(Method, usize) -> f64,
+    ) -> impl FnMut(Method, &[f64], usize) -> Vec<f64> {
+        let values = values.to_vec();
+        move |method, train, steps| {
+            let origin = train.len();
+            (0..steps)
+                .map(|h| values.get(origin + h).copied().unwrap_or(0.0) * (1.0 + wrong_by(method, origin)))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn the_choice_is_made_on_the_months_before_the_holdout_and_ties_go_to_the_simpler() {
+        let values: Vec<f64> = (0..48).map(|t| 100.0 + (t % 12) as f64 * 10.0).collect();
+        let choice_origins = 48 - HOLDOUT - CHOICE_MONTHS..48 - HOLDOUT;
+        // ETS is best before the holdout and worst in it: chosen all the same, since the choice
+        // must not see the months its backtest is judged on.
+        let choice = choose(
+            &values,
+            scripted(&values, |method, origin| match method {
+                Method::Ets if choice_origins.contains(&origin) => 0.01,
+                Method::Ets => 0.9,
+                _ => 0.3,
+            }),
+        );
+        assert_eq!(choice, Method::Ets);
+        // Within the margin, the simpler wins; beyond it, the better.
+        let close = choose(
+            &values,
+            scripted(&values, |method, _| if method == Method::MstlEtsLog { 0.29 } else { 0.3 }),
+        );
+        assert_eq!(close, Method::SeasonalNaive);
+        let better = choose(
+            &values,
+            scripted(&values, |method, _| if method == Method::MstlEtsLog { 0.1 } else { 0.3 }),
+        );
+        assert_eq!(better, Method::MstlEtsLog);
+        // Too short to hold a year before the choice's months: the default for its length.
+        assert_eq!(choose(&values[..29], scripted(&values, |_, _| 0.0)), Method::default_for(29));
+        assert_eq!(Method::default_for(29), Method::MstlEtsLog);
+        assert_eq!(Method::default_for(20), Method::SeasonalNaive);
+    }
+
+    #[test]
+    fn intermittent_demand_is_not_forecast_worse_than_seasonal_naive() {
+        // Months of 0 or about 115 units, at random: no seasonal pattern to find.
+        let mut state = 5u64;
+        let values: Vec<f64> = (0..72)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if (state >> 40).is_multiple_of(3) { 110.0 + ((state >> 20) % 10) as f64 } else { 0.0 }
+            })
+            .collect();
+        let chosen = forecast(&values, 3, 0.8).method;
+        assert_ne!(chosen, Method::MstlEtsLog, "a seasonal model for a series with no season");
+        let test = backtest(&values, 3);
+        assert!(test.smape <= test.baseline_smape * 1.1, "{chosen:?}: {test:?}");
+    }
+
+    #[test]
     fn normal_quantiles_match_the_tables() {
         for (p, z) in
             [(0.5, 0.0), (0.9, 1.281_551_6), (0.95, 1.644_853_6), (0.975, 1.959_964_0), (0.995, 2.575_829_3)]
@@ -440,7 +677,7 @@ mod tests {
         assert!(forecast(&[], 3, 0.8).months.iter().all(|m| m.units == 0.0));
         let single = forecast(&[5.0], 3, 0.8);
         assert_eq!(single.months.len(), 3);
-        assert_eq!(single.method, "mean");
+        assert_eq!(single.method, Method::Mean);
         let constant = forecast(&[40.0; 60], 3, 0.8);
         assert!(constant.months.iter().all(|m| (m.units - 40.0).abs() < 1.0), "{:?}", constant.months);
         assert_eq!(backtest(&[1.0; 10], 3).points, 0);

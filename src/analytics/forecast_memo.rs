@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::forecast::{self, Backtest, SeriesForecast};
+use super::forecast::{self, Backtest, Method, SeriesForecast};
 
 /// Forecasts and backtests already computed for one data version, by series content and
 /// horizon. A snapshot holds one, so that each is computed once per data version (in the
@@ -11,6 +11,7 @@ use super::forecast::{self, Backtest, SeriesForecast};
 #[derive(Debug, Default)]
 pub struct ForecastMemo {
     forecasts: Memo<Arc<SeriesForecast>>,
+    choices: Memo<Method>,
     backtests: Memo<Backtest>,
 }
 
@@ -58,13 +59,31 @@ impl<T: Clone> Memo<T> {
 }
 
 impl ForecastMemo {
-    /// The 80% forecast of `values`, `steps` months ahead. A month's forecast does not depend
-    /// on how far the forecast reaches, so one fit at [`MEMO_STEPS`] (or more) serves every
-    /// shorter request: whether a query's `to` falls mid-month or at its end.
+    /// The 80% forecast of `values`, `steps` months ahead, by the method their backtest chose.
     pub fn forecast(&self, values: &[f64], steps: usize) -> Arc<SeriesForecast> {
+        self.fit(self.choice(values), values, steps)
+    }
+
+    /// The method [`forecast::choose`] picks for `values`, its candidates' fits memoized too.
+    pub fn choice(&self, values: &[f64]) -> Method {
+        self.choices.get_or(values, 0, || {
+            forecast::choose(values, |method, train, steps| self.fit(method, train, steps).points())
+        })
+    }
+
+    /// The 80% forecast of `values` by `method`. A month's forecast does not depend on how far
+    /// the forecast reaches, so one fit at [`MEMO_STEPS`] (or more) serves every shorter
+    /// request: whether a query's `to` falls mid-month or at its end.
+    pub fn fit(&self, method: Method, values: &[f64], steps: usize) -> Arc<SeriesForecast> {
         let reach = steps.max(MEMO_STEPS);
-        let fitted =
-            self.forecasts.get_or(values, reach, || Arc::new(forecast::forecast(values, reach, 0.8)));
+        let compute = || Arc::new(forecast::fit(method, values, reach, 0.8));
+        let fitted = match method {
+            // Only the fitted models cost enough to keep.
+            Method::Ets | Method::MstlEtsLog => {
+                self.forecasts.get_or(values, reach * 8 + method as usize, compute)
+            }
+            Method::Mean | Method::SeasonalNaive | Method::CrostonSba => compute(),
+        };
         if fitted.months.len() == steps {
             return fitted;
         }
@@ -74,13 +93,12 @@ impl ForecastMemo {
         })
     }
 
-    /// The rolling-origin backtest of `values`; each origin's fit is a memoized forecast, shared
-    /// with the other horizons' backtests and with forecasts made as of that month.
+    /// The rolling-origin backtest of `values` by their chosen method; each origin's fit is
+    /// memoized, shared with the other horizons' backtests and with forecasts made as of then.
     pub fn backtest(&self, values: &[f64], horizon: usize) -> Backtest {
         self.backtests.get_or(values, horizon, || {
-            forecast::backtest_with(values, horizon, |train, steps| {
-                self.forecast(train, steps).months.iter().map(|m| m.units).collect()
-            })
+            let method = self.choice(values);
+            forecast::backtest_with(values, horizon, |train, steps| self.fit(method, train, steps).points())
         })
     }
 

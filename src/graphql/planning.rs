@@ -108,6 +108,18 @@ impl ModelForecast {
         self.snapshot.catalogue.country(self.country.as_deref()?).cloned().map(Country)
     }
 
+    /// The method this model's forecast used: the one its own backtest chose (see
+    /// `Forecast.method`).
+    async fn method(&self) -> &'static str {
+        self.prediction.method.name()
+    }
+
+    /// This model's own backtest by that method: its errors over the last 12 months, against
+    /// seasonal naive's over the same months.
+    async fn backtest(&self) -> Backtest {
+        self.prediction.backtest.into()
+    }
+
     /// Predicted units over the horizon.
     async fn units(&self) -> f64 {
         self.prediction.total.units
