@@ -216,8 +216,10 @@ fn mstl_ets_log(values: &[f64], horizon: usize, level: f64) -> Option<SeriesFore
     stl.robust(true);
     let mut decomposition = augurs_mstl::stlrs::MstlParams::new();
     decomposition.stl_params(stl).seasonal_lengths(&[SEASONAL_WINDOW]);
-    let model =
-        MSTLModel::new(vec![SEASON], AutoETS::non_seasonal().into_trend_model()).mstl_params(decomposition);
+    // Additive errors only: on log(1 + units) they are already proportional to the level, and
+    // leaving out the multiplicative-error models halves the fit.
+    let trend = AutoETS::new(1, "AZN").ok()?.into_trend_model();
+    let model = MSTLModel::new(vec![SEASON], trend).mstl_params(decomposition);
     let predicted = model.fit(&z).ok()?.predict(horizon, level).ok()?;
     from_augurs(predicted, horizon, f64::exp_m1, Method::MstlEtsLog)
 }
