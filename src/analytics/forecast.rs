@@ -168,8 +168,8 @@ pub fn fit(method: Method, values: &[f64], horizon: usize, level: f64) -> Series
     fitted.unwrap_or_else(|| simple(values, horizon, z_q))
 }
 
-/// The choice of method for `values`: each candidate forecasts the [`CHOICE_MONTHS`] before the
-/// backtest's holdout, [`CHOICE_HORIZON`] months ahead from rolling origins, and the lowest
+/// The choice of method for `values`: each candidate (Croston's only for intermittent demand)
+/// forecasts the [`CHOICE_MONTHS`] before the backtest's holdout, [`CHOICE_HORIZON`] months ahead from rolling origins, and the lowest
 /// sMAPE wins, a more elaborate method only by a [`CHOICE_MARGIN`]. The holdout itself plays no
 /// part, so the backtest's figures judge the choice on months it did not see. A series too short
 /// to hold a year before the choice's months keeps [`Method::default_for`] its length.
@@ -181,7 +181,11 @@ pub fn choose(values: &[f64], mut predict: impl FnMut(Method, &[f64], usize) -> 
     };
     let origins: Vec<usize> = (first_origin..n - HOLDOUT).step_by(CHOICE_HORIZON).collect();
     let mut best: Option<(Method, f64)> = None;
-    for method in CANDIDATES.into_iter().filter(|m| m.min_months() <= first_origin) {
+    let intermittent = average_demand_interval(&values[..first_origin]) >= INTERMITTENT_INTERVAL;
+    let candidates = CANDIDATES
+        .into_iter()
+        .filter(|m| m.min_months() <= first_origin && (intermittent || *m != Method::CrostonSba));
+    for method in candidates {
         let (mut sum, mut count) = (0.0, 0usize);
         for &origin in &origins {
             let predicted = predict(method, &values[..origin], CHOICE_HORIZON);
@@ -200,6 +204,16 @@ pub fn choose(values: &[f64], mut predict: impl FnMut(Method, &[f64], usize) -> 
         }
     }
     best.map_or(default, |(method, _)| method)
+}
+
+/// Average months from one sale to the next from which demand counts as intermittent, and
+/// Croston's method competes: the cut-off of Syntetos, Boylan & Croston's (2005) classification.
+const INTERMITTENT_INTERVAL: f64 = 1.32;
+
+/// Months per month with a sale: 1 for a series that sells every month; infinite without sales.
+fn average_demand_interval(values: &[f64]) -> f64 {
+    let selling = values.iter().filter(|v| **v > 0.0).count();
+    if selling == 0 { f64::INFINITY } else { values.len() as f64 / selling as f64 }
 }
 
 /// MSTL + AutoETS on log1p; None when augurs cannot fit the series (for example a constant
@@ -617,8 +631,8 @@ mod tests {
 
     #[test]
     fn the_choice_is_made_on_the_months_before_the_holdout_and_ties_go_to_the_simpler() {
-        let values: Vec<f64> = (0..48).map(|t| 100.0 + (t % 12) as f64 * 10.0).collect();
-        let choice_origins = 48 - HOLDOUT - CHOICE_MONTHS..48 - HOLDOUT;
+        let values: Vec<f64> = (0..60).map(|t| 100.0 + (t % 12) as f64 * 10.0).collect();
+        let choice_origins = 60 - HOLDOUT - CHOICE_MONTHS..60 - HOLDOUT;
         // ETS is best before the holdout and worst in it: chosen all the same, since the choice
         // must not see the months its backtest is judged on.
         let choice = choose(
@@ -641,6 +655,13 @@ mod tests {
             scripted(&values, |method, _| if method == Method::MstlEtsLog { 0.1 } else { 0.3 }),
         );
         assert_eq!(better, Method::MstlEtsLog);
+        // Croston's method is for intermittent demand only: never chosen for a series that
+        // sells every month, however well it would have done.
+        let croston = choose(
+            &values,
+            scripted(&values, |method, _| if method == Method::CrostonSba { 0.0 } else { 0.3 }),
+        );
+        assert_eq!(croston, Method::SeasonalNaive);
         // Too short to hold a year before the choice's months: the default for its length.
         assert_eq!(choose(&values[..29], scripted(&values, |_, _| 0.0)), Method::default_for(29));
         assert_eq!(Method::default_for(29), Method::MstlEtsLog);
