@@ -77,11 +77,11 @@ impl ForecastMemo {
     pub fn fit(&self, method: Method, values: &[f64], steps: usize) -> Arc<SeriesForecast> {
         let reach = steps.max(MEMO_STEPS);
         let compute = || Arc::new(forecast::fit(method, values, reach, 0.8));
+        // One key for the reach and the method: `Method` has fewer than 8 variants.
+        let key = reach * 8 + method as usize;
         let fitted = match method {
             // Only the fitted models cost enough to keep.
-            Method::Ets | Method::MstlEtsLog => {
-                self.forecasts.get_or(values, reach * 8 + method as usize, compute)
-            }
+            Method::Ets | Method::MstlEtsLog => self.forecasts.get_or(values, key, compute),
             Method::Mean | Method::SeasonalNaive | Method::CrostonSba => compute(),
         };
         if fitted.months.len() == steps {

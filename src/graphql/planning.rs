@@ -115,7 +115,7 @@ impl ModelForecast {
     }
 
     /// This model's own backtest by that method: its errors over the last 12 months, against
-    /// seasonal naive's over the same months.
+    /// seasonal naive's over the same months (`coverage` is the market's: see `Forecast.backtest`).
     async fn backtest(&self) -> Backtest {
         self.prediction.backtest.into()
     }
