@@ -219,7 +219,7 @@ fn average_demand_interval(values: &[f64]) -> f64 {
 /// MSTL + AutoETS on log1p; None when augurs cannot fit the series (for example a constant
 /// one, which has nothing to estimate) or yields non-finite values.
 fn mstl_ets_log(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
-    let z: Vec<f64> = values.iter().map(|v| v.max(0.0).ln_1p()).collect();
+    let z: Vec<f64> = recent(values).iter().map(|v| v.max(0.0).ln_1p()).collect();
     if is_constant(&z) {
         return None;
     }
@@ -241,13 +241,25 @@ fn mstl_ets_log(values: &[f64], horizon: usize, level: f64) -> Option<SeriesFore
 /// AutoETS with additive errors on units as sold: the trend of a series too young or too
 /// irregular for a seasonal decomposition.
 fn ets(values: &[f64], horizon: usize, level: f64) -> Option<SeriesForecast> {
-    let y: Vec<f64> = values.iter().map(|v| v.max(0.0)).collect();
+    let y: Vec<f64> = recent(values).iter().map(|v| v.max(0.0)).collect();
     if is_constant(&y) {
         return None;
     }
     let model = AutoETS::new(1, "AZN").ok()?;
     let predicted = model.fit(&y).ok()?.predict(horizon, level).ok()?;
     from_augurs(predicted, horizon, |v| v, Method::Ets)
+}
+
+/// Most months a model is fitted on: the time a fit takes grows with the series, and what a
+/// market bought more than ten years ago says little about the next months that the last ten
+/// years do not.
+pub const FITTED_MONTHS: usize = 10 * SEASON;
+
+/// The last [`FITTED_MONTHS`] of `values`, whole years back from the end so that seasonal
+/// positions relative to the first value stay those of the whole series.
+fn recent(values: &[f64]) -> &[f64] {
+    let dropped = values.len().saturating_sub(FITTED_MONTHS);
+    &values[dropped - dropped % SEASON..]
 }
 
 fn is_constant(values: &[f64]) -> bool {
@@ -682,6 +694,19 @@ mod tests {
         assert_ne!(chosen, Method::MstlEtsLog, "a seasonal model for a series with no season");
         let test = backtest(&values, 3);
         assert!(test.smape <= test.baseline_smape * 1.1, "{chosen:?}: {test:?}");
+    }
+
+    #[test]
+    fn fits_use_the_last_ten_years_in_whole_years() {
+        let values: Vec<f64> = (0..150).map(f64::from).collect();
+        assert_eq!(recent(&values).len(), 126, "24 months dropped: two whole years");
+        assert_eq!(recent(&values)[0], 24.0);
+        assert_eq!(recent(&values[..100]).len(), 100);
+        // Fifteen years fitted as their last ten: the same forecast, to the last bit.
+        let long: Vec<f64> = (0..180).map(|t| 100.0 + (t % 12) as f64 * 5.0 + (t * 7 % 5) as f64).collect();
+        for method in [Method::MstlEtsLog, Method::Ets] {
+            assert_eq!(fit(method, &long, 3, 0.8), fit(method, &long[60..], 3, 0.8), "{method:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::domain::ResolvedFilter;
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
-pub const METHOD: &str = "Each model by the method its own backtest chose: seasonal naive, Croston SBA (intermittent demand only), AutoETS on units, or MSTL (period 12) with an AutoETS trend on log(1+units) (augurs), judged by sMAPE 3 months ahead over the 6 months before the backtest's 12, a more elaborate method winning only by 5%; too short to choose on: MSTL from 25 months of history, seasonal naive from 12. 80% intervals of each model's total and of each month calibrated on the backtest errors of the market's models nearest it in size (split-conformal quantiles of log errors; the method's own beyond the backtest's horizon)";
+pub const METHOD: &str = "Each model by the method its own backtest chose: seasonal naive, Croston SBA (intermittent demand only), AutoETS on units, or MSTL (period 12) with an AutoETS trend on log(1+units) (augurs), judged by sMAPE 3 months ahead over the 6 months before the backtest's 12, a more elaborate method winning only by 5%; too short to choose on: MSTL from 25 months of history, seasonal naive from 12; fitted on at most the last ten years. 80% intervals of each model's total and of each month calibrated on the backtest errors of the market's models nearest it in size (split-conformal quantiles of log errors; the method's own beyond the backtest's horizon)";
 
 #[derive(Debug, Clone)]
 pub struct ModelPrediction {
