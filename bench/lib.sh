@@ -17,3 +17,19 @@ wait_for_background_passes() {
   done
   echo "the server on port $port did not finish its background passes in five minutes" >&2
 }
+
+# Sets BIN to the release binary: $SALESGRAPH_BIN when set (then nothing is built), else built.
+release_binary() {
+  if [ -z "${SALESGRAPH_BIN:-}" ]; then cargo build --release --quiet; fi
+  BIN="${SALESGRAPH_BIN:-$PWD/target/release/salesgraph}"
+}
+
+# Sets DB to a SQLite file of $1 generated rows (seed 42, to 2024), seeded by $BIN on first use.
+generated_sqlite() {
+  local rows="$1"
+  mkdir -p bench/out
+  DB="sqlite://$PWD/bench/out/warm-up-$rows.db"
+  if [ ! -f "bench/out/warm-up-$rows.db" ]; then
+    DATABASE_URL="$DB" "$BIN" seed --rows "$rows" --seed 42 --until 2024-12-31
+  fi
+}

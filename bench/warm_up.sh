@@ -10,14 +10,9 @@ cd "$(dirname "$0")/.."
 ROWS="${1:-1000000}"
 STARTS="${2:-3}"
 shift $(($# < 2 ? $# : 2))
-mkdir -p bench/out
-# SALESGRAPH_BIN: a binary built already (then nothing is built).
-if [ -z "${SALESGRAPH_BIN:-}" ]; then cargo build --release --quiet; fi
-BIN="${SALESGRAPH_BIN:-$PWD/target/release/salesgraph}"
-DB="sqlite://$PWD/bench/out/warm-up-$ROWS.db"
-if [ ! -f "bench/out/warm-up-$ROWS.db" ]; then
-  DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
-fi
+source bench/lib.sh
+release_binary
+generated_sqlite "$ROWS"
 PORT=18096
 LOG=bench/out/warm-up.log
 for start in $(seq 1 "$STARTS"); do
