@@ -95,12 +95,37 @@ dimension_enum!(
 ]);
 
 dimension_enum!(
-    /// How precise a row's source date was: a day, or only a month or a year.
+    /// How precise a row's source date was: a day, or only a month, a quarter or a year.
+    /// Ordered finest first.
     DatePrecision, "date precision", [
     Day => "DAY",
     Month => "MONTH",
+    Quarter => "QUARTER",
     Year => "YEAR",
 ]);
+
+impl DatePrecision {
+    /// The months a date of this precision stands for: a row dated by quarter lands on the
+    /// quarter's first day but may have been sold in any of its three months.
+    pub const fn months(self) -> u32 {
+        match self {
+            DatePrecision::Day | DatePrecision::Month => 1,
+            DatePrecision::Quarter => 3,
+            DatePrecision::Year => 12,
+        }
+    }
+
+    /// The period a date of this precision names, as people write it (2024, 2024-Q2, 2024-05).
+    pub fn label(self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        match self {
+            DatePrecision::Year => date.year().to_string(),
+            DatePrecision::Quarter => format!("{}-Q{}", date.year(), date.month0() / 3 + 1),
+            DatePrecision::Month => date.format("%Y-%m").to_string(),
+            DatePrecision::Day => date.format("%Y-%m-%d").to_string(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

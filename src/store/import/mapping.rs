@@ -9,6 +9,7 @@ use std::str::FromStr;
 pub enum Field {
     SoldOn,
     Year,
+    Quarter,
     Month,
     Day,
     Model,
@@ -26,6 +27,7 @@ impl Field {
     const ALL: &'static [(Field, &'static str)] = &[
         (Field::SoldOn, "sold_on"),
         (Field::Year, "year"),
+        (Field::Quarter, "quarter"),
         (Field::Month, "month"),
         (Field::Day, "day"),
         (Field::Model, "model"),

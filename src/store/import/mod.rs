@@ -368,6 +368,7 @@ fn read_row(
         None => match columns.get(record, Field::Year) {
             Some(year) => parse::parse_split_date(
                 year,
+                columns.get(record, Field::Quarter),
                 columns.get(record, Field::Month),
                 columns.get(record, Field::Day),
             )?,

@@ -69,8 +69,8 @@ pub fn parse_price(raw: &str, decimal_comma: bool) -> Result<Option<f64>, String
     Ok(Some(value))
 }
 
-/// A date with the given chrono format, or ISO (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`) when none is
-/// given. The text must be exactly what the format writes for that date (no spaces around it, no
+/// A date with the given chrono format, or ISO (`YYYY-MM-DD`, `YYYY-MM`, a quarter as `YYYY-Qn`,
+/// or `YYYY`) when none is given. The text must be exactly what the format writes for that date (no spaces around it, no
 /// sign, no missing zeros unless the format says `%-d`), and within the dates salesgraph accepts.
 /// Formats without a day (`%Y`, `%Y-%m`, `%m/%Y` …) land on the first day of the period, with
 /// that precision.
@@ -110,6 +110,7 @@ pub fn parse_date(raw: &str, format: Option<&str>) -> Result<(NaiveDate, DatePre
         None => crate::domain::parse_iso_day(raw)
             .map(|d| (d, DatePrecision::Day))
             .or_else(|| crate::domain::parse_iso_month(raw).map(|d| (d, DatePrecision::Month)))
+            .or_else(|| quarter_start(raw))
             .or_else(|| year_start(raw))
             .ok_or_else(|| bad("YYYY-MM-DD (give --date-format for other forms)"))?,
     };
@@ -127,6 +128,27 @@ fn year_start(text: &str) -> Option<(NaiveDate, DatePrecision)> {
     }
     let date = NaiveDate::from_ymd_opt(text.parse().ok()?, 1, 1)?;
     crate::domain::date_out_of_range(date).is_none().then_some((date, DatePrecision::Year))
+}
+
+/// A quarter written `2024-Q2`, `2024Q2` or `2024 Q2` (any case), as its first day.
+fn quarter_start(text: &str) -> Option<(NaiveDate, DatePrecision)> {
+    let upper = text.to_ascii_uppercase();
+    let (year, quarter) = upper.split_once('Q')?;
+    let year = year.strip_suffix(['-', ' ']).unwrap_or(year);
+    let (start, _) = year_start(year)?;
+    let month = quarter_first_month(quarter).ok()?;
+    let date = NaiveDate::from_ymd_opt(start.year(), month, 1)?;
+    crate::domain::date_out_of_range(date).is_none().then_some((date, DatePrecision::Quarter))
+}
+
+/// The first month (1, 4, 7 or 10) of a quarter written 1-4 or Q1-Q4.
+fn quarter_first_month(raw: &str) -> Result<u32, String> {
+    let text = raw.trim();
+    let digits = text.strip_prefix(['Q', 'q']).unwrap_or(text);
+    match digits.parse::<u32>() {
+        Ok(quarter @ 1..=4) if !digits.starts_with('+') => Ok(quarter * 3 - 2),
+        _ => Err(format!("quarter \"{raw}\" is not 1-4 or Q1-Q4")),
+    }
 }
 
 const MONTHS: [&str; 12] = [
@@ -157,15 +179,32 @@ pub fn parse_month(raw: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("month \"{raw}\" is not a month"))
 }
 
-/// A date split over year, month and day columns (month and day optional).
+/// A date split over year, quarter, month and day columns (all but the year optional). A month
+/// given with a quarter must lie in it.
 pub fn parse_split_date(
     year: &str,
+    quarter: Option<&str>,
     month: Option<&str>,
     day: Option<&str>,
 ) -> Result<(NaiveDate, DatePrecision), String> {
     let (start, _) = year_start(year).ok_or_else(|| format!("year \"{year}\" is not a year"))?;
-    let Some(month) = month else { return Ok((start, DatePrecision::Year)) };
+    let quarter_month = quarter.map(quarter_first_month).transpose()?;
+    let Some(month) = month else {
+        return match quarter_month {
+            Some(first) => NaiveDate::from_ymd_opt(start.year(), first, 1)
+                .map(|d| (d, DatePrecision::Quarter))
+                .ok_or_else(|| {
+                    format!("year \"{year}\" quarter \"{}\" is not a date", quarter.unwrap_or(""))
+                }),
+            None => Ok((start, DatePrecision::Year)),
+        };
+    };
     let month_number = parse_month(month)?;
+    if let (Some(first), Some(quarter)) = (quarter_month, quarter)
+        && !(first..first + 3).contains(&month_number)
+    {
+        return Err(format!("month \"{month}\" is not in quarter \"{quarter}\""));
+    }
     let Some(day) = day else {
         return NaiveDate::from_ymd_opt(start.year_ce().1 as i32, month_number, 1)
             .map(|d| (d, DatePrecision::Month))
@@ -246,19 +285,48 @@ mod tests {
         assert!(parse_date("1/1/2024", Some("%d/%m/%Y")).is_err(), "the format writes 01/01/2024");
         assert!(parse_date("+2024-01-01", Some("%Y-%m-%d")).is_err());
         assert!(parse_date("0001", Some("%Y")).is_err());
-        assert!(parse_split_date("9999", Some("1"), None).is_err());
+        assert!(parse_split_date("9999", None, Some("1"), None).is_err());
     }
 
     #[test]
     fn split_dates_and_month_names() {
-        assert_eq!(parse_split_date("2023", Some("March"), None), Ok((d(2023, 3, 1), DatePrecision::Month)));
         assert_eq!(
-            parse_split_date("2023", Some("11"), Some("30")),
+            parse_split_date("2023", None, Some("March"), None),
+            Ok((d(2023, 3, 1), DatePrecision::Month))
+        );
+        assert_eq!(
+            parse_split_date("2023", None, Some("11"), Some("30")),
             Ok((d(2023, 11, 30), DatePrecision::Day))
         );
-        assert_eq!(parse_split_date("2023", None, None), Ok((d(2023, 1, 1), DatePrecision::Year)));
-        assert!(parse_split_date("2023", Some("Foo"), None).is_err());
+        assert_eq!(parse_split_date("2023", None, None, None), Ok((d(2023, 1, 1), DatePrecision::Year)));
+        assert!(parse_split_date("2023", None, Some("Foo"), None).is_err());
         assert_eq!(parse_month("sep"), Ok(9));
+    }
+
+    #[test]
+    fn quarters_land_on_their_first_day_with_quarter_precision() {
+        for text in ["2024-Q2", "2024Q2", "2024 q2"] {
+            assert_eq!(parse_date(text, None), Ok((d(2024, 4, 1), DatePrecision::Quarter)), "{text}");
+        }
+        for bad in ["2024-Q5", "2024-Q0", "2024-Q", "Q2", "2024-Q+2", "9999-Q1"] {
+            assert!(parse_date(bad, None).is_err(), "{bad} landed");
+        }
+        assert_eq!(
+            parse_split_date("2023", Some("Q4"), None, None),
+            Ok((d(2023, 10, 1), DatePrecision::Quarter))
+        );
+        assert_eq!(
+            parse_split_date("2023", Some("3"), None, None),
+            Ok((d(2023, 7, 1), DatePrecision::Quarter))
+        );
+        assert_eq!(
+            parse_split_date("2023", Some("Q1"), Some("2"), None),
+            Ok((d(2023, 2, 1), DatePrecision::Month)),
+            "a month refines its quarter"
+        );
+        let outside = parse_split_date("2023", Some("Q1"), Some("5"), None).unwrap_err();
+        assert!(outside.contains("quarter \"Q1\""), "{outside}");
+        assert!(parse_split_date("2023", Some("Q5"), None, None).unwrap_err().contains("Q5"));
     }
 }
 
