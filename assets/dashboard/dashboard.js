@@ -275,12 +275,19 @@
     if (box) box.textContent = error ? String(error.message || error) : '';
   }
 
+  // What an answer left out and why (sales dated only by quarter or year, for example).
+  function panelNotes(id, notes) {
+    const box = $(id).querySelector('.panel-notes');
+    if (box) box.textContent = (notes || []).join(' ');
+  }
+
   // Runs one panel's loader; a failing panel says why and leaves the others alone.
   async function runPanel(id, load) {
     const panel = $(id);
     if (!panel || panel.hidden) return;
     panel.classList.add('loading');
     panelError(id, null);
+    panelNotes(id, null);
     const started = performance.now();
     try {
       await load();
@@ -397,10 +404,11 @@
     const trendFilter = { ...currentFilter({ withPeriod: false }), from, to };
     const { data } = await gql(
       `query Trend($filter: SalesFilter) { trend(filter: $filter, granularity: MONTH) {
-        direction slopePerMonth yearOverYear points { period value movingAverage yearOverYear partial } } }`,
+        direction slopePerMonth yearOverYear notes points { period value movingAverage yearOverYear partial } } }`,
       { filter: trendFilter },
     );
     const t = data.trend;
+    panelNotes('trend', t.notes);
     $('trend-summary').textContent = `${t.direction.toLowerCase()} · ${fmtInt.format(t.slopePerMonth)} units/month · last year ${fmtPct(t.yearOverYear)}`;
     chart('trend-chart', {
       type: 'line',
@@ -468,7 +476,8 @@
     const params = markets.map((_, i) => `$m${i}: SalesFilter`).join(', ');
     const variables = { all: base };
     markets.forEach((code, i) => { variables[`m${i}`] = { ...base, countries: [code] }; });
-    const body = await gql(`query Seasonality($all: SalesFilter${params ? `, ${params}` : ''}) { all: seasonality(filter: $all) { ${fields} } ${aliases} }`, variables);
+    const body = await gql(`query Seasonality($all: SalesFilter${params ? `, ${params}` : ''}) { all: seasonality(filter: $all) { ${fields} notes } ${aliases} }`, variables);
+    panelNotes('seasonality', body.data.all?.notes);
     const rows = [['Selection', body.data.all], ...markets.map((code, i) => [code, body.data[`m${i}`]])];
     const table = document.createElement('table');
     const head = table.createTHead().insertRow();
@@ -503,12 +512,13 @@
     const horizon = 6;
     const { data } = await gql(
       `query Forecast($filter: SalesFilter, $horizon: Int) { forecast(filter: $filter, horizonMonths: $horizon, limit: 5) {
-        method backtest { holdoutMonths mase smape baselineSmape }
+        method notes backtest { holdoutMonths mase smape baselineSmape }
         predictions { rank model { name } country { code } units lower upper months { month units lower upper } } } }`,
       // History up to the period's end, whatever its start: the forecast needs years of it.
       { filter: { ...currentFilter({ withPeriod: false }), ...(filter.to ? { to: filter.to } : {}) }, horizon },
     );
     const f = data.forecast;
+    panelNotes('forecast', f.notes);
     const b = f.backtest;
     $('forecast-summary').textContent = `next ${horizon} months, 80% interval`;
     $('forecast-backtest').textContent = `${f.method}. Backtest over the last ${b.holdoutMonths} months: MASE ${fmtNum(b.mase)}, sMAPE ${fmtNum(b.smape, 1)}% against ${fmtNum(b.baselineSmape, 1)}% for seasonal naive.`;

@@ -10,6 +10,7 @@ mod m20260101_000001_schema;
 mod m20260101_000002_catalogue;
 mod m20261201_000003_partition_sales;
 mod m20261201_000004_keyset_indexes;
+mod m20261203_000005_coarse_dated_rollup;
 pub mod partitions;
 
 /// The sale table's secondary indexes (name, columns) as the first migrations made them:
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000002_catalogue::Migration),
             Box::new(m20261201_000003_partition_sales::Migration),
             Box::new(m20261201_000004_keyset_indexes::Migration),
+            Box::new(m20261203_000005_coarse_dated_rollup::Migration),
         ]
     }
 }

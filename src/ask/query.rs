@@ -23,6 +23,8 @@ pub struct StructuredQuery {
     cells: Vec<Vec<&'static str>>,
     /// Rows kept (INVENTORY ranks its plan only when a limit was asked for).
     keep: Option<usize>,
+    /// Where the answer's own notes are in the data, for answers that have them.
+    notes_at: Option<Vec<&'static str>>,
 }
 
 /// Why an interpretation cannot be run as asked.
@@ -119,6 +121,7 @@ impl StructuredQuery {
                 rows_at: vec!["result"],
                 cells: [vec![vec!["rank"], vec!["model", "name"]], measure_cells, vec![vec!["share"]]].concat(),
                 keep: None,
+                notes_at: None,
             },
             Intent::TopCountries => Self {
                 document: format!(
@@ -129,6 +132,7 @@ impl StructuredQuery {
                 rows_at: vec!["result"],
                 cells: [vec![vec!["#"], vec!["country", "code"], vec!["country", "name"]], measure_cells].concat(),
                 keep: None,
+                notes_at: None,
             },
             Intent::Total => Self {
                 document: format!(
@@ -139,9 +143,10 @@ impl StructuredQuery {
                 rows_at: vec!["result"],
                 cells: measure_cells,
                 keep: None,
+                notes_at: None,
             },
             Intent::Trend => Self {
-                document: "query Ask($filter: SalesFilter, $granularity: Granularity, $metric: Metric) { result: trend(filter: $filter, granularity: $granularity, metric: $metric) { points { period value } } }".to_string(),
+                document: "query Ask($filter: SalesFilter, $granularity: Granularity, $metric: Metric) { result: trend(filter: $filter, granularity: $granularity, metric: $metric) { points { period value } notes } }".to_string(),
                 variables: json!({
                     "filter": period_filter,
                     "granularity": granularity_name(i.granularity.unwrap_or(Granularity::Month)),
@@ -151,6 +156,7 @@ impl StructuredQuery {
                 rows_at: vec!["result", "points"],
                 cells: vec![vec!["period"], vec!["value"]],
                 keep: None,
+                notes_at: Some(vec!["result", "notes"]),
             },
             Intent::Compare => {
                 let (dimension, key_columns, key_cells): (&str, Vec<String>, Vec<Vec<&'static str>>) =
@@ -175,27 +181,30 @@ impl StructuredQuery {
                     rows_at: vec!["result"],
                     cells: [key_cells, measure_cells].concat(),
                     keep: None,
+                    notes_at: None,
                 }
             }
             Intent::Seasonality => Self {
-                document: "query Ask($filter: SalesFilter, $metric: Metric) { result: seasonality(filter: $filter, metric: $metric) { monthlyIndex } }".to_string(),
+                document: "query Ask($filter: SalesFilter, $metric: Metric) { result: seasonality(filter: $filter, metric: $metric) { monthlyIndex notes } }".to_string(),
                 variables: json!({ "filter": period_filter, "metric": metric_name(i.metric) }),
                 columns: vec!["month".into(), "index".into()],
                 rows_at: vec!["result", "monthlyIndex"],
                 cells: vec![vec!["#"], vec![]],
                 keep: None,
+                notes_at: Some(vec!["result", "notes"]),
             },
             Intent::Forecast => {
                 let (from, to) = i.from.zip(i.to).ok_or_else(|| NotRunnable("a forecast needs a period".into()))?;
                 // Forecast as of the day before the period, for its whole months.
                 let as_of = from.pred_opt().ok_or_else(|| NotRunnable("the period starts too early".into()))?;
                 Self {
-                    document: "query Ask($filter: SalesFilter, $horizon: Int, $limit: Int) { result: forecast(filter: $filter, horizonMonths: $horizon, limit: $limit) { predictions { rank model { name } units lower upper } } }".to_string(),
+                    document: "query Ask($filter: SalesFilter, $horizon: Int, $limit: Int) { result: forecast(filter: $filter, horizonMonths: $horizon, limit: $limit) { predictions { rank model { name } units lower upper } notes } }".to_string(),
                     variables: json!({ "filter": filter(i, None, Some(as_of)), "horizon": month_span(from, to), "limit": i.limit }),
                     columns: ["rank", "model", "units", "lower", "upper"].map(String::from).to_vec(),
                     rows_at: vec!["result", "predictions"],
                     cells: vec![vec!["rank"], vec!["model", "name"], vec!["units"], vec!["lower"], vec!["upper"]],
                     keep: None,
+                    notes_at: Some(vec!["result", "notes"]),
                 }
             }
             Intent::Marketing => Self {
@@ -205,6 +214,7 @@ impl StructuredQuery {
                 rows_at: vec!["result"],
                 cells: vec![vec!["rank"], vec!["model", "name"], vec!["score"], vec!["reasons"]],
                 keep: None,
+                notes_at: None,
             },
             Intent::Inventory => {
                 let [country] = i.countries.as_slice() else {
@@ -228,10 +238,21 @@ impl StructuredQuery {
                         vec!["reorderUnits"],
                     ],
                     keep: i.limit.map(|l| l as usize),
+                    notes_at: None,
                 }
             }
         };
         Ok(Some(query))
+    }
+
+    /// The notes the answer's data carries (what it left out and why).
+    pub fn notes(&self, data: &Value) -> Vec<String> {
+        let Some(path) = &self.notes_at else { return Vec::new() };
+        let mut notes = data;
+        for key in path {
+            notes = &notes[*key];
+        }
+        notes.as_array().into_iter().flatten().filter_map(|note| note.as_str().map(str::to_string)).collect()
     }
 
     /// The answer's rows from the query's data: every cell as text (numbers as JSON writes

@@ -22,7 +22,7 @@ use self::daily::DailyGroups;
 use self::held_months::MonthTotals;
 pub use self::levels::{Kept, Level};
 use self::recent_rows::{HeldRows, RecentRows};
-use crate::domain::{FuelType, ParseEnumError, ResolvedFilter, Transmission};
+use crate::domain::{DatePrecision, FuelType, ParseEnumError, ResolvedFilter, Transmission};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CubeError {
@@ -176,6 +176,36 @@ impl Dictionary {
     }
 }
 
+async fn load_coarse_dated<C: ConnectionTrait>(db: &C) -> Result<Vec<CoarseDatedGroup>, CubeError> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT month, model_id, country_code, fuel_type, transmission, date_precision, units, \
+             revenue, priced_units, row_count FROM coarse_dated_rollup ORDER BY month",
+        ))
+        .await?;
+    let invalid = |e: ParseEnumError| CubeError::Invalid(e.to_string());
+    rows.iter()
+        .map(|row| {
+            let month: chrono::NaiveDate = row.try_get_by_index(0)?;
+            Ok(CoarseDatedGroup {
+                month: month_index(month),
+                model_id: row.try_get_by_index(1)?,
+                country: row.try_get_by_index(2)?,
+                fuel_type: row.try_get_by_index::<String>(3)?.parse().map_err(invalid)?,
+                transmission: row.try_get_by_index::<String>(4)?.parse().map_err(invalid)?,
+                precision: row.try_get_by_index::<String>(5)?.parse().map_err(invalid)?,
+                sums: Sums {
+                    units: row.try_get_by_index(6)?,
+                    revenue: row.try_get_by_index(7)?,
+                    priced_units: row.try_get_by_index(8)?,
+                    rows: row.try_get_by_index(9)?,
+                },
+            })
+        })
+        .collect()
+}
+
 /// The cube's columns as slices, row by row in month order, for the aggregation kernels.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
@@ -281,6 +311,9 @@ pub struct Cube {
     days: Arc<DailyGroups>,
     /// The newest months' sale rows for pages, shared by every cube version.
     recent: Arc<RecentRows>,
+    /// The groups of rows dated only by quarter or year (counted in the rollup too, in their
+    /// period's first month).
+    coarse_dated: Arc<[CoarseDatedGroup]>,
 }
 
 /// What a group of sale rows adds up to.
@@ -291,6 +324,19 @@ pub struct Sums {
     pub revenue: f64,
     pub priced_units: i64,
     pub rows: i64,
+}
+
+impl std::ops::Neg for Sums {
+    type Output = Sums;
+
+    fn neg(self) -> Sums {
+        Sums {
+            units: -self.units,
+            revenue: -self.revenue,
+            priced_units: -self.priced_units,
+            rows: -self.rows,
+        }
+    }
 }
 
 impl std::ops::AddAssign for Sums {
@@ -322,6 +368,20 @@ pub struct RollupGroup {
     pub sums: Sums,
     /// Rows whose source gave only a month or a year.
     pub coarse_rows: i64,
+}
+
+/// Sale rows whose source gave only their quarter or year, summed by group: the rollup counts
+/// them in their period's first month, so an answer finer than their period leaves them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoarseDatedGroup {
+    /// The first month of their period (month index).
+    pub month: i32,
+    pub model_id: i32,
+    pub country: String,
+    pub fuel_type: FuelType,
+    pub transmission: Transmission,
+    pub precision: DatePrecision,
+    pub sums: Sums,
 }
 
 impl Cube {
@@ -382,7 +442,8 @@ impl Cube {
                 coarse_rows: row.try_get_by_index(9)?,
             });
         }
-        Self::from_groups(version, dictionary, groups)
+        let coarse_dated = load_coarse_dated(db).await?;
+        Ok(Self::from_groups(version, dictionary, groups)?.with_coarse_dated(coarse_dated))
     }
 
     /// A cube of `groups`, which must come sorted by month; a market the dictionary lacks is
@@ -430,7 +491,19 @@ impl Cube {
             month_totals,
             days: DailyGroups::new(),
             recent: RecentRows::new(),
+            coarse_dated: Arc::new([]),
         })
+    }
+
+    /// This cube with the groups of rows dated only by quarter or year.
+    pub fn with_coarse_dated(mut self, groups: Vec<CoarseDatedGroup>) -> Self {
+        self.coarse_dated = groups.into();
+        self
+    }
+
+    /// The groups of rows dated only by quarter or year, by month.
+    pub fn coarse_dated(&self) -> &[CoarseDatedGroup] {
+        &self.coarse_dated
     }
 
     /// This cube with the day groups `days` (carried over from the cube before it).

@@ -48,6 +48,8 @@ pub struct Trend {
     pub slope_per_month: f64,
     /// The last complete year against the year before (0.1 = +10%).
     pub year_over_year: Option<f64>,
+    /// What the series leaves out and why (sales dated more coarsely than its periods).
+    pub notes: Vec<String>,
 }
 
 /// Monthly seasonal pattern of a series.
@@ -63,6 +65,8 @@ pub struct Seasonality {
     pub strength: f64,
     /// Months of data the decomposition used.
     pub months: i32,
+    /// What the decomposition leaves out and why (sales dated only by quarter or year).
+    pub notes: Vec<String>,
 }
 
 async fn series(
@@ -84,6 +88,10 @@ async fn series(
         snapshot.last_sale_day,
     )
     .await?)
+}
+
+fn left_out_notes(series: &PeriodSeries, answer: &str) -> Vec<String> {
+    if series.left_out.is_empty() { Vec::new() } else { vec![series.left_out.note(answer)] }
 }
 
 #[derive(Default)]
@@ -111,6 +119,15 @@ impl AnalyticsQuery {
         let granularity: summary::Granularity = granularity.unwrap_or(Granularity::Month).into();
         let series =
             series(ctx, filter.as_ref(), granularity, metric.unwrap_or(Metric::Units).into()).await?;
+        if let Some(reason) = series.too_coarse() {
+            return Err(ApiError::BadUserInput(format!(
+                "a trend by {} cannot place these sales: {reason}; ask with granularity {}",
+                granularity.noun(),
+                series.left_out.holding_granularity().noun().to_uppercase()
+            ))
+            .into());
+        }
+        let notes = left_out_notes(&series, "this trend");
         let periods_per_year = (12 / granularity.months()) as usize;
         let analysis = trend::analyze(&series.values, &series.partial, periods_per_year);
         Ok(Trend {
@@ -129,6 +146,7 @@ impl AnalyticsQuery {
             direction: analysis.direction.into(),
             slope_per_month: analysis.slope_per_period / f64::from(granularity.months()),
             year_over_year: analysis.year_over_year,
+            notes,
         })
     }
 
@@ -147,8 +165,18 @@ impl AnalyticsQuery {
         let series =
             series(ctx, filter.as_ref(), summary::Granularity::Month, metric.unwrap_or(Metric::Units).into())
                 .await?;
-        // Only whole months are comparable: drop a partial first or last month.
-        let first = usize::from(series.partial.first() == Some(&true));
+        if let Some(reason) = series.too_coarse() {
+            return Err(ApiError::BadUserInput(format!(
+                "seasonality needs sales dated by month or day; {reason}"
+            ))
+            .into());
+        }
+        let notes = left_out_notes(&series, "seasonality");
+        // The series spans all the data: months before this selection's first sale are not
+        // months without sales, so the decomposition starts at that sale. Only whole months
+        // are comparable: a partial first or last month is dropped.
+        let first_sale = series.values.iter().position(|v| *v > 0.0).unwrap_or(0);
+        let first = first_sale + usize::from(series.partial.get(first_sale) == Some(&true));
         let last = series.values.len()
             - usize::from(series.values.len() > first && series.partial.last() == Some(&true));
         let values = &series.values[first..last.max(first)];
@@ -163,6 +191,7 @@ impl AnalyticsQuery {
             trough_months: result.trough_months,
             strength: result.strength,
             months: result.months as i32,
+            notes,
         })
     }
 }

@@ -219,13 +219,17 @@ impl AskQuery {
                 ctx.add_error(ctx.set_error_path(forbidden.into_server_error(ctx.item.pos)));
                 return Ok(answer_of(question, &answer, false));
             }
-            return Err(match code {
-                "BAD_USER_INPUT" => ApiError::BadUserInput(error.message.clone()),
-                _ => ApiError::internal(format!("ask ran {:?}: {}", query.document, error.message)),
+            if code == "BAD_USER_INPUT" {
+                // The question was read; the data cannot answer it (too short, dated too
+                // coarsely …): the reading stays, and the notes say why there are no rows.
+                notes.push(error.message.clone());
+                let answer = Answer { parsed, notes, columns: query.columns.clone(), rows: Vec::new() };
+                return Ok(answer_of(question, &answer, false));
             }
-            .into());
+            return Err(ApiError::internal(format!("ask ran {:?}: {}", query.document, error.message)).into());
         }
         let data = response.data.into_json().map_err(ApiError::internal)?;
+        notes.extend(query.notes(&data));
         let answer =
             Arc::new(Answer { parsed, notes, columns: query.columns.clone(), rows: query.rows(&data) });
         app.ask_cache.keep_answer(answer_key, answer.clone()).await;

@@ -161,6 +161,8 @@ pub struct Forecast {
     pub backtest: Backtest,
     /// Models ranked by predicted units, most first.
     pub predictions: Vec<ModelForecast>,
+    /// What the forecast leaves out and why (sales dated only by quarter or year).
+    pub notes: Vec<String>,
 }
 
 /// How a market's stock of a model compares with what the forecast needs.
@@ -437,6 +439,7 @@ impl PlanningQuery {
                     snapshot: snapshot.clone(),
                 })
                 .collect(),
+            notes: result.notes,
         })
     }
 

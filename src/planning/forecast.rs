@@ -12,6 +12,7 @@ use crate::cube::{month_date, month_index};
 use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
+use crate::summary::coarse_dates::{self, LeftOut};
 use crate::summary::{self, Dimension, SummaryRequest};
 
 pub const METHOD: &str = "Each model by the method its own backtest chose: seasonal naive, Croston SBA (intermittent demand only), AutoETS on units, or MSTL (period 12) with an AutoETS trend on log(1+units) (augurs), judged by sMAPE 3 months ahead over the 6 months before the backtest's 12, a more elaborate method winning only by 5%; too short to choose on: MSTL from 25 months of history, seasonal naive from 12; fitted on at most the last ten years. 80% intervals of each model's total and of each month calibrated on the backtest errors of the market's models nearest it in size (split-conformal quantiles of log errors; the method's own beyond the backtest's horizon)";
@@ -33,6 +34,8 @@ pub struct ForecastResult {
     pub backtest: Backtest,
     /// The first forecast month.
     pub first_month: Option<NaiveDate>,
+    /// What the forecast leaves out and why (sales dated only by quarter or year).
+    pub notes: Vec<String>,
 }
 
 fn last_day_of_month(day: NaiveDate) -> NaiveDate {
@@ -64,7 +67,12 @@ pub async fn forecast_models(
     limit: Option<usize>,
     backtests: Backtests,
 ) -> Result<ForecastResult, PlanningError> {
-    let empty = ForecastResult { predictions: Vec::new(), backtest: Backtest::default(), first_month: None };
+    let empty = ForecastResult {
+        predictions: Vec::new(),
+        backtest: Backtest::default(),
+        first_month: None,
+        notes: Vec::new(),
+    };
     let Some(as_of) = filter.to.or(snapshot.last_sale_day) else { return Ok(empty) };
     let as_of_month = month_index(as_of);
     // Train on whole months only: a month that has just begun would read as a collapse.
@@ -84,8 +92,16 @@ pub async fn forecast_models(
             series.entry(model).or_default().insert(month, row.units as f64);
         }
     }
+    let left_out = LeftOut::of(coarse_dates::left_out(&snapshot.cube, &training, Some(1)));
+    if series.is_empty() && !left_out.is_empty() {
+        return Err(PlanningError::Invalid(format!(
+            "a forecast needs sales dated by month or day; the selected sales are dated {}",
+            left_out.dated()
+        )));
+    }
+    let notes = if left_out.is_empty() { Vec::new() } else { vec![left_out.note("this forecast")] };
     if series.is_empty() || first > last_complete {
-        return Ok(empty);
+        return Ok(ForecastResult { notes, ..empty });
     }
     let gap = (as_of_month - last_complete) as usize;
     let steps = gap + horizon;
@@ -173,5 +189,5 @@ pub async fn forecast_models(
     })
     .await
     .map_err(|e| PlanningError::Worker(e.to_string()))?;
-    Ok(ForecastResult { predictions, backtest, first_month })
+    Ok(ForecastResult { predictions, backtest, first_month, notes })
 }

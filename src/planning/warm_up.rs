@@ -30,11 +30,19 @@ pub async fn warm_forecasts(store: &Store, snapshot: &Snapshot, superseded: impl
                 .await
             {
                 Ok(result) => warmed += result.predictions.len(),
+                // A market whose sales cannot be forecast (dated only by year, say) is no fault.
+                Err(error @ super::PlanningError::Invalid(_)) => {
+                    tracing::debug!(%error, "no forecast to compute ahead")
+                }
                 Err(error) => tracing::warn!(%error, "computing backtests ahead"),
             }
         }
-        if let Err(error) = super::marketing::priorities(store, snapshot, filter, true).await {
-            tracing::warn!(%error, "computing marketing forecasts ahead");
+        match super::marketing::priorities(store, snapshot, filter, true).await {
+            Ok(_) => {}
+            Err(error @ super::PlanningError::Invalid(_)) => {
+                tracing::debug!(%error, "no marketing forecast to compute ahead")
+            }
+            Err(error) => tracing::warn!(%error, "computing marketing forecasts ahead"),
         }
     }
     warmed

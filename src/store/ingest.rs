@@ -73,6 +73,19 @@ const SALE_COLUMNS: &[&str] = &[
     "date_precision",
 ];
 
+const COARSE_DATED_COLUMNS: &[&str] = &[
+    "month",
+    "model_id",
+    "country_code",
+    "fuel_type",
+    "transmission",
+    "date_precision",
+    "units",
+    "revenue",
+    "priced_units",
+    "row_count",
+];
+
 const ROLLUP_COLUMNS: &[&str] = &[
     "month",
     "model_id",
@@ -147,6 +160,8 @@ pub fn month_start(date: NaiveDate) -> NaiveDate {
 pub struct IngestWriter {
     backend: DbBackend,
     rollup: FxHashMap<RollupKey, RollupDelta>,
+    /// The rows dated only by quarter or year, by group and precision.
+    coarse_dated: FxHashMap<(RollupKey, DatePrecision), RollupDelta>,
     summary: IngestSummary,
     /// PostgreSQL only: where batches are COPYed before the transaction takes them.
     staging: Option<super::staging::Staging>,
@@ -172,6 +187,7 @@ impl IngestWriter {
         Self {
             backend,
             rollup: FxHashMap::default(),
+            coarse_dated: FxHashMap::default(),
             summary: IngestSummary::default(),
             staging,
             indexes_deferred: false,
@@ -289,6 +305,15 @@ impl IngestWriter {
         if sale.date_precision != DatePrecision::Day {
             delta.coarse_rows += 1;
         }
+        if sale.date_precision.months() > 1 {
+            let coarse = self.coarse_dated.entry((key, sale.date_precision)).or_default();
+            coarse.units += i64::from(sale.units);
+            coarse.row_count += 1;
+            if let Some(revenue) = sale.revenue() {
+                coarse.revenue += revenue;
+                coarse.priced_units += i64::from(sale.units);
+            }
+        }
         self.summary.rows += 1;
         self.summary.units += sale.units as u64;
     }
@@ -335,8 +360,40 @@ impl IngestWriter {
             }
             txn.execute_raw(Statement::from_sql_and_values(self.backend, sql, values)).await?;
         }
+        self.write_coarse_dated(txn).await?;
         super::data_version::bump(txn).await?;
         Ok(IngestSummary { rollup_groups: groups.len() as u64, ..self.summary })
+    }
+}
+
+impl IngestWriter {
+    /// Adds the sums of the rows dated only by quarter or year to their own rollup.
+    async fn write_coarse_dated<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), DbErr> {
+        let mut groups: Vec<((RollupKey, DatePrecision), RollupDelta)> =
+            std::mem::take(&mut self.coarse_dated).into_iter().collect();
+        groups.sort_by_key(|(key, _)| *key);
+        for chunk in groups.chunks(BATCH_ROWS) {
+            let mut sql =
+                multi_row_insert(self.backend, "coarse_dated_rollup", COARSE_DATED_COLUMNS, chunk.len());
+            sql.push_str(
+                " ON CONFLICT (month, model_id, country_code, fuel_type, transmission, date_precision)                  DO UPDATE SET                  units = coarse_dated_rollup.units + excluded.units,                  revenue = coarse_dated_rollup.revenue + excluded.revenue,                  priced_units = coarse_dated_rollup.priced_units + excluded.priced_units,                  row_count = coarse_dated_rollup.row_count + excluded.row_count",
+            );
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * COARSE_DATED_COLUMNS.len());
+            for ((key, precision), delta) in chunk {
+                values.push(key.month.into());
+                values.push(key.model_id.into());
+                values.push(key.country_code.as_str().into());
+                values.push(key.fuel_type.as_str().into());
+                values.push(key.transmission.as_str().into());
+                values.push(precision.as_str().into());
+                values.push(delta.units.into());
+                values.push(delta.revenue.into());
+                values.push(delta.priced_units.into());
+                values.push(delta.row_count.into());
+            }
+            txn.execute_raw(Statement::from_sql_and_values(self.backend, sql, values)).await?;
+        }
+        Ok(())
     }
 }
 

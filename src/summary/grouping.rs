@@ -434,9 +434,11 @@ impl<'a> Grouper<'a> {
             let total = self.groups.get(&GroupKey::default()).copied().unwrap_or_default();
             return vec![row_of(AggregateRow::default(), total)];
         }
+        // A group can be left without rows when coarsely dated sales are taken out again.
         let mut rows: Vec<AggregateRow> = self
             .groups
             .iter()
+            .filter(|(_, sums)| sums.rows > 0)
             .map(|(key, sums)| {
                 let named = AggregateRow {
                     period: by.period.then(|| month_date(key.period)).flatten(),

@@ -2,6 +2,7 @@
 //! memory), the partial months at a range's edges from the day groups in memory (or the sale
 //! rows, until those are loaded), so that any day range is exact and needs no database query.
 
+pub mod coarse_dates;
 mod grouping;
 
 use std::sync::Arc;
@@ -241,6 +242,18 @@ pub async fn summarize(
                     }
                 }
             }
+            let period_months = dims.contains(&Dimension::Period).then(|| request.granularity.months());
+            for group in coarse_dates::left_out(&cube, &filter, period_months) {
+                let country = grouper.country(&group.country);
+                grouper.add(
+                    group.month,
+                    group.model_id,
+                    country,
+                    u32::from(group.fuel_type.code()),
+                    u32::from(group.transmission.code()),
+                    -group.sums,
+                );
+            }
             Ok(grouper.finish(&dims, &request))
         }
     };
@@ -259,9 +272,31 @@ pub struct PeriodSeries {
     pub values: Vec<f64>,
     /// Periods the data or the filter covers only in part.
     pub partial: Vec<bool>,
+    /// Sale rows the series counts.
+    pub rows: i64,
+    /// Sales dated too coarsely for the series' periods.
+    pub left_out: coarse_dates::LeftOut,
+}
+
+impl PeriodSeries {
+    /// Why the series cannot be had at all: every sale it covers is dated more coarsely than
+    /// its periods ("the selected sales are dated only by year (date precision YEAR)").
+    pub fn too_coarse(&self) -> Option<String> {
+        (self.rows == 0 && !self.left_out.is_empty())
+            .then(|| format!("the selected sales are dated {}", self.left_out.dated()))
+    }
 }
 
 impl Granularity {
+    /// "month", "quarter" or "year".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Granularity::Month => "month",
+            Granularity::Quarter => "quarter",
+            Granularity::Year => "year",
+        }
+    }
+
     pub fn months(self) -> u32 {
         match self {
             Granularity::Month => 1,
@@ -308,7 +343,11 @@ pub async fn period_series(
     };
     let start = Some(filter.from.map_or(data_start, |f| granularity.start_of(f).max(data_start)));
     let end = covered_until.map(|e| granularity.start_of(e)).or_else(|| by_period.keys().last().copied());
-    let mut series = PeriodSeries::default();
+    let mut series = PeriodSeries {
+        rows: rows.iter().map(|r| r.rows).sum(),
+        left_out: coarse_dates::LeftOut::of(coarse_dates::left_out(cube, filter, Some(granularity.months()))),
+        ..PeriodSeries::default()
+    };
     let (Some(mut period), Some(end)) = (start, end) else { return Ok(series) };
     while period <= end {
         let Some(next) = period.checked_add_months(Months::new(granularity.months())) else { break };

@@ -10,6 +10,7 @@ mod auth;
 mod cache;
 mod clients;
 mod dashboard;
+mod date_precision;
 mod deploy;
 mod fuzz;
 mod hardening;

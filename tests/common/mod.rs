@@ -168,6 +168,34 @@ impl TestDb {
                 "rollup group differs from the sales' GROUP BY"
             );
         }
+        // Rows dated only by quarter or year have their own rollup too, by precision.
+        let day = match self.backend() {
+            DbBackend::Postgres => "to_char(sold_on, 'YYYY-MM-DD')",
+            _ => "sold_on",
+        };
+        let coarse_from_sales = self
+            .rows(&format!(
+                "SELECT {day}, model_id, country_code, fuel_type, transmission, date_precision, SUM(units), \
+                 SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END), COUNT(*) \
+                 FROM sale WHERE date_precision IN ('QUARTER', 'YEAR') \
+                 GROUP BY {day}, model_id, country_code, fuel_type, transmission, date_precision \
+                 ORDER BY 1, 2, 3, 4, 5, 6"
+            ))
+            .await;
+        let coarse_month = match self.backend() {
+            DbBackend::Postgres => "to_char(month, 'YYYY-MM-DD')",
+            _ => "month",
+        };
+        let coarse_rollup = self
+            .rows(&format!(
+                "SELECT {coarse_month}, model_id, country_code, fuel_type, transmission, date_precision, units, \
+                 priced_units, row_count FROM coarse_dated_rollup ORDER BY 1, 2, 3, 4, 5, 6"
+            ))
+            .await;
+        assert_eq!(
+            coarse_from_sales, coarse_rollup,
+            "the coarse-dated rollup differs from the sales' GROUP BY"
+        );
     }
 }
 

@@ -49,9 +49,10 @@ pub async fn run(
     if txn.get_database_backend() == DbBackend::Postgres {
         // A full replace: TRUNCATE instead of deleting row by row, inside the transaction, so
         // readers see the old data until the commit.
-        txn.execute_unprepared("TRUNCATE monthly_rollup, inventory, sale, seed_run").await?;
+        txn.execute_unprepared("TRUNCATE monthly_rollup, coarse_dated_rollup, inventory, sale, seed_run")
+            .await?;
     } else {
-        for table in ["monthly_rollup", "inventory", "sale", "seed_run"] {
+        for table in ["monthly_rollup", "coarse_dated_rollup", "inventory", "sale", "seed_run"] {
             txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
         }
     }
