@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -21,7 +21,6 @@ use super::Sums;
 use super::held_months::{HeldMonth, HeldMonths};
 pub use super::held_months::{MonthTotals, SyncReport};
 use crate::domain::{FuelType, Transmission};
-use crate::store::sql::SqlBuilder;
 
 /// One month's day groups, sorted by day, as compact columns.
 #[derive(Debug, Default)]
@@ -230,34 +229,21 @@ pub async fn load_month<C: ConnectionTrait>(db: &C, month: i32) -> Result<MonthD
     let unusable = |reason: String| DailyError::Unusable { month: super::month_label(month), reason };
     let first = super::month_date(month).ok_or_else(|| unusable("no such month".into()))?;
     let next = super::month_date(month + 1).ok_or_else(|| unusable("no such month".into()))?;
-    let mut sql = SqlBuilder::new(
-        db.get_database_backend(),
-        &format!(
-            "SELECT sold_on, model_id, country_code, fuel_type, transmission, {} FROM sale WHERE sold_on >= ",
-            crate::store::sales::GROUP_SUMS
-        ),
-    );
-    sql.param(first).push(" AND sold_on < ").param(next);
-    sql.push(" GROUP BY sold_on, model_id, country_code, fuel_type, transmission ORDER BY sold_on");
-    let rows = db.query_all_raw(sql.build()).await?;
+    let rows = crate::store::sales::day_groups(db, first, next).await?;
     let mut groups = Vec::with_capacity(rows.len());
-    for row in rows {
-        let day: NaiveDate = row.try_get_by_index(0)?;
-        let fuel: String = row.try_get_by_index(3)?;
-        let transmission: String = row.try_get_by_index(4)?;
+    for (day, row) in rows {
+        let parse_error = |e: crate::domain::ParseEnumError| unusable(e.to_string());
         groups.push(DayGroup {
             day: day.day(),
-            model_id: row.try_get_by_index(1)?,
-            country_code: row.try_get_by_index(2)?,
-            fuel_type: fuel.parse().map_err(|e: crate::domain::ParseEnumError| unusable(e.to_string()))?,
-            transmission: transmission
-                .parse()
-                .map_err(|e: crate::domain::ParseEnumError| unusable(e.to_string()))?,
+            model_id: row.model_id,
+            country_code: row.country_code,
+            fuel_type: row.fuel_type.parse().map_err(parse_error)?,
+            transmission: row.transmission.parse().map_err(parse_error)?,
             sums: Sums {
-                units: row.try_get_by_index(5)?,
-                revenue: row.try_get_by_index(6)?,
-                priced_units: row.try_get_by_index(7)?,
-                rows: row.try_get_by_index(8)?,
+                units: row.units,
+                revenue: row.revenue,
+                priced_units: row.priced_units,
+                rows: row.row_count,
             },
         });
     }

@@ -243,11 +243,16 @@ pub(crate) fn bits<T: Copy>(values: &Option<std::collections::BTreeSet<T>>, code
 }
 
 impl<'a> CodedFilter<'a> {
+    /// The filter over the dictionary's market positions.
     pub fn new(dictionary: &Dictionary, filter: &'a ResolvedFilter) -> Self {
-        let countries = filter
-            .countries
-            .as_ref()
-            .map(|codes| dictionary.countries.iter().map(|code| codes.contains(code)).collect());
+        Self::over_markets(&dictionary.countries, filter)
+    }
+
+    /// The filter over positions in `markets`, a list of market codes (a dictionary's, or a
+    /// month's own in the day groups and recent rows).
+    pub fn over_markets(markets: &[String], filter: &'a ResolvedFilter) -> Self {
+        let countries =
+            filter.countries.as_ref().map(|codes| markets.iter().map(|code| codes.contains(code)).collect());
         Self {
             filter,
             countries,
@@ -260,13 +265,54 @@ impl<'a> CodedFilter<'a> {
     /// one after it that [`Self::admit_market`] decided.
     #[inline]
     pub fn keeps(&self, model_id: i32, country: u32, fuel_type: u32, transmission: u32) -> bool {
-        self.fuel_types & (1 << fuel_type) != 0
-            && self.transmissions & (1 << transmission) != 0
+        self.keeps_others(model_id, fuel_type, transmission)
             && self
                 .countries
                 .as_ref()
                 .is_none_or(|wanted| wanted.get(country as usize).copied().unwrap_or(false))
+    }
+
+    /// Whether the group's model, fuel and gearbox pass.
+    #[inline]
+    fn keeps_others(&self, model_id: i32, fuel_type: u32, transmission: u32) -> bool {
+        self.fuel_types & (1 << fuel_type) != 0
+            && self.transmissions & (1 << transmission) != 0
             && self.filter.model_ids.as_ref().is_none_or(|ids| ids.contains(&model_id))
+    }
+
+    /// [`Self::keeps`] for a group whose fuel and gearbox are not coded yet.
+    #[inline]
+    pub fn keeps_values(
+        &self,
+        model_id: i32,
+        country: u32,
+        fuel_type: FuelType,
+        transmission: Transmission,
+    ) -> bool {
+        self.keeps(model_id, country, u32::from(fuel_type.code()), u32::from(transmission.code()))
+    }
+
+    /// [`Self::keeps_values`] for a group whose market is named by its code, when the filter
+    /// was compiled over `dictionary` (which may lack the market).
+    pub fn keeps_named(
+        &self,
+        dictionary: &Dictionary,
+        model_id: i32,
+        code: &str,
+        fuel_type: FuelType,
+        transmission: Transmission,
+    ) -> bool {
+        match dictionary.country(code) {
+            Some(country) => self.keeps_values(model_id, country, fuel_type, transmission),
+            None => {
+                self.keeps_market(code)
+                    && self.keeps_others(
+                        model_id,
+                        u32::from(fuel_type.code()),
+                        u32::from(transmission.code()),
+                    )
+            }
+        }
     }
 
     /// Whether a market the dictionary lacks passes.

@@ -16,7 +16,6 @@
 //! Memory: about 45 bytes per row, newest months first, up to a budget
 //! (`SALESGRAPH_RECENT_ROWS_MIB`).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -25,10 +24,10 @@ use entity::sale;
 use rustc_hash::FxHashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::Sums;
 use super::daily::DayGroup;
 use super::held_months::MonthTotals;
 use super::held_months::{HeldMonth, HeldMonths, SyncReport};
+use super::{CodedFilter, Sums};
 use crate::domain::{DatePrecision, FuelType, ResolvedFilter, Transmission};
 use crate::store::sales::{self, Direction, IdSpan, Page, SaleCursor};
 
@@ -160,7 +159,7 @@ impl MonthRows {
     }
 
     /// The month's day groups (model × market × fuel × gearbox × day), summed as the database's
-    /// GROUP BY sums them ([`sales::GROUP_SUMS`]: revenue and priced units over the rows with a
+    /// GROUP BY sums them ([`crate::store::sql::select_group_sums`]: revenue and priced units over the rows with a
     /// revenue), so that the day groups of a month held here need not read its rows again.
     pub fn day_groups(&self) -> Vec<DayGroup> {
         let mut groups: FxHashMap<(u8, i32, u16, FuelType, Transmission), Sums> = FxHashMap::default();
@@ -230,13 +229,7 @@ impl MonthRows {
             _ => outside,
         };
         RowChecks {
-            countries: filter
-                .countries
-                .as_ref()
-                .map(|codes| self.countries.iter().map(|code| codes.contains(code)).collect()),
-            model_ids: filter.model_ids.as_ref(),
-            fuel_types: super::bits(&filter.fuel_types, FuelType::code),
-            transmissions: super::bits(&filter.transmissions, Transmission::code),
+            filter: CodedFilter::over_markets(&self.countries, filter),
             first_day: day_in_month(filter.from, 1),
             last_day: day_in_month(filter.to, 31),
         }
@@ -244,10 +237,12 @@ impl MonthRows {
 
     #[inline]
     fn keeps(&self, checks: &RowChecks<'_>, index: usize) -> bool {
-        checks.fuel_types & (1 << self.fuel_type[index].code()) != 0
-            && checks.transmissions & (1 << self.transmission[index].code()) != 0
-            && checks.countries.as_ref().is_none_or(|wanted| wanted[self.country[index] as usize])
-            && checks.model_ids.is_none_or(|ids| ids.contains(&self.model_id[index]))
+        checks.filter.keeps_values(
+            self.model_id[index],
+            u32::from(self.country[index]),
+            self.fuel_type[index],
+            self.transmission[index],
+        )
     }
 
     /// Adds to `found` the rows after `cursor` (older), newest first, until it holds `wanted`.
@@ -308,11 +303,8 @@ impl MonthRows {
 
 /// A [`ResolvedFilter`] as checks on one month's coded values.
 struct RowChecks<'a> {
-    /// By the month's market position; `None` keeps every market.
-    countries: Option<Vec<bool>>,
-    model_ids: Option<&'a BTreeSet<i32>>,
-    fuel_types: u32,
-    transmissions: u32,
+    /// Over the month's market positions.
+    filter: CodedFilter<'a>,
     /// The days of the month the filter's range covers.
     first_day: u8,
     last_day: u8,
@@ -484,7 +476,7 @@ pub async fn load_month<C: ConnectionTrait>(db: &C, month: i32) -> Result<MonthR
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use proptest::prelude::*;

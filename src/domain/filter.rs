@@ -204,20 +204,6 @@ impl ResolvedFilter {
             || self.fuel_types.as_ref().is_some_and(BTreeSet::is_empty)
             || self.transmissions.as_ref().is_some_and(BTreeSet::is_empty)
     }
-
-    /// Whether sales of this model, market, fuel and gearbox pass (dates aside).
-    pub fn keeps(
-        &self,
-        model_id: i32,
-        country: &str,
-        fuel_type: FuelType,
-        transmission: Transmission,
-    ) -> bool {
-        self.model_ids.as_ref().is_none_or(|ids| ids.contains(&model_id))
-            && self.countries.as_ref().is_none_or(|codes| codes.contains(country))
-            && self.fuel_types.as_ref().is_none_or(|fuels| fuels.contains(&fuel_type))
-            && self.transmissions.as_ref().is_none_or(|gearboxes| gearboxes.contains(&transmission))
-    }
 }
 
 #[cfg(test)]

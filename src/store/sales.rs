@@ -4,10 +4,11 @@
 use base64::Engine;
 use chrono::NaiveDate;
 use entity::sale;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
 use super::Store;
-use super::sql::SqlBuilder;
+use super::sql;
 use crate::domain::{DatePrecision, FuelType, ResolvedFilter, Transmission};
 
 /// One dealer's sales of one model on one day, ready to be stored.
@@ -96,32 +97,33 @@ fn bounded_page_statement(
     size: u64,
     window_start: Option<NaiveDate>,
 ) -> sea_orm::Statement {
-    let mut sql = SqlBuilder::new(backend, &format!("SELECT {COLUMNS} FROM sale WHERE 1 = 1"));
-    sql.and_filter(filter);
+    let mut select = Query::select();
+    select
+        .columns(COLUMNS.split(", ").map(Alias::new))
+        .from(Alias::new("sale"))
+        .cond_where(sql::filter_condition(filter));
     if let Some(start) = window_start {
-        sql.push(" AND sold_on >= ").param(start);
+        select.and_where(sql::column("sold_on").gte(start));
     }
-    // The row comparison alone does not let PostgreSQL skip partitions; the plain bound does.
     if let Some(cursor) = cursor {
-        let bound = match direction {
-            Direction::Forward => " AND sold_on <= ",
-            Direction::Backward => " AND sold_on >= ",
+        let keys = Expr::tuple([sql::column("sold_on"), sql::column("id")]);
+        let at = Expr::tuple([Expr::val(cursor.sold_on), Expr::val(cursor.id)]);
+        // The row comparison alone does not let PostgreSQL skip partitions; the plain bound does.
+        match direction {
+            Direction::Forward => {
+                select.and_where(sql::column("sold_on").lte(cursor.sold_on)).and_where(keys.lt(at))
+            }
+            Direction::Backward => {
+                select.and_where(sql::column("sold_on").gte(cursor.sold_on)).and_where(keys.gt(at))
+            }
         };
-        sql.push(bound).param(cursor.sold_on);
     }
-    let (comparison, order) = match direction {
-        Direction::Forward => ("<", "DESC"),
-        Direction::Backward => (">", "ASC"),
+    let order = match direction {
+        Direction::Forward => Order::Desc,
+        Direction::Backward => Order::Asc,
     };
-    if let Some(cursor) = cursor {
-        sql.push(&format!(" AND (sold_on, id) {comparison} ("))
-            .param(cursor.sold_on)
-            .push(", ")
-            .param(cursor.id)
-            .push(")");
-    }
-    sql.push(&format!(" ORDER BY sold_on {order}, id {order} LIMIT ")).param((size + 1) as i64);
-    sql.build()
+    select.order_by(Alias::new("sold_on"), order.clone()).order_by(Alias::new("id"), order).limit(size + 1);
+    backend.build(&select)
 }
 
 /// One page. Going forward, `window_start` (from [`crate::cube::Cube::page_window`]) bounds
@@ -166,14 +168,21 @@ pub struct IdSpan {
     pub max_id: i64,
 }
 
+/// The sale rows sold from `first` up to (not including) `next`.
+fn sold_between(first: NaiveDate, next: NaiveDate) -> Condition {
+    Condition::all().add(sql::column("sold_on").gte(first)).add(sql::column("sold_on").lt(next))
+}
+
 /// The [`IdSpan`] of the rows sold from `first` up to (not including) `next`.
 pub async fn id_span<C: ConnectionTrait>(db: &C, first: NaiveDate, next: NaiveDate) -> Result<IdSpan, DbErr> {
-    let mut sql = SqlBuilder::new(
-        db.get_database_backend(),
-        "SELECT CAST(COUNT(*) AS BIGINT), MIN(id), MAX(id) FROM sale WHERE sold_on >= ",
-    );
-    sql.param(first).push(" AND sold_on < ").param(next);
-    let Some(row) = db.query_one_raw(sql.build()).await? else {
+    let select = Query::select()
+        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .expr(Func::min(sql::column("id")))
+        .expr(Func::max(sql::column("id")))
+        .from(Alias::new("sale"))
+        .cond_where(sold_between(first, next))
+        .to_owned();
+    let Some(row) = db.query_one_raw(db.get_database_backend().build(&select)).await? else {
         return Ok(IdSpan::default());
     };
     Ok(IdSpan {
@@ -189,10 +198,14 @@ pub async fn rows_between<C: ConnectionTrait>(
     first: NaiveDate,
     next: NaiveDate,
 ) -> Result<Vec<sale::Model>, DbErr> {
-    let mut sql =
-        SqlBuilder::new(db.get_database_backend(), &format!("SELECT {COLUMNS} FROM sale WHERE sold_on >= "));
-    sql.param(first).push(" AND sold_on < ").param(next).push(" ORDER BY sold_on DESC, id DESC");
-    let rows = db.query_all_raw(sql.build()).await?;
+    let select = Query::select()
+        .columns(COLUMNS.split(", ").map(Alias::new))
+        .from(Alias::new("sale"))
+        .cond_where(sold_between(first, next))
+        .order_by(Alias::new("sold_on"), Order::Desc)
+        .order_by(Alias::new("id"), Order::Desc)
+        .to_owned();
+    let rows = db.query_all_raw(db.get_database_backend().build(&select)).await?;
     rows.iter().map(sale_of_row).collect()
 }
 
@@ -246,7 +259,6 @@ pub async fn last_sale_day_among<C: sea_orm::ConnectionTrait>(
     since: NaiveDate,
     codes: Vec<String>,
 ) -> Result<Option<NaiveDate>, DbErr> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
     let select = Query::select()
         .expr(Func::max(Expr::col(Alias::new("sold_on"))))
         .from(Alias::new("sale"))
@@ -260,7 +272,7 @@ pub async fn last_sale_day_among<C: sea_orm::ConnectionTrait>(
     }
 }
 
-/// Sums of the rows in one partial month, in the rollup's grouping.
+/// Sums of sale rows in the rollup's grouping (of a partial month, or of a day).
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct EdgeGroup {
     pub model_id: i32,
@@ -273,12 +285,6 @@ pub struct EdgeGroup {
     pub row_count: i64,
 }
 
-/// The rollup's sums over a group of sale rows, named as [`EdgeGroup`] names them.
-pub(crate) const GROUP_SUMS: &str = "CAST(SUM(units) AS BIGINT) AS units, \
-     CAST(SUM(COALESCE(revenue, 0)) AS DOUBLE PRECISION) AS revenue, \
-     CAST(SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END) AS BIGINT) AS priced_units, \
-     CAST(COUNT(*) AS BIGINT) AS row_count";
-
 /// The rollup's groups computed from the rows between two days of one month.
 pub async fn edge_groups(
     store: &Store,
@@ -286,18 +292,35 @@ pub async fn edge_groups(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<EdgeGroup>, DbErr> {
-    let mut sql = SqlBuilder::new(
-        store.backend(),
-        &format!(
-            "SELECT model_id, country_code, fuel_type, transmission, {GROUP_SUMS} FROM sale WHERE sold_on >= "
-        ),
-    );
-    sql.param(from).push(" AND sold_on <= ").param(to);
-    let narrowed = ResolvedFilter { from: None, to: None, ..filter.clone() };
-    sql.and_filter(&narrowed);
-    sql.push(" GROUP BY model_id, country_code, fuel_type, transmission");
+    let narrowed = ResolvedFilter { from: Some(from), to: Some(to), ..filter.clone() };
+    let keys = ["model_id", "country_code", "fuel_type", "transmission"].map(Alias::new);
+    let mut select = Query::select();
+    select.columns(keys.clone());
+    sql::select_group_sums(&mut select)
+        .from(Alias::new("sale"))
+        .cond_where(sql::filter_condition(&narrowed))
+        .group_by_columns(keys);
     store.count_query();
-    EdgeGroup::find_by_statement(sql.build()).all(store.read()).await
+    EdgeGroup::find_by_statement(store.backend().build(&select)).all(store.read()).await
+}
+
+/// The rows sold from `first` up to (not including) `next`, summed by day and rollup group,
+/// by day.
+pub async fn day_groups<C: ConnectionTrait>(
+    db: &C,
+    first: NaiveDate,
+    next: NaiveDate,
+) -> Result<Vec<(NaiveDate, EdgeGroup)>, DbErr> {
+    let keys = ["sold_on", "model_id", "country_code", "fuel_type", "transmission"].map(Alias::new);
+    let mut select = Query::select();
+    select.columns(keys.clone());
+    sql::select_group_sums(&mut select)
+        .from(Alias::new("sale"))
+        .cond_where(sold_between(first, next))
+        .group_by_columns(keys)
+        .order_by(Alias::new("sold_on"), Order::Asc);
+    let rows = db.query_all_raw(db.get_database_backend().build(&select)).await?;
+    rows.iter().map(|row| Ok((row.try_get("", "sold_on")?, EdgeGroup::from_query_result(row, "")?))).collect()
 }
 
 #[cfg(test)]

@@ -1,93 +1,69 @@
-//! A small SQL builder for the read queries whose shape depends on the filter: placeholders in
-//! the backend's style, values collected alongside.
+//! The sale table's conditions for a filter, built with sea-query (part of sea-orm): one place
+//! turns a [`ResolvedFilter`] into SQL, with values bound in the backend's style.
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::Value;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, SelectStatement, SimpleExpr};
 
 use crate::domain::ResolvedFilter;
 
-pub struct SqlBuilder {
-    backend: DbBackend,
-    sql: String,
-    values: Vec<Value>,
+/// A column of the table a query reads.
+pub fn column(name: &'static str) -> Expr {
+    Expr::col(Alias::new(name))
 }
 
-impl SqlBuilder {
-    pub fn new(backend: DbBackend, sql: &str) -> Self {
-        Self { backend, sql: sql.to_string(), values: Vec::new() }
+/// `column = value` for one value (rather than a one-element IN, which some planners treat as
+/// a list and sort after), `column IN (…)` for more; an empty list matches nothing.
+fn one_of(name: &'static str, mut values: Vec<Value>) -> SimpleExpr {
+    match values.len() {
+        0 => Expr::cust("1 = 0"),
+        1 => column(name).eq(values.remove(0)),
+        _ => column(name).is_in(values),
     }
+}
 
-    pub fn push(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
-        self
+/// The filter's conditions on the `sale` table (alias-free).
+pub fn filter_condition(filter: &ResolvedFilter) -> Condition {
+    let mut all = Condition::all();
+    if let Some(from) = filter.from {
+        all = all.add(column("sold_on").gte(from));
     }
+    if let Some(to) = filter.to {
+        all = all.add(column("sold_on").lte(to));
+    }
+    if let Some(countries) = &filter.countries {
+        all = all.add(one_of("country_code", countries.iter().map(|c| c.as_str().into()).collect()));
+    }
+    if let Some(models) = &filter.model_ids {
+        all = all.add(one_of("model_id", models.iter().map(|m| (*m).into()).collect()));
+    }
+    if let Some(fuels) = &filter.fuel_types {
+        all = all.add(one_of("fuel_type", fuels.iter().map(|f| f.as_str().into()).collect()));
+    }
+    if let Some(transmissions) = &filter.transmissions {
+        all = all.add(one_of("transmission", transmissions.iter().map(|t| t.as_str().into()).collect()));
+    }
+    all
+}
 
-    /// Appends a placeholder bound to `value`.
-    pub fn param(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                self.sql.push('$');
-                self.sql.push_str(&self.values.len().to_string());
-            }
-            _ => self.sql.push('?'),
-        }
-        self
-    }
-
-    /// ` AND column IN (…)`; an empty list matches nothing.
-    pub fn and_in<V: Into<Value>>(&mut self, column: &str, values: impl IntoIterator<Item = V>) -> &mut Self {
-        let mut values: Vec<Value> = values.into_iter().map(Into::into).collect();
-        if values.is_empty() {
-            return self.push(" AND 1 = 0");
-        }
-        if values.len() == 1 {
-            // `=` rather than a one-element IN, which some planners treat as a list and sort after.
-            self.push(" AND ").push(column).push(" = ");
-            return self.param(values.remove(0));
-        }
-        self.push(" AND ").push(column).push(" IN (");
-        let mut first = true;
-        for value in values {
-            if !first {
-                self.push(", ");
-            }
-            first = false;
-            self.param(value);
-        }
-        self.push(")")
-    }
-
-    /// The filter's conditions on the `sale` table (alias-free), each as ` AND …`.
-    pub fn and_filter(&mut self, filter: &ResolvedFilter) -> &mut Self {
-        if let Some(from) = filter.from {
-            self.push(" AND sold_on >= ").param(from);
-        }
-        if let Some(to) = filter.to {
-            self.push(" AND sold_on <= ").param(to);
-        }
-        if let Some(countries) = &filter.countries {
-            self.and_in("country_code", countries.iter().map(String::as_str));
-        }
-        if let Some(models) = &filter.model_ids {
-            self.and_in("model_id", models.iter().copied());
-        }
-        if let Some(fuels) = &filter.fuel_types {
-            self.and_in("fuel_type", fuels.iter().map(|f| f.as_str()));
-        }
-        if let Some(transmissions) = &filter.transmissions {
-            self.and_in("transmission", transmissions.iter().map(|t| t.as_str()));
-        }
-        self
-    }
-
-    pub fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.sql, self.values)
-    }
+/// The rollup's sums over a group of sale rows, as `units`, `revenue`, `priced_units` and
+/// `row_count` (the order the readers take them in).
+pub fn select_group_sums(select: &mut SelectStatement) -> &mut SelectStatement {
+    select
+        .expr_as(Expr::cust("CAST(SUM(units) AS BIGINT)"), Alias::new("units"))
+        .expr_as(Expr::cust("CAST(SUM(COALESCE(revenue, 0)) AS DOUBLE PRECISION)"), Alias::new("revenue"))
+        .expr_as(
+            Expr::cust("CAST(SUM(CASE WHEN revenue IS NULL THEN 0 ELSE units END) AS BIGINT)"),
+            Alias::new("priced_units"),
+        )
+        .expr_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), Alias::new("row_count"))
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+
+    use sea_orm::DbBackend;
+    use sea_orm::sea_query::Query;
 
     use super::*;
 
@@ -96,16 +72,22 @@ mod tests {
         let filter = ResolvedFilter {
             from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1),
             countries: Some(BTreeSet::from(["DE".to_string(), "FR".to_string()])),
+            fuel_types: Some(BTreeSet::from([crate::domain::FuelType::Electric])),
             model_ids: Some(BTreeSet::new()),
             ..Default::default()
         };
-        let mut pg = SqlBuilder::new(DbBackend::Postgres, "SELECT 1 FROM sale WHERE 1 = 1");
-        pg.and_filter(&filter);
-        let statement = pg.build();
+        let select = Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new("sale"))
+            .cond_where(filter_condition(&filter))
+            .to_owned();
+        let statement = DbBackend::Postgres.build(&select);
         assert_eq!(
             statement.sql,
-            "SELECT 1 FROM sale WHERE 1 = 1 AND sold_on >= $1 AND country_code IN ($2, $3) AND 1 = 0"
+            r#"SELECT $1 FROM "sale" WHERE "sold_on" >= $2 AND "country_code" IN ($3, $4) AND (1 = 0) AND "fuel_type" = $5"#
         );
-        assert_eq!(statement.values.map(|v| v.0.len()), Some(3));
+        assert_eq!(statement.values.map(|v| v.0.len()), Some(5));
+        let sqlite = DbBackend::Sqlite.build(&select);
+        assert!(sqlite.sql.contains(r#""country_code" IN (?, ?)"#), "{}", sqlite.sql);
     }
 }

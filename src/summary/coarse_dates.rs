@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use crate::cube::{CoarseDatedGroup, Cube, Sums, month_date};
+use crate::cube::{CoarseDatedGroup, CodedFilter, Cube, Sums, month_date};
 use crate::domain::{DatePrecision, ResolvedFilter};
 
 /// Whether an answer is split into periods, and how long they are (months).
@@ -24,6 +24,7 @@ pub fn left_out<'a>(
     filter: &'a ResolvedFilter,
     period_months: Option<u32>,
 ) -> impl Iterator<Item = &'a CoarseDatedGroup> + 'a {
+    let coded = CodedFilter::new(cube.dictionary(), filter);
     cube.coarse_dated().iter().filter(move |group| {
         let Some(first_day) = month_date(group.month) else { return false };
         let last_day = month_date(group.month + group.precision.months() as i32)
@@ -32,7 +33,15 @@ pub fn left_out<'a>(
         let summed =
             filter.from.is_none_or(|from| from <= first_day) && filter.to.is_none_or(|to| first_day <= to);
         let held = filter.to.is_none_or(|to| last_day <= to) && period_holds(group.precision, period_months);
-        summed && !held && filter.keeps(group.model_id, &group.country, group.fuel_type, group.transmission)
+        summed
+            && !held
+            && coded.keeps_named(
+                cube.dictionary(),
+                group.model_id,
+                &group.country,
+                group.fuel_type,
+                group.transmission,
+            )
     })
 }
 

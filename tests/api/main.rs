@@ -12,6 +12,7 @@ mod clients;
 mod dashboard;
 mod date_precision;
 mod deploy;
+mod filter_agreement;
 mod fuzz;
 mod hardening;
 mod limits;
