@@ -330,6 +330,7 @@
       runPanel('seasonality', () => loadSeasonality(filter)),
       runPanel('forecast', () => loadForecast(filter)),
       runPanel('marketing', () => loadMarketing(filter)),
+      runPanel('growth', () => loadGrowth(filter)),
       runPanel('inventory', () => loadInventory(filter)),
     ]);
     watchSales();
@@ -342,18 +343,22 @@
   }
 
   async function loadHeadline(filter) {
+    // The API compares with the same number of days just before; the range is named here only
+    // to say what the change is against.
     const previous = previousFilter(filter);
     const money = seesMoney();
     const price = may('SalesAggregate.averagePrice');
     const { data } = await gql(
-      `query Headline($filter: SalesFilter, $previous: SalesFilter, $hasPrevious: Boolean!, $money: Boolean!, $price: Boolean!) {
-        current: salesSummary(filter: $filter, groupBy: []) { units revenue @include(if: $money) averagePrice @include(if: $price) }
-        previous: salesSummary(filter: $previous, groupBy: []) @include(if: $hasPrevious) { units revenue @include(if: $money) averagePrice @include(if: $price) }
+      `query Headline($filter: SalesFilter, $compare: Comparison, $money: Boolean!, $price: Boolean!) {
+        current: salesSummary(filter: $filter, groupBy: [], compareTo: $compare) {
+          units revenue @include(if: $money) averagePrice @include(if: $price)
+          previous { units revenue @include(if: $money) averagePrice @include(if: $price) }
+        }
       }`,
-      { filter, previous, hasPrevious: previous != null, money, price },
+      { filter, compare: previous ? 'PREVIOUS_PERIOD' : null, money, price },
     );
     const now = data.current[0] || { units: 0 };
-    const before = data.previous?.[0];
+    const before = now.previous;
     const kpi = (id, value, previousValue, format) => {
       $(id).textContent = value == null ? '–' : format(value);
       const change = $(`${id}-change`);
@@ -577,6 +582,45 @@
       { filter },
     );
     reasonList(data.marketingPriorities.map((p) => ({ head: `${p.model.name} · score ${fmtNum(p.score)}`, reasons: p.reasons })), 'marketing');
+  }
+
+  // The models growing and falling fastest in units against the same days a year earlier, over
+  // the filter's period or else the last twelve months.
+  async function loadGrowth(filter) {
+    const to = filter.to || state.asOf || iso(new Date());
+    const end = new Date(`${to}T00:00:00Z`);
+    const from = filter.from || iso(utc(end.getUTCFullYear() - 1, end.getUTCMonth(), end.getUTCDate() + 1));
+    const fields = 'model { name } units previous { units } change changeRatio';
+    const { data } = await gql(
+      `query Growth($filter: SalesFilter) {
+        growing: salesSummary(filter: $filter, groupBy: [MODEL], compareTo: PREVIOUS_YEAR, rankBy: CHANGE, order: DESC, limit: 5) { ${fields} }
+        falling: salesSummary(filter: $filter, groupBy: [MODEL], compareTo: PREVIOUS_YEAR, rankBy: CHANGE, order: ASC, limit: 5) { ${fields} }
+      }`,
+      { filter: { ...filter, from, to } },
+    );
+    $('growth-summary').textContent = `${from} to ${to} against a year earlier`;
+    const table = $('growth-table');
+    table.replaceChildren();
+    const head = table.createTHead().insertRow();
+    for (const [title, cls] of [['Model', ''], ['Units', 'num'], ['A year earlier', 'num'], ['Change', 'num'], ['', 'num']]) {
+      head.append(Object.assign(document.createElement('th'), { textContent: title, className: cls }));
+    }
+    for (const [label, rows, direction] of [['Growing fastest', data.growing, 'up'], ['Falling fastest', data.falling, 'down']]) {
+      const body = table.createTBody();
+      body.dataset.direction = direction;
+      const caption = body.insertRow().insertCell();
+      caption.colSpan = 5;
+      caption.className = 'note';
+      caption.textContent = label;
+      for (const r of rows.filter((row) => (direction === 'up' ? row.change > 0 : row.change < 0))) {
+        const row = body.insertRow();
+        row.dataset.model = r.model.name;
+        row.dataset.change = String(r.change);
+        const cells = [[r.model.name, ''], [fmtInt.format(r.units), 'num'], [fmtInt.format(r.previous.units), 'num'],
+          [`${r.change > 0 ? '+' : ''}${fmtInt.format(r.change)}`, `num ${direction}`], [fmtPct(r.changeRatio), `num ${direction}`]];
+        for (const [text, cls] of cells) Object.assign(row.insertCell(), { textContent: text, className: cls });
+      }
+    }
   }
 
   // The plan is per market: the one the user picked, else the first selected, else the

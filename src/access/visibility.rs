@@ -28,6 +28,8 @@ visible_when_allowed! {
     sale_revenue => "Sale"."revenue",
     sales_aggregate_revenue => "SalesAggregate"."revenue",
     sales_aggregate_average_price => "SalesAggregate"."averagePrice",
+    previous_sales_revenue => "PreviousSales"."revenue",
+    previous_sales_average_price => "PreviousSales"."averagePrice",
     ranked_model_revenue => "RankedModel"."revenue",
     segment_centroid_average_price => "SegmentCentroid"."averagePrice",
     metric_revenue => "Metric"."REVENUE",

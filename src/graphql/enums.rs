@@ -102,6 +102,27 @@ pub enum SortOrder {
     Desc,
 }
 
+/// What a summary's range is compared with.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// The same number of days immediately before the filter's range.
+    PreviousPeriod,
+    /// The same calendar days a year earlier (29 February compares with 28 February).
+    PreviousYear,
+}
+
+/// What groups are ranked by when compared.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::summary::compare::RankBy")]
+pub enum RankBy {
+    /// The metric over the filter's range.
+    Metric,
+    /// The metric's change against the range compared with.
+    Change,
+    /// The relative change (0.1 = +10%); groups that had nothing to grow from come last.
+    ChangeRatio,
+}
+
 /// Reads stored enumeration names; names this build does not know read as UNKNOWN.
 pub fn body_type(text: &str) -> BodyType {
     text.parse::<crate::domain::BodyType>().unwrap_or(crate::domain::BodyType::Unknown).into()

@@ -108,6 +108,15 @@ impl From<crate::summary::SummaryError> for ApiError {
     }
 }
 
+impl From<crate::summary::compare::CompareError> for ApiError {
+    fn from(error: crate::summary::compare::CompareError) -> Self {
+        match error {
+            crate::summary::compare::CompareError::Summary(error) => error.into(),
+            crate::summary::compare::CompareError::Invalid(message) => ApiError::BadUserInput(message),
+        }
+    }
+}
+
 /// An integer argument checked against its allowed range, naming the argument and the value.
 pub fn in_range(name: &str, value: i32, range: std::ops::RangeInclusive<i32>) -> Result<usize, ApiError> {
     if range.contains(&value) {

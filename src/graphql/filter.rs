@@ -25,6 +25,15 @@ pub struct SalesFilter {
     pub transmissions: Option<Vec<Transmission>>,
 }
 
+/// A range of days, both ends included.
+#[derive(InputObject, Debug, Clone, Copy)]
+pub struct DateRange {
+    /// First day included.
+    pub from: Date,
+    /// Last day included.
+    pub to: Date,
+}
+
 fn list<T: Clone, U: From<T>>(values: &Option<Vec<T>>) -> Vec<U> {
     values.iter().flatten().cloned().map(U::from).collect()
 }

@@ -7,13 +7,18 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::catalogue::{CarModel, CatalogueCountry, CatalogueModel, Country};
-use super::enums::{self, BodyType, Dimension, FuelType, Granularity, Metric, SortOrder, Transmission};
+use super::enums::{
+    self, BodyType, Comparison, Dimension, FuelType, Granularity, Metric, RankBy, SortOrder, Transmission,
+};
 use super::error::ApiError;
-use super::filter::SalesFilter;
+use super::filter::{DateRange, SalesFilter};
 use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
+use crate::data::Snapshot;
+use crate::domain::ResolvedFilter;
 use crate::store::catalogue::Catalogue;
+use crate::summary::compare::{self, ComparedRow};
 use crate::summary::{self, AggregateRow, SummaryRequest};
 
 /// Largest `limit` a ranking or summary accepts.
@@ -25,11 +30,35 @@ pub const MAX_LIMIT: i32 = 10_000;
 pub struct SalesAggregate {
     row: AggregateRow,
     catalogue: std::sync::Arc<Catalogue>,
+    compared: Option<Compared>,
+}
+
+/// A group against the range it is compared with.
+#[derive(Debug, Clone)]
+struct Compared {
+    previous: PreviousSales,
+    change: f64,
+    change_ratio: Option<f64>,
+}
+
+impl Compared {
+    fn of(row: &ComparedRow, metric: summary::Metric) -> Self {
+        Self {
+            previous: PreviousSales(row.previous.clone()),
+            change: row.change(metric),
+            change_ratio: row.change_ratio(metric),
+        }
+    }
 }
 
 impl SalesAggregate {
     pub fn new(row: AggregateRow, catalogue: std::sync::Arc<Catalogue>) -> Self {
-        Self { row, catalogue }
+        Self { row, catalogue, compared: None }
+    }
+
+    fn compared(row: ComparedRow, metric: summary::Metric, catalogue: std::sync::Arc<Catalogue>) -> Self {
+        let compared = Some(Compared::of(&row, metric));
+        Self { row: row.current, catalogue, compared }
     }
 
     fn model(&self) -> Option<CarModel> {
@@ -71,8 +100,57 @@ impl OnePass for SalesAggregate {
             "units" => Value::from(row.units),
             "revenue" => one_pass::number_or_null(row.revenue()),
             "averagePrice" => one_pass::number_or_null(row.average_price()),
+            "previous" => match &self.compared {
+                Some(compared) => one_pass::resolve_nested(&compared.previous, ctx, field)?,
+                None => Value::Null,
+            },
+            "change" => one_pass::number_or_null(self.compared.as_ref().map(|c| c.change)),
+            "changeRatio" => one_pass::number_or_null(self.compared.as_ref().and_then(|c| c.change_ratio)),
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
+    }
+}
+
+/// What a group sold over the range it is compared with.
+#[derive(Debug, Clone)]
+pub struct PreviousSales(AggregateRow);
+
+one_pass_output!(PreviousSales, twin: PreviousSalesFields);
+
+impl OnePass for PreviousSales {
+    const TYPE_NAME: &'static str = "PreviousSales";
+
+    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
+        Ok(match field.node.name.node.as_str() {
+            "units" => Value::from(self.0.units),
+            "revenue" => one_pass::number_or_null(self.0.revenue()),
+            "averagePrice" => one_pass::number_or_null(self.0.average_price()),
+            _ => return Err(one_pass::unknown_field::<Self>(field)),
+        })
+    }
+}
+
+/// `PreviousSales` as the schema declares it.
+pub struct PreviousSalesFields(pub PreviousSales);
+
+/// What a group sold over the range it is compared with.
+#[Object(name = "PreviousSales")]
+impl PreviousSalesFields {
+    /// Cars sold.
+    async fn units(&self) -> i64 {
+        self.0.0.units
+    }
+
+    /// Money taken in USD; null when no sale of the group had a price.
+    #[graphql(visible = "crate::access::visibility::previous_sales_revenue")]
+    async fn revenue(&self) -> Option<f64> {
+        self.0.0.revenue()
+    }
+
+    /// Revenue per car in USD over the sales that had a price.
+    #[graphql(visible = "crate::access::visibility::previous_sales_average_price")]
+    async fn average_price(&self) -> Option<f64> {
+        self.0.0.average_price()
     }
 }
 
@@ -133,6 +211,23 @@ impl SalesAggregateFields {
     async fn average_price(&self) -> Option<f64> {
         self.0.row.average_price()
     }
+
+    /// The group over the range compared with (`compareTo` or `compareRange`); null when not
+    /// compared. A group that sold nothing then has 0 units.
+    async fn previous(&self) -> Option<&PreviousSales> {
+        self.0.compared.as_ref().map(|c| &c.previous)
+    }
+
+    /// The metric now less the metric then; null when not compared.
+    async fn change(&self) -> Option<f64> {
+        self.0.compared.as_ref().map(|c| c.change)
+    }
+
+    /// The change as a part of the metric then (0.1 = +10%); null when not compared or when
+    /// the group had nothing then.
+    async fn change_ratio(&self) -> Option<f64> {
+        self.0.compared.as_ref().and_then(|c| c.change_ratio)
+    }
 }
 
 /// A model's place in a ranking.
@@ -141,6 +236,7 @@ pub struct RankedModel {
     model: CarModel,
     row: AggregateRow,
     share: f64,
+    compared: Option<Compared>,
 }
 
 /// A model's place in a ranking.
@@ -170,6 +266,23 @@ impl RankedModel {
     /// Its part of the filtered total of the ranking metric, from 0 to 1.
     async fn share(&self) -> f64 {
         self.share
+    }
+
+    /// The model over the range compared with (`compareTo` or `compareRange`); null when not
+    /// compared.
+    async fn previous(&self) -> Option<&PreviousSales> {
+        self.compared.as_ref().map(|c| &c.previous)
+    }
+
+    /// The ranking metric now less then; null when not compared.
+    async fn change(&self) -> Option<f64> {
+        self.compared.as_ref().map(|c| c.change)
+    }
+
+    /// The change as a part of the metric then (0.1 = +10%); null when not compared or when the
+    /// model had nothing then.
+    async fn change_ratio(&self) -> Option<f64> {
+        self.compared.as_ref().and_then(|c| c.change_ratio)
     }
 }
 
@@ -235,6 +348,64 @@ fn metric_value(row: &AggregateRow, metric: summary::Metric) -> f64 {
     }
 }
 
+/// The comparison `compareTo` or `compareRange` asks for (not both); ranking by the change
+/// needs one.
+fn comparison_of(
+    compare_to: Option<Comparison>,
+    compare_range: Option<DateRange>,
+    rank_by: RankBy,
+) -> Result<Option<compare::Comparison>, ApiError> {
+    let comparison = match (compare_to, compare_range) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadUserInput("pass `compareTo` or `compareRange`, not both".to_string()));
+        }
+        (Some(Comparison::PreviousPeriod), None) => Some(compare::Comparison::PreviousPeriod),
+        (Some(Comparison::PreviousYear), None) => Some(compare::Comparison::PreviousYear),
+        (None, Some(range)) => Some(compare::Comparison::Range(range.from.0, range.to.0)),
+        (None, None) => None,
+    };
+    if comparison.is_none() && rank_by != RankBy::Metric {
+        return Err(ApiError::BadUserInput(
+            "`rankBy` CHANGE and CHANGE_RATIO rank by the change against another range: pass `compareTo` or `compareRange`"
+                .to_string(),
+        ));
+    }
+    Ok(comparison)
+}
+
+/// The groups of a summary, each compared with the range `comparison` names when given.
+async fn aggregates(
+    store: &crate::store::Store,
+    snapshot: &Snapshot,
+    filter: &ResolvedFilter,
+    request: &SummaryRequest,
+    comparison: Option<compare::Comparison>,
+    rank_by: RankBy,
+) -> Result<Vec<SalesAggregate>, ApiError> {
+    let catalogue = &snapshot.catalogue;
+    Ok(match comparison {
+        None => summary::summarize(store, &snapshot.cube, catalogue, filter, request)
+            .await?
+            .into_iter()
+            .map(|row| SalesAggregate::new(row, catalogue.clone()))
+            .collect(),
+        Some(comparison) => compare::summarize_compared(
+            store,
+            &snapshot.cube,
+            catalogue,
+            filter,
+            request,
+            comparison,
+            rank_by.into(),
+            snapshot.last_sale_day,
+        )
+        .await?
+        .into_iter()
+        .map(|row| SalesAggregate::compared(row, request.metric, catalogue.clone()))
+        .collect(),
+    })
+}
+
 #[derive(Default)]
 pub struct SummaryQuery;
 
@@ -268,14 +439,25 @@ impl SummaryQuery {
             desc = "Most groups returned (1 to 10,000); all of them when omitted, refused when there are more than 10,000."
         )]
         limit: Option<i32>,
+        #[graphql(
+            desc = "Compare each group with the same days immediately before the filter's range, or with the same days a year earlier; each group then carries `previous`, `change` and `changeRatio`. An open range runs from the first month of data to the last sale."
+        )]
+        compare_to: Option<Comparison>,
+        #[graphql(desc = "Compare each group with this range of days instead of `compareTo`.")]
+        compare_range: Option<DateRange>,
+        #[graphql(
+            default_with = "Some(RankBy::Metric)",
+            desc = "Rank by the metric, or (when compared) by its change or relative change."
+        )]
+        rank_by: Option<RankBy>,
     ) -> Result<OnePassList<SalesAggregate>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
+        let rank_by = rank_by.unwrap_or(RankBy::Metric);
+        let comparison = comparison_of(compare_to, compare_range, rank_by)?;
         let request = summary_request(group_by, granularity, metric, order, check_limit(limit)?);
         let snapshot = app.snapshot();
-        let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
-            .await
-            .map_err(ApiError::from)?;
+        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by).await?;
         // Without `limit` the answer is every group: capped like `limit` itself, so that one
         // request cannot ask for an unbounded answer.
         if limit.is_none() && rows.len() > MAX_LIMIT as usize {
@@ -285,9 +467,7 @@ impl SummaryQuery {
             ))
             .into());
         }
-        Ok(OnePassList(
-            rows.into_iter().map(|row| SalesAggregate::new(row, snapshot.catalogue.clone())).collect(),
-        ))
+        Ok(OnePassList(rows))
     }
 
     /// The groups of `salesSummary` as a Relay connection, for BI tools that page through every
@@ -320,9 +500,22 @@ impl SummaryQuery {
         order: Option<SortOrder>,
         #[graphql(desc = "Page size going forward: 1 to 1,000 (default 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Compare each group with the same days immediately before the filter's range, or with the same days a year earlier; each group then carries `previous`, `change` and `changeRatio`. An open range runs from the first month of data to the last sale."
+        )]
+        compare_to: Option<Comparison>,
+        #[graphql(desc = "Compare each group with this range of days instead of `compareTo`.")]
+        compare_range: Option<DateRange>,
+        #[graphql(
+            default_with = "Some(RankBy::Metric)",
+            desc = "Rank by the metric, or (when compared) by its change or relative change."
+        )]
+        rank_by: Option<RankBy>,
     ) -> Result<SalesAggregateConnection> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
+        let rank_by = rank_by.unwrap_or(RankBy::Metric);
+        let comparison = comparison_of(compare_to, compare_range, rank_by)?;
         let size = super::error::in_range("first", first.unwrap_or(100), super::sales::PAGE_SIZES)?;
         let snapshot = app.snapshot();
         let start = match &after {
@@ -330,9 +523,7 @@ impl SummaryQuery {
             None => 0,
         };
         let request = summary_request(group_by, granularity, metric, order, None);
-        let rows = summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &request)
-            .await
-            .map_err(ApiError::from)?;
+        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by).await?;
         let total = rows.len();
         let end = start.saturating_add(size).min(total);
         let mut connection = Connection::with_additional_fields(
@@ -341,18 +532,18 @@ impl SummaryQuery {
             AggregateConnectionFields { total_count: total as i64 },
         );
         connection.edges.extend(
-            rows.into_iter().enumerate().skip(start).take(end.saturating_sub(start)).map(|(index, row)| {
-                Edge::new(
-                    aggregate_cursor(snapshot.version, index),
-                    SalesAggregate::new(row, snapshot.catalogue.clone()),
-                )
-            }),
+            rows.into_iter()
+                .enumerate()
+                .skip(start)
+                .take(end.saturating_sub(start))
+                .map(|(index, row)| Edge::new(aggregate_cursor(snapshot.version, index), row)),
         );
         Ok(connection)
     }
 
     /// The models ranked by the metric within the filter, with their share of the total.
     #[graphql(complexity = "super::limits::list_weight(limit, 5, MAX_LIMIT) + child_complexity")]
+    #[allow(clippy::too_many_arguments)]
     async fn top_models(
         &self,
         ctx: &Context<'_>,
@@ -368,9 +559,22 @@ impl SummaryQuery {
         )]
         order: Option<SortOrder>,
         #[graphql(default_with = "Some(5)", desc = "How many to return (1 to 10,000).")] limit: Option<i32>,
+        #[graphql(
+            desc = "Compare each group with the same days immediately before the filter's range, or with the same days a year earlier; each group then carries `previous`, `change` and `changeRatio`. An open range runs from the first month of data to the last sale."
+        )]
+        compare_to: Option<Comparison>,
+        #[graphql(desc = "Compare each group with this range of days instead of `compareTo`.")]
+        compare_range: Option<DateRange>,
+        #[graphql(
+            default_with = "Some(RankBy::Metric)",
+            desc = "Rank by the metric, or (when compared) by its change or relative change."
+        )]
+        rank_by: Option<RankBy>,
     ) -> Result<Vec<RankedModel>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
+        let rank_by = rank_by.unwrap_or(RankBy::Metric);
+        let comparison = comparison_of(compare_to, compare_range, rank_by)?;
         let metric: summary::Metric = metric.unwrap_or(Metric::Units).into();
         let limit = limit.unwrap_or(5);
         let snapshot = app.snapshot();
@@ -383,18 +587,26 @@ impl SummaryQuery {
         };
         let whole = SummaryRequest::default();
         let (rows, total) = tokio::try_join!(
-            summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &ranking),
-            summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &whole),
-        )
-        .map_err(ApiError::from)?;
+            aggregates(&app.store, &snapshot, &filter, &ranking, comparison, rank_by),
+            async {
+                Ok(summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &whole)
+                    .await?)
+            },
+        )?;
         let total = total.first().map_or(0.0, |t| metric_value(t, metric));
         Ok(rows
             .into_iter()
             .enumerate()
-            .filter_map(|(i, row)| {
-                let model = snapshot.catalogue.model_by_id(row.model_id?)?.clone();
-                let share = if total > 0.0 { metric_value(&row, metric) / total } else { 0.0 };
-                Some(RankedModel { rank: i as i32 + 1, model: CarModel(model), row, share })
+            .filter_map(|(i, aggregate)| {
+                let model = snapshot.catalogue.model_by_id(aggregate.row.model_id?)?.clone();
+                let share = if total > 0.0 { metric_value(&aggregate.row, metric) / total } else { 0.0 };
+                Some(RankedModel {
+                    rank: i as i32 + 1,
+                    model: CarModel(model),
+                    row: aggregate.row,
+                    share,
+                    compared: aggregate.compared,
+                })
             })
             .collect())
     }

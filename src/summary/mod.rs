@@ -3,6 +3,7 @@
 //! rows, until those are loaded), so that any day range is exact and needs no database query.
 
 pub mod coarse_dates;
+pub mod compare;
 mod grouping;
 
 use std::sync::Arc;
@@ -191,7 +192,10 @@ pub async fn summarize(
         }
     }
     let split = split_range(filter.from, filter.to);
-    if filter.matches_nothing() {
+    // A range that ends before it starts (an open end defaulted to the last sale, say) holds no
+    // day; its split would name days outside it.
+    let backwards = filter.from.zip(filter.to).is_some_and(|(from, to)| from > to);
+    if filter.matches_nothing() || backwards {
         return Ok(Grouper::new(cube.dictionary(), catalogue, filter, &dims, request.granularity)
             .finish(&dims, request));
     }

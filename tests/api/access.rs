@@ -30,6 +30,9 @@ fn reaching(owner: &str, member: &str) -> Option<String> {
         "CarModel" => format!("{{ models {{ name {member} }} }}"),
         "SalesAggregate" => format!("{{ salesSummary(groupBy: [MODEL], limit: 2) {{ units {member} }} }}"),
         "RankedModel" => format!("{{ topModels(limit: 2) {{ units {member} }} }}"),
+        "PreviousSales" => format!(
+            "{{ salesSummary(groupBy: [MODEL], limit: 2, compareTo: PREVIOUS_YEAR) {{ units previous {{ units {member} }} }} }}"
+        ),
         "SegmentCentroid" => format!("{{ segments(k: 2) {{ segments {{ id centroid {{ {member} }} }} }} }}"),
         "Metric" => format!("{{ topModels(metric: {member}, limit: 2) {{ units }} }}"),
         _ => return None,

@@ -9,6 +9,7 @@ mod ask;
 mod auth;
 mod cache;
 mod clients;
+mod compare;
 mod dashboard;
 mod date_precision;
 mod deploy;

@@ -56,6 +56,16 @@ const text = (page, selector) => page.locator(selector).innerText();
 const chartLabels = (page, id) => page.evaluate((canvas) => window.Chart.getChart(canvas)?.data.labels ?? [], id);
 const number = (s) => Number(String(s).replace(/[^0-9.-]/g, ''));
 
+// The API's own answer to a query, asked from the page (same origin, the given token).
+const apiData = (page, token, query) => page.evaluate(async ([token, query]) => {
+  const response = await fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()).data;
+}, [token, query]);
+
 async function signIn(page, token) {
   await page.goto(`${base}/dashboard`);
   await page.waitForSelector('#signin:not([hidden])');
@@ -82,7 +92,7 @@ try {
   check((await page.locator('#seasonality-table tbody tr').count()) >= 3, 'the heatmap has markets');
   check((await page.locator('#marketing-list > li').count()) > 0, 'marketing priorities are listed');
   check((await page.locator('#inventory-table tbody tr').count()) > 0, 'the inventory plan has rows');
-  for (const selector of ['#headline', '#top-models', '#trend', '#seasonality', '#forecast', '#marketing', '#inventory']) {
+  for (const selector of ['#headline', '#top-models', '#trend', '#seasonality', '#forecast', '#marketing', '#growth', '#inventory']) {
     const error = await page.locator(`${selector} .panel-error`).innerText();
     check(error === '', `${selector} shows an error: ${error}`);
   }
@@ -100,6 +110,27 @@ try {
   check(germanUnits > 0 && germanUnits !== worldUnits, `Germany last year (${germanUnits}) differs from the whole (${worldUnits})`);
   check((await page.locator('#seasonality-table tbody tr[data-market="DE"]').count()) === 1, 'the heatmap shows Germany');
   check((await page.inputValue('#inventory-country')) === 'DE', 'the inventory plan follows the country');
+
+  // The headline's change is the API's comparison with the days just before.
+  const [from, to] = (await text(page, '#headline-period')).split(' to ');
+  const compared = (await apiData(page, executiveToken,
+    `{ salesSummary(filter: { countries: ["DE"], from: "${from}", to: "${to}" }, groupBy: [], compareTo: PREVIOUS_PERIOD) { units changeRatio } }`,
+  )).salesSummary[0];
+  const ratio = compared.changeRatio;
+  const expectedChange = ratio == null ? 'no previous period' : `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(1)}%`;
+  const shownChange = await text(page, '#kpi-units-change');
+  check(shownChange.startsWith(expectedChange), `the headline's change "${shownChange}" is the API's ${expectedChange}`);
+  check(compared.units === germanUnits, `the API's units ${compared.units} are the headline's ${germanUnits}`);
+
+  // The growth panel lists the API's fastest growing model of Germany in that period.
+  const growing = (await apiData(page, executiveToken,
+    `{ salesSummary(filter: { countries: ["DE"], from: "${from}", to: "${to}" }, groupBy: [MODEL], compareTo: PREVIOUS_YEAR, rankBy: CHANGE, limit: 1) { model { name } change } }`,
+  )).salesSummary[0];
+  const firstGrowing = page.locator('#growth-table tbody[data-direction="up"] tr[data-model]').first();
+  if (growing && growing.change > 0) {
+    check((await firstGrowing.getAttribute('data-model')) === growing.model.name, `the growth panel leads with ${growing.model.name}`);
+    check(Number(await firstGrowing.getAttribute('data-change')) === growing.change, 'the growth panel shows the API\'s change');
+  }
 
   // A shared link opens the same view.
   const shared = await newPage(executive);
@@ -175,7 +206,7 @@ try {
   await page.click('#sales-prev');
   await page.waitForFunction((first) => document.querySelector('#sales-table tbody tr')?.dataset.id === first, firstPage[0]);
   await page.screenshot({ path: join(artifacts, 'dashboard-analyst.png'), fullPage: true });
-  for (const selector of ['#headline', '#top-models', '#trend', '#seasonality', '#forecast', '#marketing', '#sales']) {
+  for (const selector of ['#headline', '#top-models', '#trend', '#seasonality', '#forecast', '#marketing', '#growth', '#sales']) {
     const error = await page.locator(`${selector} .panel-error`).innerText();
     check(error === '', `${selector} shows an error for the analyst: ${error}`);
   }
