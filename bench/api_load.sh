@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API benchmark: seeds ROWS (default 1,000,000) into a SQLite file (or BENCH_DATABASE_URL, e.g.
 # a PostgreSQL database), starts the release server cold (SALESGRAPH_CACHE=off) and cached, and
-# drives topModels, salesSummary, a sales page, ask and the analytics (trend, seasonality,
+# drives topModels, salesSummary (plain, compared with another range, and with windows over
+# periods), a sales page, ask and the analytics (trend, seasonality,
 # segments, forecast) with wrk (Debian's package) at 16 connections for DURATION each. Prints
 # p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time;
 # BENCH_REUSE=1 measures a BENCH_DATABASE_URL database as it is, without seeding it again.
@@ -42,6 +43,18 @@ JSON
 cat > bench/out/summary_days.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2023-02-17\", to: \"2024-03-09\"}, groupBy: [COUNTRY]) { country { code } units revenue } }"}
 JSON
+cat > bench/out/summary_compared.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2024-01-01\", to: \"2024-12-31\"}, groupBy: [COUNTRY], compareTo: PREVIOUS_YEAR) { country { code } units revenue previous { units revenue } change changeRatio } }"}
+JSON
+cat > bench/out/summary_days_compared.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2023-02-17\", to: \"2024-03-09\"}, groupBy: [COUNTRY], compareTo: PREVIOUS_PERIOD) { country { code } units revenue previous { units revenue } change changeRatio } }"}
+JSON
+cat > bench/out/summary_windows.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2023-01-01\", to: \"2024-12-31\"}, groupBy: [PERIOD, COUNTRY]) { period country { code } units runningTotal rollingAverage(months: 3) shareOfTotal rankWithin(dimension: PERIOD) } }"}
+JSON
+cat > bench/out/summary_periods.json <<'JSON'
+{"query":"{ salesSummary(filter: {from: \"2023-01-01\", to: \"2024-12-31\"}, groupBy: [PERIOD, COUNTRY]) { period country { code } units } }"}
+JSON
 cat > bench/out/sales_page.json <<'JSON'
 {"query":"{ sales(first: 100, filter: {countries: [\"DE\"]}) { edges { node { id soldOn units model { name } country { code } } } pageInfo { endCursor } } }"}
 JSON
@@ -63,7 +76,7 @@ cat > bench/out/forecast.json <<'JSON'
 JSON
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS=$(( CONNECTIONS < 2 ? 1 : 2 ))
-QUERIES="${QUERIES:-top_models summary summary_days sales_page ask trend seasonality segments forecast}"
+QUERIES="${QUERIES:-top_models summary summary_compared summary_days summary_days_compared summary_periods summary_windows sales_page ask trend seasonality segments forecast}"
 
 for mode in off on; do
   SALESGRAPH_RATE_LIMIT=0 SALESGRAPH_CACHE=$mode SALESGRAPH_LISTEN=127.0.0.1:18080 RUST_LOG=warn DATABASE_URL="$DB" "$BIN" serve >/dev/null &

@@ -19,6 +19,7 @@ use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::catalogue::Catalogue;
 use crate::summary::compare::{self, ComparedRow};
+use crate::summary::windows::{ROLLING_MONTHS, Windows};
 use crate::summary::{self, AggregateRow, SummaryRequest};
 
 /// Largest `limit` a ranking or summary accepts.
@@ -31,6 +32,15 @@ pub struct SalesAggregate {
     row: AggregateRow,
     catalogue: std::sync::Arc<Catalogue>,
     compared: Option<Compared>,
+    /// Present when the selection asks for a figure read against the other groups.
+    windows: Option<Windows>,
+}
+
+/// The months a `rollingAverage` spans, checked.
+fn rolling_months(months: i32) -> Result<u32, ApiError> {
+    u32::try_from(months).ok().filter(|m| ROLLING_MONTHS.contains(m)).ok_or_else(|| {
+        ApiError::BadUserInput(format!("`months` is {months}: a rolling average spans 3, 6 or 12 months"))
+    })
 }
 
 /// A group against the range it is compared with.
@@ -53,12 +63,12 @@ impl Compared {
 
 impl SalesAggregate {
     pub fn new(row: AggregateRow, catalogue: std::sync::Arc<Catalogue>) -> Self {
-        Self { row, catalogue, compared: None }
+        Self { row, catalogue, compared: None, windows: None }
     }
 
     fn compared(row: ComparedRow, metric: summary::Metric, catalogue: std::sync::Arc<Catalogue>) -> Self {
         let compared = Some(Compared::of(&row, metric));
-        Self { row: row.current, catalogue, compared }
+        Self { row: row.current, catalogue, compared, windows: None }
     }
 
     fn model(&self) -> Option<CarModel> {
@@ -106,6 +116,28 @@ impl OnePass for SalesAggregate {
             },
             "change" => one_pass::number_or_null(self.compared.as_ref().map(|c| c.change)),
             "changeRatio" => one_pass::number_or_null(self.compared.as_ref().and_then(|c| c.change_ratio)),
+            "runningTotal" => one_pass::number_or_null(self.windows.as_ref().and_then(|w| w.running_total)),
+            "shareOfTotal" => one_pass::number_or_null(self.windows.as_ref().and_then(|w| w.share_of_total)),
+            "rollingAverage" => {
+                let (_, months) = ctx.param_value::<i32>("months", None)?;
+                match rolling_months(months) {
+                    Ok(months) => one_pass::number_or_null(
+                        self.windows.as_ref().and_then(|w| w.rolling_average(months)),
+                    ),
+                    Err(error) => {
+                        let error: async_graphql::Error = error.into();
+                        ctx.add_error(ctx.set_error_path(error.into_server_error(field.pos)));
+                        Value::Null
+                    }
+                }
+            }
+            "rankWithin" => {
+                let (_, dimension) = ctx.param_value::<Dimension>("dimension", None)?;
+                self.windows
+                    .as_ref()
+                    .and_then(|w| w.rank_within(dimension.into()))
+                    .map_or(Value::Null, Value::from)
+            }
             _ => return Err(one_pass::unknown_field::<Self>(field)),
         })
     }
@@ -227,6 +259,39 @@ impl SalesAggregateFields {
     /// the group had nothing then.
     async fn change_ratio(&self) -> Option<f64> {
         self.0.compared.as_ref().and_then(|c| c.change_ratio)
+    }
+
+    /// Grouped by PERIOD: the metric from the first period of the group's year (within the
+    /// filter's range) to this one, year to date. Null otherwise.
+    async fn running_total(&self) -> Option<f64> {
+        self.0.windows.as_ref().and_then(|w| w.running_total)
+    }
+
+    /// Grouped by PERIOD: the mean of the metric per period over the `months` ending with this
+    /// period (a period without sales counts 0). Null otherwise, and where the filter's range
+    /// does not hold the whole window.
+    async fn rolling_average(
+        &self,
+        #[graphql(desc = "3, 6 or 12; a whole number of the grouping's periods.")] months: i32,
+    ) -> Result<Option<f64>> {
+        let months = rolling_months(months)?;
+        Ok(self.0.windows.as_ref().and_then(|w| w.rolling_average(months)))
+    }
+
+    /// The group's part of the filtered total of its period (of the whole answer without
+    /// PERIOD), 0 to 1; null when that total is 0.
+    async fn share_of_total(&self) -> Option<f64> {
+        self.0.windows.as_ref().and_then(|w| w.share_of_total)
+    }
+
+    /// The group's rank by the metric (1 = largest, ties share a rank) among the groups with
+    /// its value of `dimension` and, unless that is PERIOD, its period: a model's rank within
+    /// its country. Null unless grouped by `dimension` and at least one other dimension.
+    async fn rank_within(
+        &self,
+        #[graphql(desc = "A dimension grouped by.")] dimension: Dimension,
+    ) -> Option<i32> {
+        self.0.windows.as_ref().and_then(|w| w.rank_within(dimension.into())).map(|rank| rank as i32)
     }
 }
 
@@ -373,7 +438,15 @@ fn comparison_of(
     Ok(comparison)
 }
 
-/// The groups of a summary, each compared with the range `comparison` names when given.
+/// The figures a selection may ask for that read a group against the others of the answer.
+const WINDOW_FIELDS: [&str; 4] = ["runningTotal", "rollingAverage", "shareOfTotal", "rankWithin"];
+
+fn asks_for_windows(fields: async_graphql::Lookahead<'_>) -> bool {
+    WINDOW_FIELDS.iter().any(|name| fields.field(name).exists())
+}
+
+/// The groups of a summary, each compared with the range `comparison` names when given, and
+/// read against each other when `windows` (before the limit cuts them).
 async fn aggregates(
     store: &crate::store::Store,
     snapshot: &Snapshot,
@@ -381,7 +454,24 @@ async fn aggregates(
     request: &SummaryRequest,
     comparison: Option<compare::Comparison>,
     rank_by: RankBy,
+    windows: bool,
 ) -> Result<Vec<SalesAggregate>, ApiError> {
+    if windows {
+        let whole = SummaryRequest { limit: None, ..request.clone() };
+        let mut groups =
+            Box::pin(aggregates(store, snapshot, filter, &whole, comparison, rank_by, false)).await?;
+        let rows: Vec<&AggregateRow> = groups.iter().map(|group| &group.row).collect();
+        let range_start = filter.from.or(snapshot.cube.first_month());
+        let computed =
+            summary::windows::of(&rows, &request.group_by, request.granularity, request.metric, range_start);
+        for (group, windows) in groups.iter_mut().zip(computed) {
+            group.windows = Some(windows);
+        }
+        if let Some(limit) = request.limit {
+            groups.truncate(limit);
+        }
+        return Ok(groups);
+    }
     let catalogue = &snapshot.catalogue;
     Ok(match comparison {
         None => summary::summarize(store, &snapshot.cube, catalogue, filter, request)
@@ -457,7 +547,8 @@ impl SummaryQuery {
         let comparison = comparison_of(compare_to, compare_range, rank_by)?;
         let request = summary_request(group_by, granularity, metric, order, check_limit(limit)?);
         let snapshot = app.snapshot();
-        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by).await?;
+        let windows = asks_for_windows(ctx.look_ahead());
+        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by, windows).await?;
         // Without `limit` the answer is every group: capped like `limit` itself, so that one
         // request cannot ask for an unbounded answer.
         if limit.is_none() && rows.len() > MAX_LIMIT as usize {
@@ -523,7 +614,8 @@ impl SummaryQuery {
             None => 0,
         };
         let request = summary_request(group_by, granularity, metric, order, None);
-        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by).await?;
+        let windows = asks_for_windows(ctx.look_ahead().field("edges").field("node"));
+        let rows = aggregates(&app.store, &snapshot, &filter, &request, comparison, rank_by, windows).await?;
         let total = rows.len();
         let end = start.saturating_add(size).min(total);
         let mut connection = Connection::with_additional_fields(
@@ -587,7 +679,7 @@ impl SummaryQuery {
         };
         let whole = SummaryRequest::default();
         let (rows, total) = tokio::try_join!(
-            aggregates(&app.store, &snapshot, &filter, &ranking, comparison, rank_by),
+            aggregates(&app.store, &snapshot, &filter, &ranking, comparison, rank_by, false),
             async {
                 Ok(summary::summarize(&app.store, &snapshot.cube, &snapshot.catalogue, &filter, &whole)
                     .await?)

@@ -5,6 +5,7 @@
 pub mod coarse_dates;
 pub mod compare;
 mod grouping;
+pub mod windows;
 
 use std::sync::Arc;
 

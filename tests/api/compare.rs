@@ -48,6 +48,22 @@ async fn raw_rows(server: &TestServer) -> Vec<Raw> {
         .collect()
 }
 
+/// A seeded server taking hundreds of requests back to back: the per-viewer rate limit is not
+/// what these tests test.
+async fn property_server() -> TestServer {
+    TestServer::start_with(super::seeded_server_db(3_000).await, |s| s.rate_limit = 100_000).await
+}
+
+/// The raw rows, and the markets and models they name.
+async fn raw_rows_and_names(server: &TestServer) -> (Vec<Raw>, Vec<String>, Vec<String>) {
+    let raw = raw_rows(server).await;
+    let names = |name: fn(&Raw) -> &String| {
+        raw.iter().map(|r| name(r).clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+    };
+    let (countries, models) = (names(|r| &r.country), names(|r| &r.model));
+    (raw, countries, models)
+}
+
 #[derive(Debug, Clone)]
 struct Case {
     from: Option<NaiveDate>,
@@ -151,18 +167,8 @@ const SUMMARY: &str = "query($f: SalesFilter, $by: [Dimension!]!, $to: Compariso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_group_is_compared_as_the_raw_rows_say() {
-    // Hundreds of requests back to back: the per-viewer rate limit is not what is tested.
-    let server =
-        TestServer::start_with(super::seeded_server_db(3_000).await, |s| s.rate_limit = 100_000).await;
-    let raw = raw_rows(&server).await;
-    let countries: Vec<String> = raw
-        .iter()
-        .map(|r| r.country.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let models: Vec<String> =
-        raw.iter().map(|r| r.model.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let server = property_server().await;
+    let (raw, countries, models) = raw_rows_and_names(&server).await;
     let last_sale = raw.iter().map(|r| r.sold_on).max().expect("sales");
     let first_month = NaiveDate::from_ymd_opt(FIRST_DAY.0, FIRST_DAY.1, FIRST_DAY.2).expect("day");
 
@@ -317,5 +323,97 @@ async fn comparisons_rank_by_change_and_keep_money_and_regions_to_their_roles() 
         let (now, then) =
             (model["units"].as_i64().expect("units"), model["previous"]["units"].as_i64().expect("then"));
         assert_eq!(model["change"].as_f64(), Some((now - then) as f64), "{model}");
+    }
+}
+
+const WINDOWS: &str = "query($f: SalesFilter, $by: [Dimension!]!, $g: Granularity, $months: Int!) {
+  salesSummary(filter: $f, groupBy: $by, granularity: $g) {
+    period model { name } country { code } region units runningTotal rollingAverage(months: $months) shareOfTotal rankWithin(dimension: PERIOD) } }";
+
+/// For random filters and groupings by period (and one more dimension), the running total,
+/// the rolling average and the share of the period equal what the raw rows give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_over_periods_are_what_the_raw_rows_say() {
+    let server = property_server().await;
+    let (raw, countries, models) = raw_rows_and_names(&server).await;
+    let first_month = NaiveDate::from_ymd_opt(FIRST_DAY.0, FIRST_DAY.1, FIRST_DAY.2).expect("day");
+    let strategy = (
+        cases(countries, models),
+        prop_oneof![Just("MONTH"), Just("QUARTER")],
+        prop_oneof![Just(None), Just(Some("MODEL")), Just(Some("REGION"))],
+    );
+    let mut runner = TestRunner::new(Config { cases: CASES as u32, ..Config::default() });
+    for case_number in 0..CASES {
+        let (case, granularity, other) = strategy.new_tree(&mut runner).expect("a case").current();
+        let step = if granularity == "MONTH" { 1 } else { 3 };
+        let months = if step == 1 { 3 } else { 6 };
+        let group_by: Vec<&str> = std::iter::once("PERIOD").chain(other).collect();
+        let period_of = |day: NaiveDate| {
+            use chrono::Datelike;
+            NaiveDate::from_ymd_opt(day.year(), (day.month0() / step) * step + 1, 1).expect("period")
+        };
+        let passes = |row: &Raw| {
+            case.from.is_none_or(|f| f <= row.sold_on)
+                && case.to.is_none_or(|t| row.sold_on <= t)
+                && case.countries.as_ref().is_none_or(|c| c.contains(&row.country))
+                && case.models.as_ref().is_none_or(|m| m.contains(&row.model))
+        };
+        // Units by series and period, and by period.
+        let mut cells: BTreeMap<(String, NaiveDate), i64> = BTreeMap::new();
+        let mut period_totals: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+        for row in raw.iter().filter(|r| passes(r)) {
+            let series = key(row, &group_by[1..], None);
+            *cells.entry((series, period_of(row.sold_on))).or_default() += row.units;
+            *period_totals.entry(period_of(row.sold_on)).or_default() += row.units;
+        }
+        let first_period = period_of(case.from.unwrap_or(first_month));
+        let units_at =
+            |series: &str, period: NaiveDate| cells.get(&(series.to_string(), period)).copied().unwrap_or(0);
+
+        let filter =
+            json!({ "from": case.from, "to": case.to, "countries": case.countries, "models": case.models });
+        let data = server
+            .data(WINDOWS, json!({ "f": filter, "by": group_by, "g": granularity, "months": months }))
+            .await;
+        let rows = data["salesSummary"].as_array().expect("rows");
+        assert_eq!(rows.len(), cells.len(), "case {case_number}: {case:?}");
+        for row in rows {
+            let period: NaiveDate = row["period"].as_str().expect("period").parse().expect("day");
+            let series = answer_key(row, &group_by[1..]);
+            let units = units_at(&series, period);
+            assert_eq!(row["units"].as_i64(), Some(units), "case {case_number}: {row}");
+            let year_to_date: i64 = cells
+                .range(
+                    (
+                        series.clone(),
+                        NaiveDate::from_ymd_opt(chrono::Datelike::year(&period), 1, 1).expect("day"),
+                    )..=(series.clone(), period),
+                )
+                .map(|(_, units)| units)
+                .sum();
+            assert_eq!(row["runningTotal"].as_f64(), Some(year_to_date as f64), "case {case_number}: {row}");
+            let window: Vec<NaiveDate> = (0..months / step)
+                .map(|k| period.checked_sub_months(Months::new(k * step)).expect("period"))
+                .collect();
+            let expected_rolling = (window.iter().all(|p| *p >= first_period)).then(|| {
+                window.iter().map(|p| units_at(&series, *p)).sum::<i64>() as f64 / window.len() as f64
+            });
+            assert_eq!(
+                row["rollingAverage"].as_f64().map(|v| (v * 1e6).round()),
+                expected_rolling.map(|v| (v * 1e6).round()),
+                "case {case_number}: {row}"
+            );
+            let share = units as f64 / period_totals[&period] as f64;
+            assert!(
+                (row["shareOfTotal"].as_f64().expect("share") - share).abs() < 1e-9,
+                "case {case_number}: {row}"
+            );
+            let expected_rank = if group_by.len() < 2 {
+                None
+            } else {
+                Some(cells.iter().filter(|((_, p), u)| *p == period && **u > units).count() as i64 + 1)
+            };
+            assert_eq!(row["rankWithin"].as_i64(), expected_rank, "case {case_number}: {row}");
+        }
     }
 }
