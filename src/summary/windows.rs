@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
+use rustc_hash::FxHashMap;
 
 use super::{AggregateRow, Dimension, Granularity, Metric};
 
@@ -49,23 +50,38 @@ fn value(row: &AggregateRow, metric: Metric) -> f64 {
     }
 }
 
-fn dimension_value(row: &AggregateRow, dimension: Dimension) -> Option<String> {
+/// A group's value of one dimension, borrowed: keys are built for every group of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Part<'a> {
+    Day(Option<NaiveDate>),
+    Id(Option<i32>),
+    Name(Option<&'a str>),
+}
+
+fn dimension_value(row: &AggregateRow, dimension: Dimension) -> Part<'_> {
     match dimension {
-        Dimension::Period => row.period.map(|p| p.to_string()),
-        Dimension::Model => row.model_id.map(|m| m.to_string()),
-        Dimension::Country => row.country.clone(),
-        Dimension::Region => row.region.clone(),
-        Dimension::BodyType => row.body_type.clone(),
-        Dimension::FuelType => row.fuel_type.clone(),
-        Dimension::Transmission => row.transmission.clone(),
+        Dimension::Period => Part::Day(row.period),
+        Dimension::Model => Part::Id(row.model_id),
+        Dimension::Country => Part::Name(row.country.as_deref()),
+        Dimension::Region => Part::Name(row.region.as_deref()),
+        Dimension::BodyType => Part::Name(row.body_type.as_deref()),
+        Dimension::FuelType => Part::Name(row.fuel_type.as_deref()),
+        Dimension::Transmission => Part::Name(row.transmission.as_deref()),
     }
+}
+
+/// The groups a group is ranked among within `parent`: those with its value of it and, unless
+/// the parent is the period, its period (groups of different periods do not compete).
+fn partition_of(row: &AggregateRow, parent: Dimension) -> (Option<NaiveDate>, Part<'_>) {
+    let period = if parent == Dimension::Period { None } else { row.period };
+    (period, dimension_value(row, parent))
 }
 
 /// A series' periods: each one's row (by index) and metric.
 type SeriesPeriods = BTreeMap<NaiveDate, (usize, f64)>;
 
 /// The group's values of `dims` other than the period: the series it belongs to.
-fn series_key(row: &AggregateRow, dims: &[Dimension]) -> Vec<Option<String>> {
+fn series_key<'a>(row: &'a AggregateRow, dims: &[Dimension]) -> Vec<Part<'a>> {
     dims.iter().filter(|d| **d != Dimension::Period).map(|d| dimension_value(row, *d)).collect()
 }
 
@@ -101,7 +117,7 @@ pub fn of(
 
     if by_period {
         let first_period = range_start.map(|day| granularity.start_of(day));
-        let mut series: BTreeMap<Vec<Option<String>>, SeriesPeriods> = BTreeMap::new();
+        let mut series: FxHashMap<Vec<Part<'_>>, SeriesPeriods> = FxHashMap::default();
         for (index, row) in rows.iter().enumerate() {
             if let Some(period) = row.period {
                 series.entry(series_key(row, dims)).or_default().insert(period, (index, value(row, metric)));
@@ -138,20 +154,19 @@ pub fn of(
 
     if dims.len() >= 2 {
         for parent in dims {
-            // Within a parent other than the period, groups of different periods do not compete.
-            let partition = |row: &AggregateRow| {
-                let period = if *parent == Dimension::Period { None } else { row.period };
-                (period, dimension_value(row, *parent))
-            };
-            let mut partitions: BTreeMap<(Option<NaiveDate>, Option<String>), Vec<f64>> = BTreeMap::new();
+            let partition = |row| partition_of(row, *parent);
+            let mut partitions: FxHashMap<(Option<NaiveDate>, Part<'_>), Vec<f64>> = FxHashMap::default();
             for row in rows {
                 partitions.entry(partition(row)).or_default().push(value(row, metric));
             }
+            for values in partitions.values_mut() {
+                values.sort_by(|a, b| b.total_cmp(a));
+            }
             for (windows, row) in out.iter_mut().zip(rows) {
                 let mine = value(row, metric);
-                let above = partitions
-                    .get(&partition(row))
-                    .map_or(0, |values| values.iter().filter(|v| **v > mine).count());
+                // Largest first: the groups above are those before the first equal to this one.
+                let above =
+                    partitions.get(&partition(row)).map_or(0, |values| values.partition_point(|v| *v > mine));
                 windows.ranks.push((*parent, above as u32 + 1));
             }
         }
