@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use salesgraph::ask::{Intent, Interpretation, Lexicon, parse};
 use salesgraph::domain::{BodyType, FuelType};
 use salesgraph::store::catalogue::Catalogue;
+use salesgraph::summary::compare::Comparison;
 use salesgraph::summary::{Granularity, Metric, SortOrder};
 
 fn catalogue() -> Catalogue {
@@ -23,6 +24,8 @@ fn intent(name: &str) -> Intent {
         Intent::Forecast,
         Intent::Marketing,
         Intent::Inventory,
+        Intent::Growth,
+        Intent::Share,
         Intent::Unknown,
     ]
     .into_iter()
@@ -61,6 +64,16 @@ fn expected(spec: &str) -> Interpretation {
                     _ => Granularity::Year,
                 })
             }
+            "compare" => {
+                i.compare = Some(match value {
+                    "PREVIOUS_YEAR" => Comparison::PreviousYear,
+                    "PREVIOUS_PERIOD" => Comparison::PreviousPeriod,
+                    range => {
+                        let (from, to) = range.split_once("..").expect("FROM..TO");
+                        Comparison::Range(from.parse().expect("from"), to.parse().expect("to"))
+                    }
+                })
+            }
             other => panic!("unknown field {other}"),
         }
     }
@@ -81,7 +94,8 @@ fn the_corpus_is_understood() {
             continue;
         }
         if line.starts_with('#') {
-            in_nlp_md_block = line.starts_with("# nlp.md");
+            // nlp.md's examples and the comparisons must all be read right.
+            in_nlp_md_block = line.starts_with("# nlp.md") || line.starts_with("# comparisons");
             continue;
         }
         let Some((question, spec)) = line.split_once("||") else { continue };

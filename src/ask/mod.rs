@@ -11,6 +11,7 @@ mod words;
 use chrono::NaiveDate;
 
 use crate::domain::{BodyType, FuelType};
+use crate::summary::compare::Comparison;
 use crate::summary::{Granularity, Metric, SortOrder};
 pub use lexicon::Lexicon;
 pub use parser::{MAX_QUESTION_CHARS, Parsed, parse};
@@ -36,6 +37,10 @@ pub enum Intent {
     Forecast,
     Marketing,
     Inventory,
+    /// Models ranked by how much they grew (or fell) against the period compared with.
+    Growth,
+    /// What part of the sales a fuel, body type or model makes.
+    Share,
     Unknown,
 }
 
@@ -51,6 +56,8 @@ impl Intent {
             Intent::Forecast => "FORECAST",
             Intent::Marketing => "MARKETING",
             Intent::Inventory => "INVENTORY",
+            Intent::Growth => "GROWTH",
+            Intent::Share => "SHARE",
             Intent::Unknown => "UNKNOWN",
         }
     }
@@ -74,6 +81,8 @@ pub struct Interpretation {
     pub metric: Metric,
     pub order: SortOrder,
     pub granularity: Option<Granularity>,
+    /// What the period is compared with, when the question compares it ("against last year").
+    pub compare: Option<Comparison>,
 }
 
 impl Interpretation {
@@ -91,6 +100,7 @@ impl Interpretation {
             metric: Metric::Units,
             order: SortOrder::Desc,
             granularity: None,
+            compare: None,
         }
     }
 }

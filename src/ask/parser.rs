@@ -1,12 +1,13 @@
 //! From question to interpretation: tokens, time expressions, entities, keywords, then an
 //! intent and a confidence that says how much of the question the patterns explained.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::lexicon::{Entity, Lexicon, fold};
 use super::words::{FILLER, count};
 use super::{Intent, Interpretation, period};
 use crate::domain::{BodyType, FuelType};
+use crate::summary::compare::{Comparison, year_before};
 use crate::summary::{Granularity, Metric, SortOrder};
 
 /// Longest question accepted (characters); longer ones are refused before parsing.
@@ -140,6 +141,14 @@ struct Signals {
     /// Singular ("model") or plural ("models") of what is ranked.
     plural: Option<bool>,
     countries_ranked: bool,
+    /// "fastest growing", "biggest losers": models ranked by their change.
+    growth: bool,
+    /// "share", "percentage", "what part of".
+    share: bool,
+    /// "year on year", "against the previous year": compared with the same days a year earlier.
+    year_over_year: bool,
+    /// "against the month before": compared with the days just before.
+    previous_period: bool,
 }
 
 impl Signals {
@@ -243,9 +252,16 @@ impl Signals {
         true
     }
 
-    /// Candidate intents, strongest first.
-    fn intents(&self, entity_groups: usize) -> Vec<Intent> {
+    /// Candidate intents, strongest first. `compared`: the question compares its period with
+    /// another; `has_part`: it names a fuel, body type or model that a share could be of.
+    fn intents(&self, entity_groups: usize, compared: bool, has_part: bool) -> Vec<Intent> {
         let mut intents = Vec::new();
+        if self.growth {
+            intents.push(Intent::Growth);
+        }
+        if self.share && has_part {
+            intents.push(Intent::Share);
+        }
         if self.forecast {
             intents.push(Intent::Forecast);
         }
@@ -264,10 +280,12 @@ impl Signals {
         if self.rank {
             intents.push(if self.countries_ranked { Intent::TopCountries } else { Intent::TopModels });
         }
-        if self.trend {
+        // A period compared with another is a total and its change ("growth of the iX3 versus
+        // last year"), not a series.
+        if self.trend && !(compared && self.granularity.is_none()) {
             intents.push(Intent::Trend);
         }
-        if self.compare && entity_groups < 2 {
+        if self.compare && entity_groups < 2 && !compared {
             intents.push(Intent::Compare);
         }
         if self.total {
@@ -286,6 +304,10 @@ struct Found {
     body_types: Vec<BodyType>,
     fuel_types: Vec<FuelType>,
     period: Option<(NaiveDate, NaiveDate)>,
+    /// Every period named, with the position of its first word.
+    periods: Vec<(NaiveDate, NaiveDate, usize)>,
+    /// What the period is compared with.
+    compare: Option<Comparison>,
     limit: Option<u32>,
     fuzzy: Vec<(String, Entity)>,
     unknown: Vec<String>,
@@ -315,6 +337,7 @@ fn describe(entity: &Entity) -> String {
 
 const RANK_WORDS: &[&str] = &[
     "top",
+    "fastest",
     "best",
     "most",
     "highest",
@@ -349,6 +372,183 @@ const RANKED_NOUNS: &[&str] = &[
     "regions",
 ];
 
+/// Words that put what follows against what comes before.
+const COMPARE_WORDS: &[&str] = &["against", "vs", "versus", "compared", "than"];
+
+/// Whether the words before position `i` compare: "against", "compared with the", "vs the
+/// same quarter".
+fn after_compare_word(tokens: &[Token], i: usize) -> bool {
+    let word = |back: usize| i.checked_sub(back).map(|j| tokens[j].lower.as_str());
+    let mut back = 1;
+    while back < 5
+        && matches!(
+            word(back),
+            Some("the" | "with" | "to" | "same" | "month" | "quarter" | "period" | "days" | "time")
+        )
+    {
+        back += 1;
+    }
+    word(back).is_some_and(|w| COMPARE_WORDS.contains(&w))
+}
+
+/// Reads "year on year", "the previous year" or "the month before" after a comparing word,
+/// "fastest growing", "biggest losers", "share" and "percentage", marking their words.
+fn read_comparison_phrases(tokens: &mut [Token], signals: &mut Signals) {
+    let words: Vec<String> = tokens.iter().map(|t| t.lower.clone()).collect();
+    let word = |i: usize| words.get(i).map(String::as_str);
+    let mut explained: Vec<usize> = Vec::new();
+    for (i, this) in words.iter().enumerate() {
+        match this.as_str() {
+            "yoy" => {
+                signals.year_over_year = true;
+                explained.push(i);
+            }
+            "year" if matches!(word(i + 1), Some("on" | "over")) && word(i + 2) == Some("year") => {
+                signals.year_over_year = true;
+                explained.extend([i, i + 1, i + 2]);
+            }
+            "previous" | "prior" if word(i + 1) == Some("year") && after_compare_word(tokens, i) => {
+                signals.year_over_year = true;
+                explained.extend([i, i + 1]);
+            }
+            "month" | "quarter" | "period" | "year"
+                if word(i + 1) == Some("before") && i > 0 && after_compare_word(tokens, i) =>
+            {
+                if this == "year" {
+                    signals.year_over_year = true;
+                } else {
+                    signals.previous_period = true;
+                }
+                explained.extend([i, i + 1]);
+            }
+            "previous" | "prior" if word(i + 1) == Some("period") => {
+                signals.previous_period = true;
+                explained.extend([i, i + 1]);
+            }
+            "same" if matches!(word(i + 1), Some("month" | "quarter" | "period" | "days" | "time")) => {
+                explained.extend([i, i + 1]);
+            }
+            "fastest" | "quickest" => {
+                let next = word(i + 1).unwrap_or_default();
+                if matches!(next, "growing" | "rising" | "gaining" | "climbing" | "increasing") {
+                    signals.growth = true;
+                    explained.extend([i, i + 1]);
+                } else if matches!(next, "falling" | "declining" | "shrinking" | "dropping" | "decreasing") {
+                    signals.growth = true;
+                    signals.ascending = true;
+                    explained.extend([i, i + 1]);
+                }
+            }
+            "grew" | "grown" | "gained" if matches!(word(i + 1), Some("most" | "the")) => {
+                signals.growth = true;
+                explained.push(i);
+            }
+            "gainers" | "winners" => {
+                signals.growth = true;
+                explained.push(i);
+            }
+            "losers" => {
+                signals.growth = true;
+                signals.ascending = true;
+                explained.push(i);
+            }
+            "losing"
+                if word(i + 1) == Some("ground")
+                    || word(i + 2) == Some("ground")
+                    || word(i + 3) == Some("ground") =>
+            {
+                signals.growth = true;
+                signals.ascending = true;
+                explained.push(i);
+                if let Some(ground) = (i + 1..i + 4).find(|j| word(*j) == Some("ground")) {
+                    explained.push(ground);
+                }
+            }
+            "share" | "part" | "percentage" | "percent" | "proportion" | "fraction" => {
+                signals.share = true;
+                explained.push(i);
+            }
+            "change" | "changed" | "doing" => explained.push(i),
+            "against" | "vs" | "versus" | "compared" | "compare" | "comparison" | "comparing" | "than" => {
+                signals.compare = true
+            }
+            _ => {}
+        }
+    }
+    for i in explained {
+        tokens[i].mark = Mark::Explained;
+    }
+}
+
+/// The first day of `day`'s year.
+fn year_start(day: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day)
+}
+
+/// Which period is asked about and which it is compared with: "Q1 2024 compared with Q1 2023",
+/// "this year against last year" (the same days a year earlier), "against last year" alone
+/// (this year so far against the same days of last year), "year on year" (a year earlier),
+/// "against the month before" (the days just before).
+fn compare_periods(tokens: &[Token], signals: &mut Signals, found: &mut Found, as_of: NaiveDate) {
+    let compares = signals.compare || signals.year_over_year || signals.previous_period;
+    let compared_at = found.periods.iter().position(|(_, _, first)| after_compare_word(tokens, *first));
+    let this_year_so_far = (year_start(as_of), as_of);
+    let mut current = found.periods.first().map(|(from, to, _)| (*from, *to));
+    let mut rest = found.periods.len().saturating_sub(1);
+    match (found.periods.len(), compared_at) {
+        // "Q1 2024 compared with Q1 2023", "compare Q1 2024 with Q4 2023": the first named is
+        // asked about, the second is what it is compared with.
+        (n, _) if n >= 2 && compares => {
+            let (c_from, c_to, _) = found.periods[0];
+            let (from, to, _) = found.periods[1];
+            current = Some((c_from, c_to));
+            rest = n - 2;
+            found.compare = Some(compared((c_from, c_to), (from, to)));
+        }
+        (1, Some(_)) => {
+            let (from, to, _) = found.periods[0];
+            // "against last year": this year so far, against the same days of last year.
+            if (from, to) == (year_before(this_year_so_far.0), year_start(as_of).pred_opt().unwrap_or(to)) {
+                current = Some(this_year_so_far);
+                found.compare = Some(Comparison::PreviousYear);
+            }
+        }
+        _ => {}
+    }
+    if found.compare.is_none() && signals.year_over_year {
+        found.compare = Some(Comparison::PreviousYear);
+        current.get_or_insert(this_year_so_far);
+    }
+    if found.compare.is_none() && signals.previous_period && current.is_some() {
+        found.compare = Some(Comparison::PreviousPeriod);
+    }
+    if signals.growth {
+        found.compare.get_or_insert(Comparison::PreviousYear);
+        current.get_or_insert(this_year_so_far);
+    }
+    found.period = current;
+    found.extra_periods = rest;
+}
+
+/// How `compared` relates to `current`: the same days a year earlier, the days just before,
+/// or a range of its own. A whole year compared with a part of the next ("this quarter vs the
+/// same quarter last year", "this year against last year") means the same days a year earlier.
+fn compared(current: (NaiveDate, NaiveDate), compared: (NaiveDate, NaiveDate)) -> Comparison {
+    let year_earlier = (year_before(current.0), year_before(current.1));
+    let whole_year_before = current.0.year() == current.1.year()
+        && compared.0 == NaiveDate::from_ymd_opt(current.0.year() - 1, 1, 1).unwrap_or(compared.0)
+        && compared.1 == NaiveDate::from_ymd_opt(current.0.year() - 1, 12, 31).unwrap_or(compared.1);
+    let days = (current.1 - current.0).num_days() + 1;
+    let just_before = current.0.pred_opt().map(|last| (last - chrono::Duration::days(days - 1), last));
+    if compared == year_earlier || whole_year_before {
+        Comparison::PreviousYear
+    } else if Some(compared) == just_before {
+        Comparison::PreviousPeriod
+    } else {
+        Comparison::Range(compared.0, compared.1)
+    }
+}
+
 /// Parses a question relative to `as_of`. Pure: the same inputs give the same reading.
 pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     let mut tokens = tokenize(question);
@@ -364,6 +564,11 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         }
     }
 
+    // Phrases that compare, rank by growth or ask for a share, before the periods they hold
+    // ("the previous year" is a comparison here, not a period).
+    let mut signals = Signals::default();
+    read_comparison_phrases(&mut tokens, &mut signals);
+
     // Time expressions first: "2023" and "Q2" are periods, not counts.
     let lower: Vec<String> = tokens.iter().map(|t| t.lower.clone()).collect();
     loop {
@@ -372,12 +577,11 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         for &i in &found_period.tokens {
             tokens[i].mark = Mark::Explained;
         }
-        if found.period.is_none() {
-            found.period = Some((found_period.from, found_period.to));
-        } else {
-            found.extra_periods += 1;
-        }
+        let first = found_period.tokens.iter().copied().min().unwrap_or(0);
+        found.periods.push((found_period.from, found_period.to, first));
     }
+    found.periods.sort_by_key(|(_, _, first)| *first);
+    compare_periods(&tokens, &mut signals, &mut found, as_of);
 
     // Entities: longest run of words first, so "North America" beats "America".
     let mut i = 0;
@@ -411,7 +615,6 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     }
 
     // Keywords, body and fuel types.
-    let mut signals = Signals::default();
     // "the best-selling SUV": a body type counts as the ranked noun only when no other is named.
     let mut body_plural: Option<bool> = None;
     for i in 0..tokens.len() {
@@ -543,9 +746,14 @@ fn build(intent: Intent, signals: &Signals, found: &Found, as_of: NaiveDate) -> 
         metric: if signals.revenue { Metric::Revenue } else { Metric::Units },
         order: if signals.ascending { SortOrder::Asc } else { SortOrder::Desc },
         granularity: signals.granularity,
+        compare: None,
     };
     match intent {
-        Intent::TopModels | Intent::TopCountries | Intent::Forecast => {
+        Intent::Total | Intent::Growth => interpretation.compare = found.compare,
+        _ => {}
+    }
+    match intent {
+        Intent::TopModels | Intent::TopCountries | Intent::Forecast | Intent::Growth => {
             interpretation.limit = found.limit.or_else(|| {
                 guessed = true;
                 Some(if signals.plural == Some(false) { 1 } else { 5 })
@@ -587,8 +795,14 @@ fn decide(tokens: &[Token], signals: &Signals, found: Found, as_of: NaiveDate) -
         || signals.marketing
         || signals.seasonality
         || signals.trend
+        || signals.growth
+        || (signals.share && has_filter)
+        // A model of the catalogue with a period ("X3 year to date in Canada") asks for its sales.
+        || (!found.models.is_empty() && found.period.is_some())
+        || found.compare.is_some()
         || (signals.compare && has_filter);
-    let candidates = signals.intents(entity_groups(&found));
+    let has_part = !found.fuel_types.is_empty() || !found.body_types.is_empty() || !found.models.is_empty();
+    let candidates = signals.intents(entity_groups(&found), found.compare.is_some(), has_part);
     let stated = candidates.first().copied();
     let intent = match stated {
         Some(intent) => intent,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::period::month_span;
 use super::{Intent, Interpretation};
 use crate::domain::{BodyType, FuelType};
+use crate::summary::compare::Comparison;
 use crate::summary::{Granularity, Metric, SortOrder};
 
 /// A query to run and how to turn its data into columns and rows.
@@ -25,6 +26,21 @@ pub struct StructuredQuery {
     keep: Option<usize>,
     /// Where the answer's own notes are in the data, for answers that have them.
     notes_at: Option<Vec<&'static str>>,
+    /// Rows kept only when the cell at this column holds one of these values (a SHARE keeps
+    /// the part asked about from the groups of the whole).
+    keep_only: Option<(usize, Vec<String>)>,
+}
+
+/// The `compareTo` or `compareRange` variables of a comparison.
+fn comparison_variables(compare: Option<Comparison>) -> (Value, Value) {
+    match compare {
+        Some(Comparison::PreviousPeriod) => (json!("PREVIOUS_PERIOD"), Value::Null),
+        Some(Comparison::PreviousYear) => (json!("PREVIOUS_YEAR"), Value::Null),
+        Some(Comparison::Range(from, to)) => {
+            (Value::Null, json!({ "from": from.to_string(), "to": to.to_string() }))
+        }
+        None => (Value::Null, Value::Null),
+    }
 }
 
 /// Why an interpretation cannot be run as asked.
@@ -122,6 +138,7 @@ impl StructuredQuery {
                 cells: [vec![vec!["rank"], vec!["model", "name"]], measure_cells, vec![vec!["share"]]].concat(),
                 keep: None,
                 notes_at: None,
+                keep_only: None,
             },
             Intent::TopCountries => Self {
                 document: format!(
@@ -133,7 +150,88 @@ impl StructuredQuery {
                 cells: [vec![vec!["#"], vec!["country", "code"], vec!["country", "name"]], measure_cells].concat(),
                 keep: None,
                 notes_at: None,
+                keep_only: None,
             },
+            Intent::Total if i.compare.is_some() => {
+                let (compare_to, compare_range) = comparison_variables(i.compare);
+                let previous = if money(i) { "previous { units revenue }" } else { "previous { units }" };
+                let previous_cells: Vec<Vec<&'static str>> = if money(i) {
+                    vec![vec!["previous", "units"], vec!["previous", "revenue"]]
+                } else {
+                    vec![vec!["previous", "units"]]
+                };
+                let previous_columns: Vec<String> = if money(i) {
+                    vec!["previousUnits".into(), "previousRevenue".into()]
+                } else {
+                    vec!["previousUnits".into()]
+                };
+                Self {
+                    document: format!(
+                        "query Ask($filter: SalesFilter, $metric: Metric, $compareTo: Comparison, $compareRange: DateRange) {{ result: salesSummary(filter: $filter, groupBy: [], metric: $metric, compareTo: $compareTo, compareRange: $compareRange) {{ {measure} {previous} change changeRatio }} }}"
+                    ),
+                    variables: json!({ "filter": period_filter, "metric": metric_name(i.metric), "compareTo": compare_to, "compareRange": compare_range }),
+                    columns: [measure_columns, previous_columns, vec!["change".to_string(), "changeRatio".to_string()]].concat(),
+                    rows_at: vec!["result"],
+                    cells: [measure_cells, previous_cells, vec![vec!["change"], vec!["changeRatio"]]].concat(),
+                    keep: None,
+                    notes_at: None,
+                    keep_only: None,
+                }
+            }
+            Intent::Growth => {
+                let (compare_to, compare_range) = comparison_variables(i.compare.or(Some(Comparison::PreviousYear)));
+                Self {
+                    document: format!(
+                        "query Ask($filter: SalesFilter, $metric: Metric, $order: SortOrder, $limit: Int, $compareTo: Comparison, $compareRange: DateRange) {{ result: salesSummary(filter: $filter, groupBy: [MODEL], metric: $metric, order: $order, limit: $limit, compareTo: $compareTo, compareRange: $compareRange, rankBy: CHANGE) {{ model {{ name }} {measure} previous {{ units }} change changeRatio }} }}"
+                    ),
+                    variables: json!({ "filter": period_filter, "metric": metric_name(i.metric), "order": order_name(i.order), "limit": i.limit, "compareTo": compare_to, "compareRange": compare_range }),
+                    columns: [vec!["rank".to_string(), "model".to_string()], measure_columns, vec!["previousUnits".to_string(), "change".to_string(), "changeRatio".to_string()]].concat(),
+                    rows_at: vec!["result"],
+                    cells: [vec![vec!["#"], vec!["model", "name"]], measure_cells, vec![vec!["previous", "units"], vec!["change"], vec!["changeRatio"]]].concat(),
+                    keep: None,
+                    notes_at: None,
+                    keep_only: None,
+                }
+            }
+            Intent::Share => {
+                // The part asked about, and the whole it is a share of (the filter without it).
+                let mut whole = i.clone();
+                let (dimension, key, key_cell, parts): (&str, &str, Vec<&'static str>, Vec<String>) =
+                    if !i.fuel_types.is_empty() {
+                        whole.fuel_types.clear();
+                        ("FUEL_TYPE", "fuelType", vec!["fuelType"], i.fuel_types.iter().map(|f| fuel_name(*f).to_string()).collect())
+                    } else if !i.body_types.is_empty() {
+                        whole.body_types.clear();
+                        ("BODY_TYPE", "bodyType", vec!["bodyType"], i.body_types.iter().map(|b| body_name(*b).to_string()).collect())
+                    } else if !i.models.is_empty() {
+                        whole.models.clear();
+                        ("MODEL", "model { name }", vec!["model", "name"], i.models.clone())
+                    } else {
+                        return Err(NotRunnable("a share needs a part: name a fuel, a body type or a model".into()));
+                    };
+                let (group_by, period_columns, period_cells, granularity) = match i.granularity {
+                    Some(granularity) => (
+                        format!("[PERIOD, {dimension}]"),
+                        vec!["period".to_string()],
+                        vec![vec!["period"]],
+                        json!(granularity_name(granularity)),
+                    ),
+                    None => (format!("[{dimension}]"), Vec::new(), Vec::new(), Value::Null),
+                };
+                let part_column = period_columns.len();
+                Self {
+                    document: format!(
+                        "query Ask($filter: SalesFilter, $metric: Metric, $granularity: Granularity) {{ result: salesSummary(filter: $filter, groupBy: {group_by}, metric: $metric, granularity: $granularity) {{ period {key} {measure} shareOfTotal }} }}"
+                    ),
+                    variables: json!({ "filter": filter(&whole, i.from, i.to), "metric": metric_name(i.metric), "granularity": granularity }),
+                    columns: [period_columns, vec![dimension.to_lowercase()], measure_columns, vec!["share".to_string()]].concat(),
+                    rows_at: vec!["result"],
+                    cells: [period_cells, vec![key_cell], measure_cells, vec![vec!["shareOfTotal"]]].concat(),
+                    keep: None,
+                    notes_at: None,
+                    keep_only: Some((part_column, parts)),
+                }
+            }
             Intent::Total => Self {
                 document: format!(
                     "query Ask($filter: SalesFilter) {{ result: salesSummary(filter: $filter, groupBy: []) {{ {measure} }} }}"
@@ -144,6 +242,7 @@ impl StructuredQuery {
                 cells: measure_cells,
                 keep: None,
                 notes_at: None,
+                keep_only: None,
             },
             Intent::Trend => Self {
                 document: "query Ask($filter: SalesFilter, $granularity: Granularity, $metric: Metric) { result: trend(filter: $filter, granularity: $granularity, metric: $metric) { points { period value } notes } }".to_string(),
@@ -157,6 +256,7 @@ impl StructuredQuery {
                 cells: vec![vec!["period"], vec!["value"]],
                 keep: None,
                 notes_at: Some(vec!["result", "notes"]),
+                keep_only: None,
             },
             Intent::Compare => {
                 let (dimension, key_columns, key_cells): (&str, Vec<String>, Vec<Vec<&'static str>>) =
@@ -182,6 +282,7 @@ impl StructuredQuery {
                     cells: [key_cells, measure_cells].concat(),
                     keep: None,
                     notes_at: None,
+                keep_only: None,
                 }
             }
             Intent::Seasonality => Self {
@@ -192,6 +293,7 @@ impl StructuredQuery {
                 cells: vec![vec!["#"], vec![]],
                 keep: None,
                 notes_at: Some(vec!["result", "notes"]),
+                keep_only: None,
             },
             Intent::Forecast => {
                 let (from, to) = i.from.zip(i.to).ok_or_else(|| NotRunnable("a forecast needs a period".into()))?;
@@ -205,6 +307,7 @@ impl StructuredQuery {
                     cells: vec![vec!["rank"], vec!["model", "name"], vec!["units"], vec!["lower"], vec!["upper"]],
                     keep: None,
                     notes_at: Some(vec!["result", "notes"]),
+                keep_only: None,
                 }
             }
             Intent::Marketing => Self {
@@ -215,6 +318,7 @@ impl StructuredQuery {
                 cells: vec![vec!["rank"], vec!["model", "name"], vec!["score"], vec!["reasons"]],
                 keep: None,
                 notes_at: None,
+                keep_only: None,
             },
             Intent::Inventory => {
                 let [country] = i.countries.as_slice() else {
@@ -239,6 +343,7 @@ impl StructuredQuery {
                     ],
                     keep: i.limit.map(|l| l as usize),
                     notes_at: None,
+                keep_only: None,
                 }
             }
         };
@@ -267,11 +372,8 @@ impl StructuredQuery {
             Value::Null => Vec::new(),
             single => vec![single],
         };
-        items
-            .into_iter()
-            .take(self.keep.unwrap_or(usize::MAX))
-            .enumerate()
-            .map(|(index, item)| {
+        let rows =
+            items.into_iter().take(self.keep.unwrap_or(usize::MAX)).enumerate().map(|(index, item)| {
                 self.cells
                     .iter()
                     .map(|path| {
@@ -284,9 +386,14 @@ impl StructuredQuery {
                         }
                         cell(value)
                     })
-                    .collect()
-            })
-            .collect()
+                    .collect::<Vec<_>>()
+            });
+        match &self.keep_only {
+            Some((column, values)) => rows
+                .filter(|row| row.get(*column).and_then(Option::as_ref).is_some_and(|v| values.contains(v)))
+                .collect(),
+            None => rows.collect(),
+        }
     }
 }
 

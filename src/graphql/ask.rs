@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, Variables};
 
-use super::enums::{BodyType, FuelType, Granularity, Metric, SortOrder};
+use super::enums::{BodyType, Comparison, FuelType, Granularity, Metric, SortOrder};
 use super::error::ApiError;
 use super::scalars::Date;
 use super::{AppSchema, access, app};
@@ -14,6 +14,7 @@ use crate::ask::parser::Reading;
 use crate::ask::query::{NotRunnable, StructuredQuery};
 use crate::ask::{self, Answer, MAX_QUESTION_CHARS};
 use crate::cache;
+use crate::summary::compare;
 
 /// What a question asks for.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,10 @@ pub enum Intent {
     Marketing,
     /// What a market should stock.
     Inventory,
+    /// Models ranked by how much they grew or fell against the period compared with.
+    Growth,
+    /// What part of the sales a fuel, body type or model makes.
+    Share,
     /// Not a question about car sales, or one naming something the catalogue lacks.
     Unknown,
 }
@@ -68,6 +73,14 @@ pub struct Interpretation {
     pub order: SortOrder,
     /// The period length of a TREND (MONTH unless the question says otherwise).
     pub granularity: Option<Granularity>,
+    /// What the period is compared with ("against last year"): PREVIOUS_YEAR or
+    /// PREVIOUS_PERIOD; null when it is compared with a range of its own (`comparedFrom` to
+    /// `comparedTo`) or with nothing.
+    pub compare_to: Option<Comparison>,
+    /// First day of the range the period is compared with, when the question names one.
+    pub compared_from: Option<Date>,
+    /// Last day of the range the period is compared with, when the question names one.
+    pub compared_to: Option<Date>,
     /// How sure the parser is of this reading, 0 to 1.
     pub confidence: f64,
 }
@@ -88,6 +101,19 @@ impl From<&Reading> for Interpretation {
             metric: i.metric.into(),
             order: i.order.into(),
             granularity: i.granularity.map(Into::into),
+            compare_to: match i.compare {
+                Some(compare::Comparison::PreviousYear) => Some(Comparison::PreviousYear),
+                Some(compare::Comparison::PreviousPeriod) => Some(Comparison::PreviousPeriod),
+                _ => None,
+            },
+            compared_from: match i.compare {
+                Some(compare::Comparison::Range(from, _)) => Some(Date(from)),
+                _ => None,
+            },
+            compared_to: match i.compare {
+                Some(compare::Comparison::Range(_, to)) => Some(Date(to)),
+                _ => None,
+            },
             confidence: reading.confidence,
         }
     }

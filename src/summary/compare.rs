@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::store::catalogue::Catalogue;
 
 /// What a range is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Comparison {
     /// The same number of days immediately before.
     PreviousPeriod,

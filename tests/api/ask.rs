@@ -79,6 +79,8 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
         variables: Value,
         list: &'static str,
         paths: Vec<&'static str>,
+        /// Items of the list kept: those whose value at the path is this one.
+        only: Option<(&'static str, &'static str)>,
     }
     let cases = vec![
         Case {
@@ -88,6 +90,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
             list: "r",
             paths: vec!["rank", "model.name", "units", "share"],
+            only: None,
         },
         Case {
             question: "top 3 countries for the X5 in 2023",
@@ -96,6 +99,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": with(json!({ "models": ["X5"] })) }),
             list: "r",
             paths: vec!["#", "country.code", "country.name", "units"],
+            only: None,
         },
         Case {
             question: "how many cars were sold in Europe in 2023",
@@ -104,6 +108,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": with(json!({ "regions": ["Europe"] })) }),
             list: "r",
             paths: vec!["units"],
+            only: None,
         },
         Case {
             question: "monthly sales in Germany in 2023",
@@ -112,6 +117,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
             list: "r.points",
             paths: vec!["period", "value"],
+            only: None,
         },
         Case {
             question: "compare the X5 and the X3 in 2023",
@@ -120,6 +126,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": with(json!({ "models": ["X5", "X3"] })) }),
             list: "r",
             paths: vec!["model.name", "units"],
+            only: None,
         },
         Case {
             question: "when do sales peak in Europe",
@@ -128,6 +135,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": { "regions": ["Europe"] } }),
             list: "r.monthlyIndex",
             paths: vec!["#", ""],
+            only: None,
         },
         Case {
             question: "forecast the top 3 models in Germany next quarter",
@@ -136,6 +144,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": { "countries": ["DE"], "to": "2024-03-31" } }),
             list: "r.predictions",
             paths: vec!["rank", "model.name", "units", "lower", "upper"],
+            only: None,
         },
         Case {
             question: "which models need marketing in Germany",
@@ -144,6 +153,7 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({ "f": { "countries": ["DE"] } }),
             list: "r",
             paths: vec!["rank", "model.name", "score", "reasons"],
+            only: None,
         },
         Case {
             question: "what should we stock in Germany",
@@ -152,6 +162,61 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
             variables: json!({}),
             list: "r",
             paths: vec!["model.name", "status", "forecastUnits", "safetyStock", "onHand", "recommendedStock", "reorderUnits"],
+            only: None,
+        },
+        Case {
+            question: "the X1 in Germany this year against last year",
+            intent: "TOTAL",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [], compareTo: PREVIOUS_YEAR) { units previous { units } change changeRatio } }".into(),
+            variables: json!({ "f": { "models": ["X1"], "countries": ["DE"], "from": "2024-01-01", "to": "2024-02-15" } }),
+            list: "r",
+            paths: vec!["units", "previous.units", "change", "changeRatio"],
+            only: None,
+        },
+        Case {
+            question: "Germany sales in March 2023 against February 2023",
+            intent: "TOTAL",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [], compareRange: { from: \"2023-02-01\", to: \"2023-02-28\" }) { units previous { units } change changeRatio } }".into(),
+            variables: json!({ "f": { "countries": ["DE"], "from": "2023-03-01", "to": "2023-03-31" } }),
+            list: "r",
+            paths: vec!["units", "previous.units", "change", "changeRatio"],
+            only: None,
+        },
+        Case {
+            question: "X5 sales in Q4 2023 against the quarter before",
+            intent: "TOTAL",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [], compareTo: PREVIOUS_PERIOD) { units previous { units } change changeRatio } }".into(),
+            variables: json!({ "f": { "models": ["X5"], "from": "2023-10-01", "to": "2023-12-31" } }),
+            list: "r",
+            paths: vec!["units", "previous.units", "change", "changeRatio"],
+            only: None,
+        },
+        Case {
+            question: "fastest growing models in Germany in 2023",
+            intent: "GROWTH",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [MODEL], compareTo: PREVIOUS_YEAR, rankBy: CHANGE, limit: 5) { model { name } units previous { units } change changeRatio } }".into(),
+            variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
+            list: "r",
+            paths: vec!["#", "model.name", "units", "previous.units", "change", "changeRatio"],
+            only: None,
+        },
+        Case {
+            question: "what part of German sales were electric in 2023",
+            intent: "SHARE",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [FUEL_TYPE]) { fuelType units shareOfTotal } }".into(),
+            variables: json!({ "f": with(json!({ "countries": ["DE"] })) }),
+            list: "r",
+            paths: vec!["fuelType", "units", "shareOfTotal"],
+            only: Some(("fuelType", "ELECTRIC")),
+        },
+        Case {
+            question: "electric share of Germany by year",
+            intent: "SHARE",
+            query: "query($f: SalesFilter) { r: salesSummary(filter: $f, groupBy: [PERIOD, FUEL_TYPE], granularity: YEAR) { period fuelType units shareOfTotal } }".into(),
+            variables: json!({ "f": { "countries": ["DE"] } }),
+            list: "r",
+            paths: vec!["period", "fuelType", "units", "shareOfTotal"],
+            only: Some(("fuelType", "ELECTRIC")),
         },
     ];
     for case in cases {
@@ -162,7 +227,16 @@ async fn every_intent_answers_with_the_rows_of_its_structured_query() {
         assert_eq!(answer["interpretation"]["intent"], case.intent, "{}: {answer}", case.question);
         assert!(answer["confidence"].as_f64().unwrap_or(0.0) >= 0.5, "{}: {answer}", case.question);
         let structured = server.data(&case.query, case.variables.clone()).await;
-        let list = case.list.split('.').fold(structured.clone(), |v, k| v[k].clone());
+        let mut list = case.list.split('.').fold(structured.clone(), |v, k| v[k].clone());
+        if let Some((path, value)) = case.only {
+            list = json!(
+                list.as_array()
+                    .expect("list")
+                    .iter()
+                    .filter(|item| pick(item, path) == json!(value))
+                    .collect::<Vec<_>>()
+            );
+        }
         let expected = if case.paths.contains(&"") {
             json!(
                 list.as_array()
