@@ -157,8 +157,9 @@ try {
   await page.waitForFunction(() => document.querySelector('#ask-result')?.textContent?.includes('answered alternative 1'));
   await page.screenshot({ path: join(artifacts, 'dashboard-executive-filtered.png'), fullPage: true });
 
-  // Live: an import through the API reaches the open dashboard within seconds.
-  await page.waitForFunction(() => document.querySelector('#live')?.classList.contains('on'));
+  // Live: an import through the API reaches the open dashboard within seconds. Connecting may
+  // take a retry on a loaded machine (the client backs off between attempts).
+  await page.waitForFunction(() => document.querySelector('#live')?.classList.contains('on'), null, { timeout: 90000 });
   const before = Number(await page.evaluate(() => document.documentElement.dataset.ready));
   const csv = 'sold_on,model,country,units,unit_price_usd\n2023-12-15,X5,DE,7,70000\n';
   const imported = await fetch(`${base}/graphql`, {
