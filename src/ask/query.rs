@@ -31,6 +31,20 @@ pub struct StructuredQuery {
     keep_only: Option<(usize, Vec<String>)>,
 }
 
+/// The selection, columns and cells of what a group was over the range compared with: units,
+/// and revenue when the question is about money.
+fn previous_parts(i: &Interpretation) -> (&'static str, Vec<String>, Vec<Vec<&'static str>>) {
+    if money(i) {
+        (
+            "previous { units revenue }",
+            vec!["previousUnits".into(), "previousRevenue".into()],
+            vec![vec!["previous", "units"], vec!["previous", "revenue"]],
+        )
+    } else {
+        ("previous { units }", vec!["previousUnits".into()], vec![vec!["previous", "units"]])
+    }
+}
+
 /// The `compareTo` or `compareRange` variables of a comparison.
 fn comparison_variables(compare: Option<Comparison>) -> (Value, Value) {
     match compare {
@@ -154,17 +168,7 @@ impl StructuredQuery {
             },
             Intent::Total if i.compare.is_some() => {
                 let (compare_to, compare_range) = comparison_variables(i.compare);
-                let previous = if money(i) { "previous { units revenue }" } else { "previous { units }" };
-                let previous_cells: Vec<Vec<&'static str>> = if money(i) {
-                    vec![vec!["previous", "units"], vec!["previous", "revenue"]]
-                } else {
-                    vec![vec!["previous", "units"]]
-                };
-                let previous_columns: Vec<String> = if money(i) {
-                    vec!["previousUnits".into(), "previousRevenue".into()]
-                } else {
-                    vec!["previousUnits".into()]
-                };
+                let (previous, previous_columns, previous_cells) = previous_parts(i);
                 Self {
                     document: format!(
                         "query Ask($filter: SalesFilter, $metric: Metric, $compareTo: Comparison, $compareRange: DateRange) {{ result: salesSummary(filter: $filter, groupBy: [], metric: $metric, compareTo: $compareTo, compareRange: $compareRange) {{ {measure} {previous} change changeRatio }} }}"
@@ -180,14 +184,15 @@ impl StructuredQuery {
             }
             Intent::Growth => {
                 let (compare_to, compare_range) = comparison_variables(i.compare.or(Some(Comparison::PreviousYear)));
+                let (previous, previous_columns, previous_cells) = previous_parts(i);
                 Self {
                     document: format!(
-                        "query Ask($filter: SalesFilter, $metric: Metric, $order: SortOrder, $limit: Int, $compareTo: Comparison, $compareRange: DateRange) {{ result: salesSummary(filter: $filter, groupBy: [MODEL], metric: $metric, order: $order, limit: $limit, compareTo: $compareTo, compareRange: $compareRange, rankBy: CHANGE) {{ model {{ name }} {measure} previous {{ units }} change changeRatio }} }}"
+                        "query Ask($filter: SalesFilter, $metric: Metric, $order: SortOrder, $limit: Int, $compareTo: Comparison, $compareRange: DateRange) {{ result: salesSummary(filter: $filter, groupBy: [MODEL], metric: $metric, order: $order, limit: $limit, compareTo: $compareTo, compareRange: $compareRange, rankBy: CHANGE) {{ model {{ name }} {measure} {previous} change changeRatio }} }}"
                     ),
                     variables: json!({ "filter": period_filter, "metric": metric_name(i.metric), "order": order_name(i.order), "limit": i.limit, "compareTo": compare_to, "compareRange": compare_range }),
-                    columns: [vec!["rank".to_string(), "model".to_string()], measure_columns, vec!["previousUnits".to_string(), "change".to_string(), "changeRatio".to_string()]].concat(),
+                    columns: [vec!["rank".to_string(), "model".to_string()], measure_columns, previous_columns, vec!["change".to_string(), "changeRatio".to_string()]].concat(),
                     rows_at: vec!["result"],
-                    cells: [vec![vec!["#"], vec!["model", "name"]], measure_cells, vec![vec!["previous", "units"], vec!["change"], vec!["changeRatio"]]].concat(),
+                    cells: [vec![vec!["#"], vec!["model", "name"]], measure_cells, previous_cells, vec![vec!["change"], vec!["changeRatio"]]].concat(),
                     keep: None,
                     notes_at: None,
                     keep_only: None,
