@@ -2,88 +2,22 @@
 //! with the interpretation written beside it. Prints the accuracy; at least 95% must be exactly
 //! right, and every example of nlp.md must be.
 
+#[path = "common/ask_spec.rs"]
+mod ask_spec;
+
+use ask_spec::expected;
 use chrono::NaiveDate;
-use salesgraph::ask::{Intent, Interpretation, Lexicon, parse};
-use salesgraph::domain::{BodyType, FuelType};
+use salesgraph::ask::{Intent, Lexicon, parse};
 use salesgraph::store::catalogue::Catalogue;
-use salesgraph::summary::compare::Comparison;
-use salesgraph::summary::{Granularity, Metric, SortOrder};
 
 fn catalogue() -> Catalogue {
     Catalogue::builtin()
 }
 
-fn intent(name: &str) -> Intent {
-    [
-        Intent::TopModels,
-        Intent::TopCountries,
-        Intent::Total,
-        Intent::Trend,
-        Intent::Compare,
-        Intent::Seasonality,
-        Intent::Forecast,
-        Intent::Marketing,
-        Intent::Inventory,
-        Intent::Growth,
-        Intent::Share,
-        Intent::Unknown,
-    ]
-    .into_iter()
-    .find(|i| i.name() == name)
-    .unwrap_or_else(|| panic!("unknown intent {name}"))
-}
-
-fn expected(spec: &str) -> Interpretation {
-    let mut parts = spec.split(';').map(str::trim);
-    let mut i = Interpretation { intent: intent(parts.next().expect("intent")), ..Interpretation::unknown() };
-    let list = |v: &str| v.split('+').map(|s| s.trim().to_string()).collect::<Vec<_>>();
-    for part in parts.filter(|p| !p.is_empty()) {
-        let (key, value) = part.split_once('=').unwrap_or_else(|| panic!("bad field {part}"));
-        match key {
-            "models" => i.models = list(value),
-            "countries" => i.countries = list(value),
-            "regions" => i.regions = list(value),
-            "body" => {
-                i.body_types = list(value).iter().map(|b| b.parse::<BodyType>().expect("body")).collect()
-            }
-            "fuel" => {
-                i.fuel_types = list(value).iter().map(|f| f.parse::<FuelType>().expect("fuel")).collect()
-            }
-            "period" => {
-                let (from, to) = value.split_once("..").expect("FROM..TO");
-                i.from = Some(from.parse().expect("from"));
-                i.to = Some(to.parse().expect("to"));
-            }
-            "limit" => i.limit = Some(value.parse().expect("limit")),
-            "metric" => i.metric = if value == "REVENUE" { Metric::Revenue } else { Metric::Units },
-            "order" => i.order = if value == "ASC" { SortOrder::Asc } else { SortOrder::Desc },
-            "granularity" => {
-                i.granularity = Some(match value {
-                    "MONTH" => Granularity::Month,
-                    "QUARTER" => Granularity::Quarter,
-                    _ => Granularity::Year,
-                })
-            }
-            "compare" => {
-                i.compare = Some(match value {
-                    "PREVIOUS_YEAR" => Comparison::PreviousYear,
-                    "PREVIOUS_PERIOD" => Comparison::PreviousPeriod,
-                    range => {
-                        let (from, to) = range.split_once("..").expect("FROM..TO");
-                        Comparison::Range(from.parse().expect("from"), to.parse().expect("to"))
-                    }
-                })
-            }
-            other => panic!("unknown field {other}"),
-        }
-    }
-    i
-}
-
 #[test]
 fn the_corpus_is_understood() {
     let lexicon = Lexicon::new(&catalogue());
-    let text = include_str!("ask/corpus.txt");
+    let text = ask_spec::CORPUS;
     let mut as_of = NaiveDate::from_ymd_opt(2024, 5, 20).expect("date");
     let (mut total, mut right) = (0, 0);
     let mut wrong = Vec::new();

@@ -1,10 +1,13 @@
 //! `ask` against the real server: each intent's rows equal those of the structured query a
 //! frontend would send (written here by hand), access rules and scope apply, answers are cached.
 
+use salesgraph::ask::{Intent, Interpretation};
 use salesgraph::auth::Role;
+use salesgraph::summary::compare::Comparison;
+use salesgraph::summary::{Granularity, Metric, SortOrder};
 use serde_json::{Value, json};
 
-use super::common::{TestDb, TestServer, date};
+use super::common::{TestDb, TestServer, ask_spec, date};
 use salesgraph::store::seed::SeedOptions;
 
 const ASK: &str = "query($q: String!, $asOf: Date) { ask(question: $q, asOf: $asOf) {
@@ -323,4 +326,166 @@ async fn access_scope_cache_and_bad_questions() {
     assert_eq!(long["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{long}");
     let nothing = ask(&server, &admin, " \t ", "2024-02-15").await;
     assert_eq!(nothing["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{nothing}");
+}
+
+/// Rows a share keeps: those whose value at the path is one of these.
+type KeptRows = (&'static str, Vec<String>);
+
+/// The query a reading stands for, written here from the reading itself rather than by ask's
+/// own code: its document, variables, the cells of each row, and which rows a share keeps.
+fn hand_written(i: &Interpretation) -> (String, Value, Vec<&'static str>, Option<KeptRows>) {
+    let mut filter = serde_json::Map::new();
+    if let Some(from) = i.from {
+        filter.insert("from".into(), json!(from.to_string()));
+    }
+    if let Some(to) = i.to {
+        filter.insert("to".into(), json!(to.to_string()));
+    }
+    let mut list = |name: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            filter.insert(name.into(), json!(values));
+        }
+    };
+    list("countries", i.countries.clone());
+    list("regions", i.regions.clone());
+    let share_of = |i: &Interpretation| {
+        if !i.fuel_types.is_empty() {
+            (
+                "FUEL_TYPE",
+                "fuelType",
+                "fuelType",
+                i.fuel_types.iter().map(|f| f.as_str().to_string()).collect(),
+            )
+        } else if !i.body_types.is_empty() {
+            (
+                "BODY_TYPE",
+                "bodyType",
+                "bodyType",
+                i.body_types.iter().map(|b| b.as_str().to_string()).collect(),
+            )
+        } else {
+            ("MODEL", "model { name }", "model.name", i.models.clone())
+        }
+    };
+    let share = (i.intent == Intent::Share).then(|| share_of(i));
+    let part = share.as_ref().map(|(dimension, ..)| *dimension);
+    if part != Some("MODEL") {
+        list("models", i.models.clone());
+    }
+    if part != Some("BODY_TYPE") {
+        list("bodyTypes", i.body_types.iter().map(|b| b.as_str().to_string()).collect());
+    }
+    if part != Some("FUEL_TYPE") {
+        list("fuelTypes", i.fuel_types.iter().map(|f| f.as_str().to_string()).collect());
+    }
+    let variables = json!({ "f": Value::Object(filter) });
+    let money = i.metric == Metric::Revenue;
+    let (measure, measure_paths, previous_paths) = if money {
+        ("units revenue", vec!["units", "revenue"], vec!["previous.units", "previous.revenue"])
+    } else {
+        ("units", vec!["units"], vec!["previous.units"])
+    };
+    let metric = if money { "REVENUE" } else { "UNITS" };
+    let compare = match i.compare {
+        Some(Comparison::PreviousYear) => "compareTo: PREVIOUS_YEAR".to_string(),
+        Some(Comparison::PreviousPeriod) => "compareTo: PREVIOUS_PERIOD".to_string(),
+        Some(Comparison::Range(from, to)) => format!("compareRange: {{ from: \"{from}\", to: \"{to}\" }}"),
+        None => String::new(),
+    };
+    let changes = vec!["change", "changeRatio"];
+    match i.intent {
+        Intent::Total if i.compare.is_some() => (
+            format!(
+                "query($f: SalesFilter) {{ r: salesSummary(filter: $f, groupBy: [], metric: {metric}, {compare}) {{ {measure} previous {{ {measure} }} change changeRatio }} }}"
+            ),
+            variables,
+            [measure_paths, previous_paths, changes].concat(),
+            None,
+        ),
+        Intent::Total => (
+            format!("query($f: SalesFilter) {{ r: salesSummary(filter: $f, groupBy: []) {{ {measure} }} }}"),
+            variables,
+            measure_paths,
+            None,
+        ),
+        Intent::Growth => {
+            let order = if i.order == SortOrder::Asc { "ASC" } else { "DESC" };
+            let limit = i.limit.unwrap_or(5);
+            (
+                format!(
+                    "query($f: SalesFilter) {{ r: salesSummary(filter: $f, groupBy: [MODEL], metric: {metric}, order: {order}, limit: {limit}, rankBy: CHANGE, {compare}) {{ model {{ name }} {measure} previous {{ {measure} }} change changeRatio }} }}"
+                ),
+                variables,
+                [vec!["#", "model.name"], measure_paths, previous_paths, changes].concat(),
+                None,
+            )
+        }
+        Intent::Share => {
+            let (dimension, selection, path, values) = share.expect("a share");
+            let (group_by, granularity, period) = match i.granularity {
+                Some(granularity) => {
+                    let name = match granularity {
+                        Granularity::Month => "MONTH",
+                        Granularity::Quarter => "QUARTER",
+                        Granularity::Year => "YEAR",
+                    };
+                    (format!("[PERIOD, {dimension}]"), format!(", granularity: {name}"), vec!["period"])
+                }
+                None => (format!("[{dimension}]"), String::new(), Vec::new()),
+            };
+            (
+                format!(
+                    "query($f: SalesFilter) {{ r: salesSummary(filter: $f, groupBy: {group_by}{granularity}) {{ period {selection} {measure} shareOfTotal }} }}"
+                ),
+                variables,
+                [period, vec![path], measure_paths, vec!["shareOfTotal"]].concat(),
+                Some((path, values)),
+            )
+        }
+        Intent::Compare => (
+            format!(
+                "query($f: SalesFilter) {{ r: salesSummary(filter: $f, groupBy: [MODEL]) {{ model {{ name }} {measure} }} }}"
+            ),
+            variables,
+            [vec!["model.name"], measure_paths].concat(),
+            None,
+        ),
+        other => panic!("no hand-written query for {other:?}"),
+    }
+}
+
+/// Every question of the corpus's comparisons block (periods compared, growth, shares) answers
+/// with the rows of the query its expected reading stands for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_comparison_question_of_the_corpus_answers_with_its_query() {
+    let server =
+        TestServer::start_with(super::seeded_server_db(3_000).await, |s| s.rate_limit = 100_000).await;
+    let admin = server.admin_token();
+    let questions = ask_spec::block("# comparisons");
+    assert!(questions.len() >= 40, "{} questions", questions.len());
+    let mut with_rows = 0;
+    for (as_of, question, reading) in &questions {
+        let (query, variables, paths, only) = hand_written(reading);
+        let body = ask(&server, &admin, question, &as_of.to_string()).await;
+        assert!(body.get("errors").is_none(), "{question}: {body}");
+        let answer = &body["data"]["ask"];
+        assert_eq!(answer["interpretation"]["intent"], reading.intent.name(), "{question}: {answer}");
+        let structured = server.data(&query, variables).await;
+        let mut list = structured["r"].clone();
+        if let Some((path, values)) = only {
+            let kept: Vec<Value> = list
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter(|item| pick(item, path).as_str().is_some_and(|v| values.iter().any(|w| w == v)))
+                .cloned()
+                .collect();
+            list = json!(kept);
+        }
+        let expected = rows(&list, &paths);
+        with_rows += usize::from(expected.as_array().is_some_and(|rows| !rows.is_empty()));
+        assert_eq!(answer["rows"], expected, "{question}: {query}");
+        assert_eq!(answer["columns"].as_array().map(Vec::len), Some(paths.len()), "{question}: {answer}");
+    }
+    assert!(with_rows * 4 >= questions.len() * 3, "only {with_rows} of {} answers had rows", questions.len());
 }

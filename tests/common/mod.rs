@@ -2,6 +2,8 @@
 //! `DATABASE_URL` names a server), the command-line binary, and checksums of stored data.
 #![allow(dead_code)]
 
+pub mod ask_spec;
+
 use std::process::{Command, Output};
 
 use salesgraph::store::seed::{self, SeedOptions};
