@@ -406,13 +406,6 @@ pub(crate) fn check_limit(limit: Option<i32>) -> Result<Option<usize>, ApiError>
     limit.map(|l| super::error::in_range("limit", l, 1..=MAX_LIMIT)).transpose()
 }
 
-fn metric_value(row: &AggregateRow, metric: summary::Metric) -> f64 {
-    match metric {
-        summary::Metric::Units => row.units as f64,
-        summary::Metric::Revenue => row.revenue_sum,
-    }
-}
-
 /// The comparison `compareTo` or `compareRange` asks for (not both); ranking by the change
 /// needs one.
 fn comparison_of(
@@ -456,10 +449,37 @@ async fn aggregates(
     rank_by: RankBy,
     windows: bool,
 ) -> Result<Vec<SalesAggregate>, ApiError> {
+    let catalogue = &snapshot.catalogue;
+    // Windows read every group of the answer: the limit applies after them.
+    let whole;
+    let asked = if windows {
+        whole = SummaryRequest { limit: None, ..request.clone() };
+        &whole
+    } else {
+        request
+    };
+    let mut groups: Vec<SalesAggregate> = match comparison {
+        None => summary::summarize(store, &snapshot.cube, catalogue, filter, asked)
+            .await?
+            .into_iter()
+            .map(|row| SalesAggregate::new(row, catalogue.clone()))
+            .collect(),
+        Some(comparison) => compare::summarize_compared(
+            store,
+            &snapshot.cube,
+            catalogue,
+            filter,
+            asked,
+            comparison,
+            rank_by.into(),
+            snapshot.last_sale_day,
+        )
+        .await?
+        .into_iter()
+        .map(|row| SalesAggregate::compared(row, request.metric, catalogue.clone()))
+        .collect(),
+    };
     if windows {
-        let whole = SummaryRequest { limit: None, ..request.clone() };
-        let mut groups =
-            Box::pin(aggregates(store, snapshot, filter, &whole, comparison, rank_by, false)).await?;
         let rows: Vec<&AggregateRow> = groups.iter().map(|group| &group.row).collect();
         let range_start = filter.from.or(snapshot.cube.first_month());
         let computed =
@@ -470,30 +490,8 @@ async fn aggregates(
         if let Some(limit) = request.limit {
             groups.truncate(limit);
         }
-        return Ok(groups);
     }
-    let catalogue = &snapshot.catalogue;
-    Ok(match comparison {
-        None => summary::summarize(store, &snapshot.cube, catalogue, filter, request)
-            .await?
-            .into_iter()
-            .map(|row| SalesAggregate::new(row, catalogue.clone()))
-            .collect(),
-        Some(comparison) => compare::summarize_compared(
-            store,
-            &snapshot.cube,
-            catalogue,
-            filter,
-            request,
-            comparison,
-            rank_by.into(),
-            snapshot.last_sale_day,
-        )
-        .await?
-        .into_iter()
-        .map(|row| SalesAggregate::compared(row, request.metric, catalogue.clone()))
-        .collect(),
-    })
+    Ok(groups)
 }
 
 #[derive(Default)]
@@ -685,13 +683,13 @@ impl SummaryQuery {
                     .await?)
             },
         )?;
-        let total = total.first().map_or(0.0, |t| metric_value(t, metric));
+        let total = total.first().map_or(0.0, |t| t.value(metric));
         Ok(rows
             .into_iter()
             .enumerate()
             .filter_map(|(i, aggregate)| {
                 let model = snapshot.catalogue.model_by_id(aggregate.row.model_id?)?.clone();
-                let share = if total > 0.0 { metric_value(&aggregate.row, metric) / total } else { 0.0 };
+                let share = if total > 0.0 { aggregate.row.value(metric) / total } else { 0.0 };
                 Some(RankedModel {
                     rank: i as i32 + 1,
                     model: CarModel(model),

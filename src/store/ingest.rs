@@ -364,9 +364,7 @@ impl IngestWriter {
         super::data_version::bump(txn).await?;
         Ok(IngestSummary { rollup_groups: groups.len() as u64, ..self.summary })
     }
-}
 
-impl IngestWriter {
     /// Adds the sums of the rows dated only by quarter or year to their own rollup.
     async fn write_coarse_dated<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), DbErr> {
         let mut groups: Vec<((RollupKey, DatePrecision), RollupDelta)> =

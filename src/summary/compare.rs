@@ -81,22 +81,15 @@ pub struct ComparedRow {
     pub previous: AggregateRow,
 }
 
-fn metric_value(row: &AggregateRow, metric: Metric) -> f64 {
-    match metric {
-        Metric::Units => row.units as f64,
-        Metric::Revenue => row.revenue_sum,
-    }
-}
-
 impl ComparedRow {
     /// The metric now less the metric then.
     pub fn change(&self, metric: Metric) -> f64 {
-        metric_value(&self.current, metric) - metric_value(&self.previous, metric)
+        self.current.value(metric) - self.previous.value(metric)
     }
 
     /// The change as a part of the metric then (0.1 = +10%); `None` where that was 0.
     pub fn change_ratio(&self, metric: Metric) -> Option<f64> {
-        let base = metric_value(&self.previous, metric);
+        let base = self.previous.value(metric);
         (base != 0.0).then(|| self.change(metric) / base)
     }
 }
@@ -156,7 +149,7 @@ pub fn match_groups(
 pub fn rank(mut rows: Vec<ComparedRow>, request: &SummaryRequest, rank_by: RankBy) -> Vec<ComparedRow> {
     let metric = request.metric;
     let value = |row: &ComparedRow| match rank_by {
-        RankBy::Metric => Some(metric_value(&row.current, metric)),
+        RankBy::Metric => Some(row.current.value(metric)),
         RankBy::Change => Some(row.change(metric)),
         RankBy::ChangeRatio => row.change_ratio(metric),
     };

@@ -95,6 +95,14 @@ impl AggregateRow {
         (self.priced_units > 0).then_some(self.revenue_sum)
     }
 
+    /// The group's figure of `metric`: units, or revenue over the rows that had a price.
+    pub fn value(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Units => self.units as f64,
+            Metric::Revenue => self.revenue_sum,
+        }
+    }
+
     pub fn average_price(&self) -> Option<f64> {
         (self.priced_units > 0).then(|| self.revenue_sum / self.priced_units as f64)
     }
@@ -331,12 +339,8 @@ pub async fn period_series(
     let request =
         SummaryRequest { group_by: vec![Dimension::Period], granularity, metric, ..Default::default() };
     let rows = summarize(store, cube, catalogue, filter, &request).await?;
-    let value = |row: &AggregateRow| match metric {
-        Metric::Units => row.units as f64,
-        Metric::Revenue => row.revenue_sum,
-    };
     let by_period: std::collections::BTreeMap<NaiveDate, f64> =
-        rows.iter().filter_map(|r| Some((r.period?, value(r)))).collect();
+        rows.iter().filter_map(|r| Some((r.period?, r.value(metric)))).collect();
     let covered_until = match (filter.to, last_sale_day) {
         (Some(to), Some(last)) => Some(to.min(last)),
         (to, last) => to.or(last),

@@ -43,13 +43,6 @@ impl Windows {
     }
 }
 
-fn value(row: &AggregateRow, metric: Metric) -> f64 {
-    match metric {
-        Metric::Units => row.units as f64,
-        Metric::Revenue => row.revenue_sum,
-    }
-}
-
 /// A group's value of one dimension, borrowed: keys are built for every group of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Part<'a> {
@@ -108,11 +101,11 @@ pub fn of(
 
     let mut period_totals: BTreeMap<Option<NaiveDate>, f64> = BTreeMap::new();
     for row in rows {
-        *period_totals.entry(row.period).or_default() += value(row, metric);
+        *period_totals.entry(row.period).or_default() += row.value(metric);
     }
     for (windows, row) in out.iter_mut().zip(rows) {
         let total = period_totals.get(&row.period).copied().unwrap_or(0.0);
-        windows.share_of_total = (total != 0.0).then(|| value(row, metric) / total);
+        windows.share_of_total = (total != 0.0).then(|| row.value(metric) / total);
     }
 
     if by_period {
@@ -120,7 +113,7 @@ pub fn of(
         let mut series: FxHashMap<Vec<Part<'_>>, SeriesPeriods> = FxHashMap::default();
         for (index, row) in rows.iter().enumerate() {
             if let Some(period) = row.period {
-                series.entry(series_key(row, dims)).or_default().insert(period, (index, value(row, metric)));
+                series.entry(series_key(row, dims)).or_default().insert(period, (index, row.value(metric)));
             }
         }
         for periods in series.values() {
@@ -157,13 +150,13 @@ pub fn of(
             let partition = |row| partition_of(row, *parent);
             let mut partitions: FxHashMap<(Option<NaiveDate>, Part<'_>), Vec<f64>> = FxHashMap::default();
             for row in rows {
-                partitions.entry(partition(row)).or_default().push(value(row, metric));
+                partitions.entry(partition(row)).or_default().push(row.value(metric));
             }
             for values in partitions.values_mut() {
                 values.sort_by(|a, b| b.total_cmp(a));
             }
             for (windows, row) in out.iter_mut().zip(rows) {
-                let mine = value(row, metric);
+                let mine = row.value(metric);
                 // Largest first: the groups above are those before the first equal to this one.
                 let above =
                     partitions.get(&partition(row)).map_or(0, |values| values.partition_point(|v| *v > mine));
