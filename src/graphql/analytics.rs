@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
-use super::enums::{Granularity, Metric};
+use super::enums::{Comparison, Granularity, Metric};
 use super::error::ApiError;
 use super::filter::SalesFilter;
 use super::scalars::Date;
@@ -35,6 +35,14 @@ pub struct TrendPoint {
     pub year_over_year: Option<f64>,
     /// True when the data or the filter covers the period only in part: not comparable.
     pub partial: bool,
+    /// The period `compareTo` compares this one with (the one before, or the same one a year
+    /// earlier; the same days of it where this one is partial); null without `compareTo` or
+    /// where that period lies before the data.
+    pub previous: Option<f64>,
+    /// `value` less `previous`; null where `previous` is.
+    pub change: Option<f64>,
+    /// `change` as a part of `previous` (0.1 = +10%); null where `previous` is null or 0.
+    pub change_ratio: Option<f64>,
 }
 
 /// A series with its direction and slope.
@@ -75,19 +83,43 @@ async fn series(
     granularity: summary::Granularity,
     metric: summary::Metric,
 ) -> Result<PeriodSeries, ApiError> {
+    Ok(compared_series(ctx, filter, granularity, metric, None).await?.0)
+}
+
+/// The filtered series and, with a `comparison`, what each of its periods was in the period it is
+/// compared with; both from one snapshot of the data.
+async fn compared_series(
+    ctx: &Context<'_>,
+    filter: Option<&SalesFilter>,
+    granularity: summary::Granularity,
+    metric: summary::Metric,
+    comparison: Option<summary::compare::Comparison>,
+) -> Result<(PeriodSeries, Option<Vec<Option<f64>>>), ApiError> {
     let app = app(ctx).map_err(|e| ApiError::internal(e.message))?;
     let filter = resolve_filter(ctx, filter)?;
     let snapshot = app.snapshot();
-    Ok(summary::period_series(
-        &app.store,
-        &snapshot.cube,
-        &snapshot.catalogue,
-        &filter,
-        granularity,
-        metric,
-        snapshot.last_sale_day,
-    )
-    .await?)
+    let (store, cube, catalogue) = (&app.store, &snapshot.cube, &snapshot.catalogue);
+    let series =
+        summary::period_series(store, cube, catalogue, &filter, granularity, metric, snapshot.last_sale_day)
+            .await?;
+    let previous = match comparison {
+        Some(comparison) => Some(
+            summary::compare::previous_of_periods(
+                store,
+                cube,
+                catalogue,
+                &filter,
+                granularity,
+                metric,
+                snapshot.last_sale_day,
+                &series,
+                comparison,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok((series, previous))
 }
 
 fn left_out_notes(series: &PeriodSeries, answer: &str) -> Vec<String> {
@@ -115,10 +147,15 @@ impl AnalyticsQuery {
             desc = "What to measure and rank by: cars sold, or revenue in USD."
         )]
         metric: Option<Metric>,
+        #[graphql(
+            desc = "Compare each period with the one before it, or with the same period a year earlier; each point then carries `previous`, `change` and `changeRatio`."
+        )]
+        compare_to: Option<Comparison>,
     ) -> Result<Trend> {
         let granularity: summary::Granularity = granularity.unwrap_or(Granularity::Month).into();
-        let series =
-            series(ctx, filter.as_ref(), granularity, metric.unwrap_or(Metric::Units).into()).await?;
+        let metric: summary::Metric = metric.unwrap_or(Metric::Units).into();
+        let (series, previous) =
+            compared_series(ctx, filter.as_ref(), granularity, metric, compare_to.map(Into::into)).await?;
         if let Some(reason) = series.too_coarse() {
             return Err(ApiError::BadUserInput(format!(
                 "a trend by {} cannot place these sales: {reason}; ask with granularity {}",
@@ -128,6 +165,7 @@ impl AnalyticsQuery {
             .into());
         }
         let notes = left_out_notes(&series, "this trend");
+        let previous = previous.unwrap_or_else(|| vec![None; series.periods.len()]);
         let periods_per_year = (12 / granularity.months()) as usize;
         let analysis = trend::analyze(&series.values, &series.partial, periods_per_year);
         Ok(Trend {
@@ -135,12 +173,18 @@ impl AnalyticsQuery {
                 .periods
                 .iter()
                 .zip(analysis.points)
-                .map(|(period, p)| TrendPoint {
+                .zip(previous)
+                .map(|((period, p), previous)| TrendPoint {
                     period: Date(*period),
                     value: p.value,
                     moving_average: p.moving_average,
                     year_over_year: p.year_over_year,
                     partial: p.partial,
+                    previous,
+                    change: previous.map(|before| p.value - before),
+                    change_ratio: previous
+                        .filter(|before| *before != 0.0)
+                        .map(|before| p.value / before - 1.0),
                 })
                 .collect(),
             direction: analysis.direction.into(),

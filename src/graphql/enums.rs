@@ -111,6 +111,15 @@ pub enum Comparison {
     PreviousYear,
 }
 
+impl From<Comparison> for crate::summary::compare::Comparison {
+    fn from(comparison: Comparison) -> Self {
+        match comparison {
+            Comparison::PreviousPeriod => Self::PreviousPeriod,
+            Comparison::PreviousYear => Self::PreviousYear,
+        }
+    }
+}
+
 /// What groups are ranked by when compared.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::summary::compare::RankBy")]

@@ -417,8 +417,7 @@ fn comparison_of(
         (Some(_), Some(_)) => {
             return Err(ApiError::BadUserInput("pass `compareTo` or `compareRange`, not both".to_string()));
         }
-        (Some(Comparison::PreviousPeriod), None) => Some(compare::Comparison::PreviousPeriod),
-        (Some(Comparison::PreviousYear), None) => Some(compare::Comparison::PreviousYear),
+        (Some(comparison), None) => Some(comparison.into()),
         (None, Some(range)) => Some(compare::Comparison::Range(range.from.0, range.to.0)),
         (None, None) => None,
     };

@@ -6,9 +6,12 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 
-use super::{AggregateRow, Dimension, Metric, SortOrder, SummaryError, SummaryRequest, summarize};
+use super::{
+    AggregateRow, Dimension, Granularity, Metric, PeriodSeries, SortOrder, SummaryError, SummaryRequest,
+    summarize,
+};
 use crate::cube::{Cube, month_index};
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
@@ -170,6 +173,79 @@ pub fn rank(mut rows: Vec<ComparedRow>, request: &SummaryRequest, rank_by: RankB
         rows.truncate(limit);
     }
     rows
+}
+
+/// Months back from a period of `granularity` to the one `comparison` compares it with; None
+/// for a range of days, which a series of periods does not compare with.
+pub fn period_shift(granularity: Granularity, comparison: Comparison) -> Option<u32> {
+    match comparison {
+        Comparison::PreviousPeriod => Some(granularity.months()),
+        Comparison::PreviousYear => Some(12),
+        Comparison::Range(..) => None,
+    }
+}
+
+/// The day `months` earlier; the last day of a month stays the last day of its month, so that a
+/// whole period compares with a whole period (30 April to 31 March, 29 February to 28 February).
+fn months_before(day: NaiveDate, months: u32, month_end: bool) -> Option<NaiveDate> {
+    match day.succ_opt() {
+        Some(next) if month_end && next.day0() == 0 => {
+            next.checked_sub_months(Months::new(months))?.pred_opt()
+        }
+        _ => day.checked_sub_months(Months::new(months)),
+    }
+}
+
+/// What each period of `series` (from [`super::period_series`] with the same filter, granularity and
+/// metric) was in the period `comparison` compares it with: the period before, or the same
+/// period a year earlier. Where the series covers a period only in part, the same days of the
+/// earlier period count. None where the earlier period starts before the first month of data.
+#[allow(clippy::too_many_arguments)]
+pub async fn previous_of_periods(
+    store: &Store,
+    cube: &Arc<Cube>,
+    catalogue: &Arc<Catalogue>,
+    filter: &ResolvedFilter,
+    granularity: Granularity,
+    metric: Metric,
+    last_sale_day: Option<NaiveDate>,
+    series: &PeriodSeries,
+    comparison: Comparison,
+) -> Result<Vec<Option<f64>>, CompareError> {
+    let shift = period_shift(granularity, comparison).ok_or_else(|| {
+        CompareError::Invalid(
+            "a series compares each period with the one before it or a year before it, not with a range of days"
+                .to_string(),
+        )
+    })?;
+    let (Some(data_start), Some(first_period)) = (cube.first_month(), series.periods.first()) else {
+        return Ok(vec![None; series.periods.len()]);
+    };
+    let earlier = ResolvedFilter {
+        from: filter.from.and_then(|from| months_before(from, shift, false)),
+        to: super::covered_until(filter, last_sale_day).and_then(|to| months_before(to, shift, true)),
+        ..filter.clone()
+    };
+    let needed_from = months_before(*first_period, shift, false);
+    if earlier.to.zip(needed_from).is_some_and(|(to, from)| to < from) {
+        return Ok(vec![None; series.periods.len()]);
+    }
+    let request =
+        SummaryRequest { group_by: vec![Dimension::Period], granularity, metric, ..Default::default() };
+    let by_period: BTreeMap<NaiveDate, f64> = summarize(store, cube, catalogue, &earlier, &request)
+        .await?
+        .iter()
+        .filter_map(|row| Some((row.period?, row.value(metric))))
+        .collect();
+    let data_start = granularity.start_of(data_start);
+    Ok(series
+        .periods
+        .iter()
+        .map(|period| {
+            let then = period.checked_sub_months(Months::new(shift))?;
+            (then >= data_start).then(|| by_period.get(&then).copied().unwrap_or(0.0))
+        })
+        .collect())
 }
 
 /// The filtered sales grouped as `request` asks, over the filter's range and over the range

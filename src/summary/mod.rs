@@ -325,6 +325,14 @@ impl Granularity {
     }
 }
 
+/// The last day a series of `filter` covers: its `to`, or the last sale day if earlier.
+pub fn covered_until(filter: &ResolvedFilter, last_sale_day: Option<NaiveDate>) -> Option<NaiveDate> {
+    match (filter.to, last_sale_day) {
+        (Some(to), Some(last)) => Some(to.min(last)),
+        (to, last) => to.or(last),
+    }
+}
+
 /// The filtered sales as a series of periods, from the filter's `from` (or the first sale) to
 /// its `to` (or the last sale day), marking periods that are not wholly covered.
 pub async fn period_series(
@@ -341,10 +349,7 @@ pub async fn period_series(
     let rows = summarize(store, cube, catalogue, filter, &request).await?;
     let by_period: std::collections::BTreeMap<NaiveDate, f64> =
         rows.iter().filter_map(|r| Some((r.period?, r.value(metric)))).collect();
-    let covered_until = match (filter.to, last_sale_day) {
-        (Some(to), Some(last)) => Some(to.min(last)),
-        (to, last) => to.or(last),
-    };
+    let covered_until = covered_until(filter, last_sale_day);
     // The series spans the data, not the filter: a filter from year 1900 on data from 2015
     // starts in 2015 (and a database without sales has no series at all).
     let Some(data_start) = cube.first_month().map(|first| granularity.start_of(first)) else {

@@ -417,3 +417,84 @@ async fn windows_over_periods_are_what_the_raw_rows_say() {
         }
     }
 }
+
+const TREND: &str = "query($f: SalesFilter, $g: Granularity, $to: Comparison) {
+  trend(filter: $f, granularity: $g, compareTo: $to) { points { period value previous change changeRatio } } }";
+
+/// The day `months` earlier, the last day of a month staying the last day of its month (where a
+/// period ends).
+fn months_earlier(day: NaiveDate, months: u32) -> NaiveDate {
+    let next = day.succ_opt().expect("next day");
+    if chrono::Datelike::day(&next) == 1 {
+        next.checked_sub_months(Months::new(months)).and_then(|d| d.pred_opt()).expect("day")
+    } else {
+        day.checked_sub_months(Months::new(months)).expect("day")
+    }
+}
+
+/// Each period of a compared trend carries what the raw rows hold over the same days of the
+/// period before it, or of the same period a year earlier; nothing where that lies before the
+/// data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_period_of_a_trend_is_compared_as_the_raw_rows_say() {
+    let server = property_server().await;
+    let (raw, countries, models) = raw_rows_and_names(&server).await;
+    let first_sale = raw.iter().map(|r| r.sold_on).min().expect("sales");
+    let last_sale = raw.iter().map(|r| r.sold_on).max().expect("sales");
+    let strategy = (cases(countries, models), prop_oneof![Just("MONTH"), Just("QUARTER"), Just("YEAR")]);
+    let mut runner = TestRunner::new(Config { cases: 120, ..Config::default() });
+    let mut compared = 0;
+    for case_number in 0..120 {
+        let (case, granularity) = strategy.new_tree(&mut runner).expect("a case").current();
+        let comparison = case.compare_to.unwrap_or("PREVIOUS_YEAR");
+        let step: u32 = match granularity {
+            "MONTH" => 1,
+            "QUARTER" => 3,
+            _ => 12,
+        };
+        let shift = if comparison == "PREVIOUS_PERIOD" { step } else { 12 };
+        let period_of = |day: NaiveDate| {
+            use chrono::Datelike;
+            NaiveDate::from_ymd_opt(day.year(), (day.month0() / step) * step + 1, 1).expect("period")
+        };
+        let units_between = |from: NaiveDate, to: NaiveDate| -> f64 {
+            raw.iter()
+                .filter(|r| {
+                    from <= r.sold_on
+                        && r.sold_on <= to
+                        && case.countries.as_ref().is_none_or(|c| c.contains(&r.country))
+                        && case.models.as_ref().is_none_or(|m| m.contains(&r.model))
+                })
+                .map(|r| r.units as f64)
+                .sum()
+        };
+        let covered_until = case.to.map_or(last_sale, |to| to.min(last_sale));
+        let filter =
+            json!({ "from": case.from, "to": case.to, "countries": case.countries, "models": case.models });
+        let data = server.data(TREND, json!({ "f": filter, "g": granularity, "to": comparison })).await;
+        for point in data["trend"]["points"].as_array().expect("points") {
+            let period: NaiveDate = point["period"].as_str().expect("period").parse().expect("day");
+            let period_end =
+                period.checked_add_months(Months::new(step)).and_then(|d| d.pred_opt()).expect("end");
+            let (first, last) = (case.from.map_or(period, |f| f.max(period)), period_end.min(covered_until));
+            let expected = (period.checked_sub_months(Months::new(shift)).expect("earlier")
+                >= period_of(first_sale))
+            .then(|| {
+                let start = first.checked_sub_months(Months::new(shift)).expect("earlier start");
+                units_between(start, months_earlier(last, shift))
+            });
+            let context = format!("case {case_number} {granularity} {comparison}: {case:?} {point}");
+            assert_eq!(point["previous"].as_f64(), expected, "{context}");
+            let value = point["value"].as_f64().expect("value");
+            assert_eq!(point["change"].as_f64(), expected.map(|before| value - before), "{context}");
+            let ratio = expected.filter(|b| *b != 0.0).map(|before| value / before - 1.0);
+            assert_eq!(
+                point["changeRatio"].as_f64().map(|r| (r * 1e9).round()),
+                ratio.map(|r| (r * 1e9).round()),
+                "{context}"
+            );
+            compared += usize::from(expected.is_some());
+        }
+    }
+    assert!(compared > 150, "only {compared} periods had an earlier one to compare with");
+}
