@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use salesgraph::cube::Kept;
+use salesgraph::cube::LevelDimensions;
 use salesgraph::cube::daily::{DayGroup, MonthDays};
 use salesgraph::cube::{Cube, Dictionary, RollupGroup, Sums, month_index};
 use salesgraph::domain::{FuelType, ResolvedFilter, Transmission};
@@ -141,7 +141,8 @@ fn summaries(c: &mut Criterion) {
         let Case { name, filter, dims, months: (first, last), limit, edges } = case;
         let request = SummaryRequest { group_by: dims.clone(), limit, ..Default::default() };
         // `summary/…` reads the level a summary reads; `summary_base/…` the rows as loaded.
-        for (prefix, kept) in [("summary", kept_apart(filter, &dims)), ("summary_base", Kept::ALL)] {
+        for (prefix, kept) in [("summary", kept_apart(filter, &dims)), ("summary_base", LevelDimensions::ALL)]
+        {
             let level = cube.level(kept);
             let facts = level.facts().expect("the level's columns as slices");
             c.bench_function(&format!("{prefix}/{name}"), |b| {

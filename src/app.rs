@@ -20,7 +20,7 @@ use crate::store::catalogue::Catalogue;
 use crate::store::{Store, data_version};
 
 /// Whether newer data has come since a background pass began: then it may stop early.
-type Superseded = Arc<dyn Fn() -> bool + Send + Sync>;
+type SupersededCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -55,12 +55,12 @@ pub struct AppContext {
 }
 
 /// The in-memory data every cube version shares, carried from one snapshot to the next.
-struct Carried {
+struct DayGroupsAndRecentRows {
     days: Arc<crate::cube::daily::DailyGroups>,
     recent: Arc<crate::cube::recent_rows::RecentRows>,
 }
 
-impl Carried {
+impl DayGroupsAndRecentRows {
     fn new() -> Self {
         Self {
             days: crate::cube::daily::DailyGroups::new(),
@@ -75,7 +75,7 @@ impl Carried {
 
 async fn load_snapshot(
     db: &DatabaseConnection,
-    carried: Carried,
+    carried: DayGroupsAndRecentRows,
     previous: Option<&Snapshot>,
 ) -> Result<Snapshot, AppError> {
     let cube = Cube::load(db).await?.with_days(carried.days).with_recent(carried.recent);
@@ -133,7 +133,7 @@ impl AppContext {
         if let Some(read) = read_replica {
             store = store.with_read_replica(read);
         }
-        let snapshot = load_snapshot(&store.db, Carried::new(), None).await?;
+        let snapshot = load_snapshot(&store.db, DayGroupsAndRecentRows::new(), None).await?;
         metrics.data_version.set(snapshot.version);
         Ok(Arc::new(Self {
             cache: ResponseCache::new(settings.cache),
@@ -173,7 +173,9 @@ impl AppContext {
             return Ok(false);
         }
         let previous = self.snapshot();
-        let snapshot = load_snapshot(&self.store.db, Carried::of(&previous.cube), Some(&previous)).await?;
+        let snapshot =
+            load_snapshot(&self.store.db, DayGroupsAndRecentRows::of(&previous.cube), Some(&previous))
+                .await?;
         let version = snapshot.version;
         match self.snapshot.write() {
             Ok(mut guard) => *guard = Arc::new(snapshot),
@@ -252,13 +254,13 @@ impl AppContext {
     ) -> impl std::future::Future<Output = ()> + Send + 'static
     where
         E: std::fmt::Display,
-        Run: FnOnce(crate::store::Store, Arc<Snapshot>, Superseded) -> Synced,
+        Run: FnOnce(crate::store::Store, Arc<Snapshot>, SupersededCheck) -> Synced,
         Synced: std::future::Future<Output = Result<crate::cube::daily::SyncReport, E>> + Send + 'static,
     {
         let store = self.store.clone();
         let snapshot = self.snapshot();
         let newer = self.updates.subscribe();
-        let superseded: Superseded = Arc::new(move || !newer.is_empty());
+        let superseded: SupersededCheck = Arc::new(move || !newer.is_empty());
         let version = snapshot.version;
         let synced = sync(store, snapshot, superseded.clone());
         async move {

@@ -295,7 +295,7 @@
       if (!(error instanceof SignedOut)) panelError(id, error);
     } finally {
       panel.classList.remove('loading');
-      // Per-panel times, for bench/dashboard.sh and the curious (performance.getEntriesByType('measure')).
+      // Per-panel times, for measure/dashboard.sh and the curious (performance.getEntriesByType('measure')).
       performance.measure(`salesgraph:panel:${id}`, { start: started, end: performance.now() });
     }
   }

@@ -297,7 +297,7 @@ impl Signals {
 
 /// The question's reading before the intent is chosen.
 #[derive(Debug, Default)]
-struct Found {
+struct Mentions {
     models: Vec<String>,
     countries: Vec<String>,
     regions: Vec<String>,
@@ -320,7 +320,7 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
     }
 }
 
-fn add_entity(found: &mut Found, entity: &Entity) {
+fn add_entity(found: &mut Mentions, entity: &Entity) {
     match entity {
         Entity::Model(name) => push_unique(&mut found.models, name.clone()),
         Entity::Country(code) => push_unique(&mut found.countries, code.clone()),
@@ -489,7 +489,7 @@ fn year_start(day: NaiveDate) -> NaiveDate {
 /// "this year against last year" (the same days a year earlier), "against last year" alone
 /// (this year so far against the same days of last year), "year on year" (a year earlier),
 /// "against the month before" (the days just before).
-fn compare_periods(tokens: &[Token], signals: &mut Signals, found: &mut Found, as_of: NaiveDate) {
+fn compare_periods(tokens: &[Token], signals: &mut Signals, found: &mut Mentions, as_of: NaiveDate) {
     let compares = signals.compare || signals.year_over_year || signals.previous_period;
     let compared_at = found.periods.iter().position(|(_, _, first)| after_compare_word(tokens, *first));
     let this_year_so_far = (year_start(as_of), as_of);
@@ -552,7 +552,7 @@ fn compared(current: (NaiveDate, NaiveDate), compared: (NaiveDate, NaiveDate)) -
 /// Parses a question relative to `as_of`. Pure: the same inputs give the same reading.
 pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     let mut tokens = tokenize(question);
-    let mut found = Found::default();
+    let mut found = Mentions::default();
 
     // "best-selling" and "best sellers" are one word here.
     for i in 1..tokens.len() {
@@ -727,11 +727,11 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     decide(&tokens, &signals, found, as_of)
 }
 
-fn entity_groups(found: &Found) -> usize {
+fn entity_groups(found: &Mentions) -> usize {
     found.models.len().max(found.countries.len() + found.regions.len())
 }
 
-fn build(intent: Intent, signals: &Signals, found: &Found, as_of: NaiveDate) -> (Interpretation, bool) {
+fn build(intent: Intent, signals: &Signals, found: &Mentions, as_of: NaiveDate) -> (Interpretation, bool) {
     let mut guessed = false;
     let mut interpretation = Interpretation {
         intent,
@@ -778,7 +778,7 @@ fn build(intent: Intent, signals: &Signals, found: &Found, as_of: NaiveDate) -> 
     (interpretation, guessed)
 }
 
-fn decide(tokens: &[Token], signals: &Signals, found: Found, as_of: NaiveDate) -> Parsed {
+fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate) -> Parsed {
     let mut notes = Vec::new();
     let content: Vec<&Token> = tokens.iter().filter(|t| t.mark != Mark::Filler).collect();
     let explained = content.iter().filter(|t| t.mark == Mark::Explained).count();

@@ -9,48 +9,48 @@ use std::ops::Range;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::{Columns, Facts, Sums, col};
+use super::{ColumnSlices, Columns, Sums, col};
 use crate::domain::ResolvedFilter;
 
 /// Which dimensions of a cube row a level keeps apart; it sums over the others, which read as
 /// zero there (model id 0, the dictionary's first market, the first fuel and gearbox codes).
 /// Fuel and gearbox go together: a level keeping one but not the other would rarely be asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Kept {
+pub struct LevelDimensions {
     pub model: bool,
     pub country: bool,
     pub fuel_and_gearbox: bool,
 }
 
-impl Kept {
-    pub const ALL: Kept = Kept { model: true, country: true, fuel_and_gearbox: true };
+impl LevelDimensions {
+    pub const ALL: LevelDimensions = LevelDimensions { model: true, country: true, fuel_and_gearbox: true };
 
     /// The coarser levels a cube builds besides its rows as loaded.
-    pub const COARSER: [Kept; 4] = [
-        Kept { model: true, country: true, fuel_and_gearbox: false },
-        Kept { model: false, country: true, fuel_and_gearbox: false },
-        Kept { model: true, country: false, fuel_and_gearbox: false },
-        Kept { model: false, country: false, fuel_and_gearbox: false },
+    pub const COARSER: [LevelDimensions; 4] = [
+        LevelDimensions { model: true, country: true, fuel_and_gearbox: false },
+        LevelDimensions { model: false, country: true, fuel_and_gearbox: false },
+        LevelDimensions { model: true, country: false, fuel_and_gearbox: false },
+        LevelDimensions { model: false, country: false, fuel_and_gearbox: false },
     ];
 
     /// Whether a level keeping `self` can answer for what needs `needed` kept.
-    pub fn covers(self, needed: Kept) -> bool {
+    pub fn covers(self, needed: LevelDimensions) -> bool {
         (self.model || !needed.model)
             && (self.country || !needed.country)
             && (self.fuel_and_gearbox || !needed.fuel_and_gearbox)
     }
 
     /// What `filter` tests, and so needs kept.
-    pub fn needed_by(filter: &ResolvedFilter) -> Kept {
-        Kept {
+    pub fn needed_by(filter: &ResolvedFilter) -> LevelDimensions {
+        LevelDimensions {
             model: filter.model_ids.is_some(),
             country: filter.countries.is_some(),
             fuel_and_gearbox: filter.fuel_types.is_some() || filter.transmissions.is_some(),
         }
     }
 
-    pub fn and(self, other: Kept) -> Kept {
-        Kept {
+    pub fn and(self, other: LevelDimensions) -> LevelDimensions {
+        LevelDimensions {
             model: self.model || other.model,
             country: self.country || other.country,
             fuel_and_gearbox: self.fuel_and_gearbox || other.fuel_and_gearbox,
@@ -67,10 +67,10 @@ struct GroupKey {
     transmission: u32,
 }
 
-/// Cube rows sorted by month, in the coded columns of [`Facts`].
+/// Cube rows sorted by month, in the coded columns of [`ColumnSlices`].
 #[derive(Clone)]
 pub struct Level {
-    kept: Kept,
+    kept: LevelDimensions,
     frame: DataFrame,
     /// (month index, first row of that month), ascending: a month range is a slice.
     month_starts: Vec<(i32, usize)>,
@@ -78,7 +78,7 @@ pub struct Level {
 
 impl Level {
     /// A level of `columns`, whose rows must come sorted by month.
-    pub(super) fn from_columns(kept: Kept, c: Columns) -> PolarsResult<Self> {
+    pub(super) fn from_columns(kept: LevelDimensions, c: Columns) -> PolarsResult<Self> {
         let mut month_starts: Vec<(i32, usize)> = Vec::new();
         for (row, month) in c.month.iter().enumerate() {
             if month_starts.last().is_none_or(|(m, _)| m != month) {
@@ -107,14 +107,14 @@ impl Level {
         Ok(level)
     }
 
-    pub fn kept(&self) -> Kept {
+    pub fn kept(&self) -> LevelDimensions {
         self.kept
     }
 
     /// The frame's columns as slices. Each column is one chunk without nulls, as built.
-    pub fn facts(&self) -> PolarsResult<Facts<'_>> {
+    pub fn facts(&self) -> PolarsResult<ColumnSlices<'_>> {
         let f = &self.frame;
-        Ok(Facts {
+        Ok(ColumnSlices {
             month: f.column(col::MONTH)?.i32()?.cont_slice()?,
             model_id: f.column(col::MODEL_ID)?.i32()?.cont_slice()?,
             country: f.column(col::COUNTRY)?.u32()?.cont_slice()?,
@@ -127,7 +127,7 @@ impl Level {
         })
     }
 
-    /// The rows of the months `first..=last` (month indices), as a row range of [`Facts`].
+    /// The rows of the months `first..=last` (month indices), as a row range of [`ColumnSlices`].
     pub fn month_rows(&self, first: i32, last: i32) -> Range<usize> {
         let start = self.month_starts.partition_point(|(m, _)| *m < first);
         let end = self.month_starts.partition_point(|(m, _)| *m <= last);
@@ -153,7 +153,7 @@ impl Level {
     }
 
     /// This level summed over the dimensions `kept` drops, month by month.
-    pub(super) fn coarsen(&self, kept: Kept) -> PolarsResult<Level> {
+    pub(super) fn coarsen(&self, kept: LevelDimensions) -> PolarsResult<Level> {
         let facts = self.facts()?;
         let coarse_rows = self.frame.column(col::COARSE_ROWS)?.i64()?.cont_slice()?;
         let mut c = Columns::default();
@@ -204,19 +204,28 @@ mod tests {
 
     #[test]
     fn a_level_covers_what_it_keeps() {
-        let by_market = Kept { country: true, ..Default::default() };
-        assert!(Kept::ALL.covers(Kept::ALL));
-        assert!(by_market.covers(Kept::default()));
+        let by_market = LevelDimensions { country: true, ..Default::default() };
+        assert!(LevelDimensions::ALL.covers(LevelDimensions::ALL));
+        assert!(by_market.covers(LevelDimensions::default()));
         assert!(by_market.covers(by_market));
-        assert!(!by_market.covers(Kept { model: true, ..Default::default() }));
-        assert!(!Kept::COARSER[0].covers(Kept { fuel_and_gearbox: true, ..Default::default() }));
+        assert!(!by_market.covers(LevelDimensions { model: true, ..Default::default() }));
+        assert!(
+            !LevelDimensions::COARSER[0]
+                .covers(LevelDimensions { fuel_and_gearbox: true, ..Default::default() })
+        );
         let filter = ResolvedFilter {
             countries: Some(["DE".to_string()].into()),
             transmissions: Some([crate::domain::Transmission::Manual].into()),
             ..Default::default()
         };
-        assert_eq!(Kept::needed_by(&filter), Kept { model: false, country: true, fuel_and_gearbox: true });
-        assert_eq!(Kept::needed_by(&ResolvedFilter::default()), Kept::default());
-        assert_eq!(by_market.and(Kept { model: true, ..Default::default() }), Kept::COARSER[0]);
+        assert_eq!(
+            LevelDimensions::needed_by(&filter),
+            LevelDimensions { model: false, country: true, fuel_and_gearbox: true }
+        );
+        assert_eq!(LevelDimensions::needed_by(&ResolvedFilter::default()), LevelDimensions::default());
+        assert_eq!(
+            by_market.and(LevelDimensions { model: true, ..Default::default() }),
+            LevelDimensions::COARSER[0]
+        );
     }
 }

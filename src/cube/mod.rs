@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 
 use self::daily::DailyGroups;
 use self::held_months::MonthTotals;
-pub use self::levels::{Kept, Level};
+pub use self::levels::{Level, LevelDimensions};
 use self::recent_rows::{HeldRows, RecentRows};
 use crate::domain::{DatePrecision, FuelType, ParseEnumError, ResolvedFilter, Transmission};
 
@@ -208,7 +208,7 @@ async fn load_coarse_dated<C: ConnectionTrait>(db: &C) -> Result<Vec<CoarseDated
 
 /// The cube's columns as slices, row by row in month order, for the aggregation kernels.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts<'a> {
+pub struct ColumnSlices<'a> {
     pub month: &'a [i32],
     pub model_id: &'a [i32],
     /// Positions in the [`Dictionary`]'s markets.
@@ -346,9 +346,9 @@ pub enum HeldDays {
 pub struct Cube {
     /// The data version the cube was loaded at.
     pub version: i64,
-    /// The rollup's rows as loaded, sorted by month; dimensions coded (see [`Facts`]).
+    /// The rollup's rows as loaded, sorted by month; dimensions coded (see [`ColumnSlices`]).
     base: Level,
-    /// The same rows summed over some dimensions (see [`Kept::COARSER`]).
+    /// The same rows summed over some dimensions (see [`LevelDimensions::COARSER`]).
     coarser: Vec<Level>,
     dictionary: Arc<Dictionary>,
     /// What each month of the base level holds in all: its day groups are used while they match.
@@ -527,8 +527,9 @@ impl Cube {
             c.rows.push(group.sums.rows);
             c.coarse_rows.push(group.coarse_rows);
         }
-        let base = Level::from_columns(Kept::ALL, c)?;
-        let coarser = Kept::COARSER.iter().map(|kept| base.coarsen(*kept)).collect::<PolarsResult<_>>()?;
+        let base = Level::from_columns(LevelDimensions::ALL, c)?;
+        let coarser =
+            LevelDimensions::COARSER.iter().map(|kept| base.coarsen(*kept)).collect::<PolarsResult<_>>()?;
         Ok(Self {
             version,
             base,
@@ -613,7 +614,7 @@ impl Cube {
     }
 
     /// The base level's columns as slices.
-    pub fn facts(&self) -> PolarsResult<Facts<'_>> {
+    pub fn facts(&self) -> PolarsResult<ColumnSlices<'_>> {
         self.base.facts()
     }
 
@@ -624,7 +625,7 @@ impl Cube {
 
     /// The smallest level that keeps apart what `needed` says: the base level when nothing
     /// coarser does.
-    pub fn level(&self, needed: Kept) -> &Level {
+    pub fn level(&self, needed: LevelDimensions) -> &Level {
         self.coarser
             .iter()
             .filter(|level| level.kept().covers(needed))
@@ -665,7 +666,7 @@ impl Cube {
         from_month: i32,
         rows: u64,
     ) -> Option<chrono::NaiveDate> {
-        let level = self.level(Kept::needed_by(filter));
+        let level = self.level(LevelDimensions::needed_by(filter));
         let facts = level.facts().ok()?;
         let coded = CodedFilter::new(&self.dictionary, filter);
         let mut found: u64 = 0;

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::{AggregateRow, Dimension, Granularity, Metric, SortOrder, SummaryRequest};
 use crate::cube::daily::MonthDays;
-use crate::cube::{CodedFilter, Dictionary, Facts, Sums, month_date};
+use crate::cube::{CodedFilter, ColumnSlices, Dictionary, Sums, month_date};
 use crate::domain::{FuelType, ResolvedFilter, Transmission};
 use crate::store::catalogue::Catalogue;
 use crate::store::sales::EdgeGroup;
@@ -344,7 +344,7 @@ impl<'a> Grouper<'a> {
     }
 
     /// Adds the cube rows `rows`.
-    pub fn add_cube_rows(&mut self, facts: &Facts<'_>, rows: Range<usize>) {
+    pub fn add_cube_rows(&mut self, facts: &ColumnSlices<'_>, rows: Range<usize>) {
         let rows = rows.start.min(facts.month.len())..rows.end.min(facts.month.len());
         // Equal-length slices let the loop run without a bounds check per column.
         let n = rows.len();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{Datelike, Months, NaiveDate};
 
 pub use self::grouping::Grouper;
-use crate::cube::{Cube, HeldDays, Kept, month_index};
+use crate::cube::{Cube, HeldDays, LevelDimensions, month_index};
 use crate::domain::ResolvedFilter;
 use crate::store::catalogue::Catalogue;
 use crate::store::{Store, sales};
@@ -176,9 +176,9 @@ enum EdgeSource {
 }
 
 /// The dimensions of a cube row that grouping by `dims` under `filter` tells apart.
-pub fn kept_apart(filter: &ResolvedFilter, dims: &[Dimension]) -> Kept {
+pub fn kept_apart(filter: &ResolvedFilter, dims: &[Dimension]) -> LevelDimensions {
     let grouped = |wanted: &[Dimension]| dims.iter().any(|d| wanted.contains(d));
-    Kept::needed_by(filter).and(Kept {
+    LevelDimensions::needed_by(filter).and(LevelDimensions {
         model: grouped(&[Dimension::Model, Dimension::BodyType]),
         country: grouped(&[Dimension::Country, Dimension::Region]),
         fuel_and_gearbox: grouped(&[Dimension::FuelType, Dimension::Transmission]),
@@ -461,7 +461,7 @@ mod tests {
             grouper.add_cube_rows(&level.facts().unwrap(), level.month_rows(i32::MIN, i32::MAX));
             grouper.finish(dims, &request)
         };
-        let base = cube.level(Kept::ALL);
+        let base = cube.level(LevelDimensions::ALL);
         assert_eq!(base.len(), 90);
         for subset in 0..(1u32 << all.len()) {
             let dims: Vec<Dimension> =

@@ -1,6 +1,6 @@
 // Times the dashboard's first view in headless Chromium: from navigation to every first-view
 // panel drawn (the page sets data-ready), once cold and then RUNS times warm, each in a fresh
-// browser context signed in with the token. Used by bench/dashboard.sh.
+// browser context signed in with the token. Used by measure/dashboard.sh.
 //   node first_view.mjs <base> <token> [runs] [chromium]
 import { chromium } from 'playwright-core';
 

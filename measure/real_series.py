@@ -7,8 +7,8 @@ series (sktime, up to its last script), and shampoo sales (sktime). Each becomes
 decimals are scaled by 10 to whole units, and dates move by whole years so that every series
 ends in 2024 (months keep their calendar position).
 
-  python bench/real_series.py csv OUT.csv          # the file for `salesgraph import`
-  python bench/real_series.py compare URL TOKEN    # as-of forecasts: salesgraph against statsforecast
+  python measure/real_series.py csv OUT.csv          # the file for `salesgraph import`
+  python measure/real_series.py compare URL TOKEN    # as-of forecasts: salesgraph against statsforecast
 
 The comparison forecasts 3 months ahead from 8 origins, every 3 months over the last 24, with
 data up to each origin only; prints sMAPE and MASE per series for salesgraph (with the method it

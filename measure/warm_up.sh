@@ -4,17 +4,17 @@
 # day groups, forecast backtests). Prints each start's time and each pass's own time from its
 # log line. Extra arguments are settings for the server, for example SALESGRAPH_WARM_FORECASTS=off
 # to time the other passes alone.
-#   bench/warm_up.sh [ROWS] [STARTS] [SETTING=VALUE ...]
+#   measure/warm_up.sh [ROWS] [STARTS] [SETTING=VALUE ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${1:-1000000}"
 STARTS="${2:-3}"
 shift $(($# < 2 ? $# : 2))
-source bench/lib.sh
+source measure/lib.sh
 release_binary
 generated_sqlite "$ROWS"
 PORT=18096
-LOG=bench/out/warm-up.log
+LOG=measure/out/warm-up.log
 for start in $(seq 1 "$STARTS"); do
   began=$(date +%s%N)
   env "$@" SALESGRAPH_JWT_SECRET=bench-secret-of-forty-characters-or-more SALESGRAPH_LISTEN=127.0.0.1:$PORT \

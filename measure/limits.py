@@ -2,7 +2,7 @@
 """How fast refusals are: each limit of api.md tripped REPEAT times against the release server
 (a small seeded SQLite file), timing each whole HTTP round trip on loopback. Prints the code
 and p50 / p99 / max in milliseconds. The target: well under 10 ms.
-    python3 bench/limits.py [REPEAT]
+    python3 measure/limits.py [REPEAT]
 """
 import json, os, statistics, subprocess, sys, tempfile, time, urllib.request, urllib.error
 

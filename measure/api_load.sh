@@ -6,14 +6,14 @@
 # segments, forecast) with wrk (Debian's package) at 16 connections for DURATION each. Prints
 # p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time;
 # BENCH_REUSE=1 measures a BENCH_DATABASE_URL database as it is, without seeding it again.
-#   bench/api_load.sh [ROWS] [DURATION]
+#   measure/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
+. measure/lib.sh
 ROWS="${1:-1000000}"
 DURATION="${2:-10s}"
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
-mkdir -p bench/out
+mkdir -p measure/out
 cargo build --release --quiet
 BIN="$PWD/target/release/salesgraph"
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
@@ -23,55 +23,55 @@ if [ -n "${BENCH_DATABASE_URL:-}" ]; then
     DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
   fi
 else
-  DB="sqlite://$PWD/bench/out/api.db"
-  if [ ! -f bench/out/api.db ] || [ "$(cat bench/out/api.rows 2>/dev/null)" != "$ROWS" ]; then
-    rm -f bench/out/api.db*
+  DB="sqlite://$PWD/measure/out/api.db"
+  if [ ! -f measure/out/api.db ] || [ "$(cat measure/out/api.rows 2>/dev/null)" != "$ROWS" ]; then
+    rm -f measure/out/api.db*
     DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
-    echo "$ROWS" > bench/out/api.rows
+    echo "$ROWS" > measure/out/api.rows
   fi
 fi
 export SALESGRAPH_JWT_SECRET=bench-secret
 TOKEN="$(DATABASE_URL="$DB" "$BIN" token --role admin --sub bench)"
 export TOKEN
 
-cat > bench/out/top_models.json <<'JSON'
+cat > measure/out/top_models.json <<'JSON'
 {"query":"{ topModels(filter: {countries: [\"DE\"], from: \"2024-01-01\", to: \"2024-03-31\"}, limit: 5) { rank model { name } units revenue share } }"}
 JSON
-cat > bench/out/summary.json <<'JSON'
+cat > measure/out/summary.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2024-01-01\", to: \"2024-12-31\"}, groupBy: [COUNTRY]) { country { code } units revenue } }"}
 JSON
-cat > bench/out/summary_days.json <<'JSON'
+cat > measure/out/summary_days.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2023-02-17\", to: \"2024-03-09\"}, groupBy: [COUNTRY]) { country { code } units revenue } }"}
 JSON
-cat > bench/out/summary_compared.json <<'JSON'
+cat > measure/out/summary_compared.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2024-01-01\", to: \"2024-12-31\"}, groupBy: [COUNTRY], compareTo: PREVIOUS_YEAR) { country { code } units revenue previous { units revenue } change changeRatio } }"}
 JSON
-cat > bench/out/summary_days_compared.json <<'JSON'
+cat > measure/out/summary_days_compared.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2023-02-17\", to: \"2024-03-09\"}, groupBy: [COUNTRY], compareTo: PREVIOUS_PERIOD) { country { code } units revenue previous { units revenue } change changeRatio } }"}
 JSON
-cat > bench/out/summary_windows.json <<'JSON'
+cat > measure/out/summary_windows.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2023-01-01\", to: \"2024-12-31\"}, groupBy: [PERIOD, COUNTRY]) { period country { code } units runningTotal rollingAverage(months: 3) shareOfTotal rankWithin(dimension: PERIOD) } }"}
 JSON
-cat > bench/out/summary_periods.json <<'JSON'
+cat > measure/out/summary_periods.json <<'JSON'
 {"query":"{ salesSummary(filter: {from: \"2023-01-01\", to: \"2024-12-31\"}, groupBy: [PERIOD, COUNTRY]) { period country { code } units } }"}
 JSON
-cat > bench/out/sales_page.json <<'JSON'
+cat > measure/out/sales_page.json <<'JSON'
 {"query":"{ sales(first: 100, filter: {countries: [\"DE\"]}) { edges { node { id soldOn units model { name } country { code } } } pageInfo { endCursor } } }"}
 JSON
 
-cat > bench/out/trend.json <<'JSON'
+cat > measure/out/trend.json <<'JSON'
 {"query":"{ trend(filter: {models: [\"X5\"], from: \"2021-01-01\"}) { direction slopePerMonth points { period value } } }"}
 JSON
-cat > bench/out/seasonality.json <<'JSON'
+cat > measure/out/seasonality.json <<'JSON'
 {"query":"{ seasonality(filter: {countries: [\"GB\"]}) { monthlyIndex peakMonths troughMonths strength } }"}
 JSON
-cat > bench/out/segments.json <<'JSON'
+cat > measure/out/segments.json <<'JSON'
 {"query":"{ segments { k silhouette segments { label models { name } } } }"}
 JSON
-cat > bench/out/ask.json <<'JSON'
+cat > measure/out/ask.json <<'JSON'
 {"query":"{ ask(question: \"top 5 models in Germany last quarter\", asOf: \"2024-12-31\") { confidence rows } }"}
 JSON
-cat > bench/out/forecast.json <<'JSON'
+cat > measure/out/forecast.json <<'JSON'
 {"query":"{ forecast(filter: {countries: [\"DE\"]}, limit: 10) { backtest { smape baselineSmape } predictions { model { name } units } } }"}
 JSON
 CONNECTIONS="${CONNECTIONS:-16}"
@@ -88,9 +88,9 @@ for mode in off on; do
   for q in $QUERIES; do
     # One request first, so that "cached" measures hits rather than 16 simultaneous first misses.
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-      --data @"bench/out/$q.json" http://127.0.0.1:18080/graphql
+      --data @"measure/out/$q.json" http://127.0.0.1:18080/graphql
     printf 'cache=%-3s %-13s ' "$mode" "$q"
-    QUERY_FILE="bench/out/$q.json" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/graphql_post.lua http://127.0.0.1:18080/graphql | grep RESULT
+    QUERY_FILE="measure/out/$q.json" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s measure/graphql_post.lua http://127.0.0.1:18080/graphql | grep RESULT
   done
   kill -TERM "$SERVER"; wait "$SERVER" || true
 done

@@ -4,18 +4,18 @@
 # timing navigation to every first-view panel drawn (the page marks it), cold (response caches
 # empty, after the background pass of forecasts that follows every ingest) and then warm (a
 # returning user), over several runs.
-#   bench/dashboard.sh [ROWS] [RUNS]
+#   measure/dashboard.sh [ROWS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
+. measure/lib.sh
 ROWS="${1:-1000000}"
 RUNS="${2:-5}"
-mkdir -p bench/out
+mkdir -p measure/out
 [ -d tests/clients/node_modules/playwright-core ] || npm ci --prefix tests/clients --no-audit --no-fund
 cargo build --release --quiet
 BIN="$PWD/target/release/salesgraph"
-DB="sqlite://$PWD/bench/out/dashboard-$ROWS.db"
-if [ ! -f "bench/out/dashboard-$ROWS.db" ]; then
+DB="sqlite://$PWD/measure/out/dashboard-$ROWS.db"
+if [ ! -f "measure/out/dashboard-$ROWS.db" ]; then
   DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
 fi
 export SALESGRAPH_JWT_SECRET=bench-secret SALESGRAPH_LISTEN=127.0.0.1:18098 DATABASE_URL="$DB" RUST_LOG=warn

@@ -3,15 +3,15 @@
 # SQLite file, starts the release server, and prints VmRSS after start-up and after a round of
 # analytics. The in-memory data is the monthly rollup (a polars frame), so memory follows the
 # number of month x model x country x fuel x gearbox groups, not the number of sale rows.
-#   bench/memory.sh [ROWS]
+#   measure/memory.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${1:-10000000}"
-mkdir -p bench/out
+mkdir -p measure/out
 cargo build --release --quiet
 BIN="$PWD/target/release/salesgraph"
-DB="sqlite://$PWD/bench/out/memory-$ROWS.db"
-if [ ! -f "bench/out/memory-$ROWS.db" ]; then
+DB="sqlite://$PWD/measure/out/memory-$ROWS.db"
+if [ ! -f "measure/out/memory-$ROWS.db" ]; then
   /usr/bin/time -f "seeded $ROWS rows in %e s, peak RSS %M KiB" \
     env DATABASE_URL="$DB" "$BIN" seed --rows "$ROWS" --seed 42 --until 2024-12-31
 fi
@@ -34,4 +34,4 @@ for query in \
     -d "{\"query\":\"$query\"}" http://127.0.0.1:18097/graphql
 done
 echo "rows $ROWS: RSS after analytics $(rss)"
-sqlite3 "bench/out/memory-$ROWS.db" "SELECT 'rollup groups: ' || COUNT(*) FROM monthly_rollup" 2>/dev/null || true
+sqlite3 "measure/out/memory-$ROWS.db" "SELECT 'rollup groups: ' || COUNT(*) FROM monthly_rollup" 2>/dev/null || true

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Hostile requests against the release server.
 
-    python3 bench/hostile.py probe      each hostile form once: the answer must be the documented
+    python3 measure/hostile.py probe      each hostile form once: the answer must be the documented
                                         refusal and the server must keep answering (exit 1 if not)
-    python3 bench/hostile.py [SAMPLES]  for each hostile kind, one client sends it over and over
+    python3 measure/hostile.py [SAMPLES]  for each hostile kind, one client sends it over and over
                                         while another times a cheap query SAMPLES times (default
                                         400): prints p50 / p99 / max in ms (target p50 < 5, p99 < 50)
 

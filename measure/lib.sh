@@ -27,9 +27,9 @@ release_binary() {
 # Sets DB to a SQLite file of $1 generated rows (seed 42, to 2024), seeded by $BIN on first use.
 generated_sqlite() {
   local rows="$1"
-  mkdir -p bench/out
-  DB="sqlite://$PWD/bench/out/warm-up-$rows.db"
-  if [ ! -f "bench/out/warm-up-$rows.db" ]; then
+  mkdir -p measure/out
+  DB="sqlite://$PWD/measure/out/warm-up-$rows.db"
+  if [ ! -f "measure/out/warm-up-$rows.db" ]; then
     DATABASE_URL="$DB" "$BIN" seed --rows "$rows" --seed 42 --until 2024-12-31
   fi
 }

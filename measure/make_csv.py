@@ -4,7 +4,7 @@ import random
 import sys
 
 rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-out = sys.argv[2] if len(sys.argv) > 2 else "bench/out/sales.csv"
+out = sys.argv[2] if len(sys.argv) > 2 else "measure/out/sales.csv"
 models = ["1 Series", "3 Series", "5 Series", "X1", "X3", "X5", "X7", "i4", "iX", "M3"]
 countries = ["DE", "GB", "FR", "US", "CN", "JP", "NO", "IT", "ES", "AU"]
 fuels = ["PETROL", "DIESEL", "HYBRID", "ELECTRIC"]
