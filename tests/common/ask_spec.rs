@@ -10,6 +10,37 @@ use salesgraph::summary::{Granularity, Metric, SortOrder};
 /// The corpus, for the tests that read it.
 pub const CORPUS: &str = include_str!("../ask/corpus.txt");
 
+/// The questions as people type them (tests/ask/typed.txt), written apart from the parser.
+pub const TYPED: &str = include_str!("../ask/typed.txt");
+
+/// Every question of a corpus file with its `asOf`, section (the last `# header`) and the
+/// expected reading as written (parsed by [`try_expected`] so that a reading the parser cannot
+/// express yet counts as a miss rather than stopping the test).
+pub fn questions(text: &str) -> Vec<(chrono::NaiveDate, String, String, String)> {
+    let mut as_of = chrono::NaiveDate::from_ymd_opt(2024, 5, 20).expect("date");
+    let mut section = String::new();
+    let mut questions = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(date) = line.strip_prefix("@asOf ") {
+            as_of = date.parse().expect("asOf date");
+        } else if let Some(header) = line.strip_prefix('#') {
+            section = header.trim().to_string();
+        } else if let Some((question, spec)) = line.split_once("||") {
+            questions.push((as_of, section.clone(), question.trim().to_string(), spec.trim().to_string()));
+        }
+    }
+    questions
+}
+
+/// The reading a line expects, or why the parser's types cannot express it.
+pub fn try_expected(spec: &str) -> Result<Interpretation, String> {
+    let name = spec.split(';').next().unwrap_or_default().trim();
+    match find_intent(name) {
+        Some(_) => Ok(expected(spec)),
+        None => Err(format!("intent {name} does not exist")),
+    }
+}
+
 /// The questions under a `# header` line of the corpus (up to the next header), each with
 /// its `asOf` and expected reading.
 pub fn block(header: &str) -> Vec<(chrono::NaiveDate, String, Interpretation)> {
@@ -29,6 +60,10 @@ pub fn block(header: &str) -> Vec<(chrono::NaiveDate, String, Interpretation)> {
 }
 
 pub fn intent(name: &str) -> Intent {
+    find_intent(name).unwrap_or_else(|| panic!("unknown intent {name}"))
+}
+
+fn find_intent(name: &str) -> Option<Intent> {
     [
         Intent::TopModels,
         Intent::TopCountries,
@@ -45,7 +80,6 @@ pub fn intent(name: &str) -> Intent {
     ]
     .into_iter()
     .find(|i| i.name() == name)
-    .unwrap_or_else(|| panic!("unknown intent {name}"))
 }
 
 /// The reading a corpus line expects.
