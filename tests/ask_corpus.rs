@@ -1,6 +1,6 @@
 //! The question corpus (tests/ask/corpus.txt): every question parsed at its `asOf` and compared
 //! with the interpretation written beside it. Prints the accuracy; at least 95% must be exactly
-//! right, and every example of nlp.md must be.
+//! right, and every example of docs/ask.md must be.
 
 #[path = "common/ask_spec.rs"]
 mod ask_spec;
@@ -21,15 +21,16 @@ fn the_corpus_is_understood() {
     let mut as_of = NaiveDate::from_ymd_opt(2024, 5, 20).expect("date");
     let (mut total, mut right) = (0, 0);
     let mut wrong = Vec::new();
-    let mut in_nlp_md_block = false;
+    let mut in_must_block = false;
     for line in text.lines().map(str::trim) {
         if let Some(date) = line.strip_prefix("@asOf ") {
             as_of = date.parse().expect("asOf date");
             continue;
         }
         if line.starts_with('#') {
-            // nlp.md's examples and the comparisons must all be read right.
-            in_nlp_md_block = line.starts_with("# nlp.md") || line.starts_with("# comparisons");
+            // The documented examples and the comparisons must all be read right.
+            in_must_block =
+                line.starts_with("# examples of docs/ask.md") || line.starts_with("# comparisons");
             continue;
         }
         let Some((question, spec)) = line.split_once("||") else { continue };
@@ -43,9 +44,13 @@ fn the_corpus_is_understood() {
             right += 1;
         } else {
             wrong.push(format!("{question:?} (asOf {as_of})\n   want {want:?}\n   got  {got:?} at {confidence}\n   notes {:?}", parsed.notes));
-            assert!(!in_nlp_md_block, "an nlp.md example is misread: {}", wrong.last().expect("just pushed"));
+            assert!(
+                !in_must_block,
+                "a documented example is misread: {}",
+                wrong.last().expect("just pushed")
+            );
         }
-        if in_nlp_md_block && want.intent != Intent::Unknown {
+        if in_must_block && want.intent != Intent::Unknown {
             assert!(
                 confidence >= 0.8,
                 "{question:?}: exact matches should score 0.8 or more, got {confidence}"

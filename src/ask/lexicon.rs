@@ -13,9 +13,23 @@ pub enum Entity {
     Country(String),
     /// Region name as the catalogue spells it.
     Region(String),
+    /// Several regions under one common name ("APAC": Asia and Oceania).
+    Regions(Vec<String>),
 }
 
-/// Aliases of nlp.md ("Entities"), used when the catalogue has the country.
+/// Common names of several regions together, used when the catalogue has every one of them.
+const REGION_GROUPS: &[(&str, &[&str])] = &[
+    ("apac", &["Asia", "Oceania"]),
+    ("asiapacific", &["Asia", "Oceania"]),
+    ("emea", &["Europe", "Middle East", "Africa"]),
+    ("americas", &["North America", "South America"]),
+    ("theamericas", &["North America", "South America"]),
+    ("latam", &["South America"]),
+    ("latinamerica", &["South America"]),
+    ("mena", &["Middle East"]),
+];
+
+/// Aliases people use for countries (docs/ask.md, "Names"), used when the catalogue has the country.
 const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("uk", "GB"),
     ("britain", "GB"),
@@ -61,20 +75,118 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("argentinian", "AR"),
     ("argentine", "AR"),
     ("australian", "AU"),
+    // Short names people type.
+    ("ger", "DE"),
+    ("ksa", "SA"),
+    ("saudiarabia", "SA"),
+    // Countries in their own languages (accents are folded away: "österreich", "españa").
+    ("espana", "ES"),
+    ("italia", "IT"),
+    ("osterreich", "AT"),
+    ("oesterreich", "AT"),
+    ("schweiz", "CH"),
+    ("suisse", "CH"),
+    ("svizzera", "CH"),
+    ("sverige", "SE"),
+    ("norge", "NO"),
+    ("nederland", "NL"),
+    ("polska", "PL"),
+    ("danmark", "DK"),
+    ("brasil", "BR"),
+    ("nippon", "JP"),
+    ("nihon", "JP"),
+    ("frankreich", "FR"),
+    ("allemagne", "DE"),
+    ("belgique", "BE"),
+    ("belgie", "BE"),
+    ("zhongguo", "CN"),
+    ("bharat", "IN"),
+    ("aotearoa", "NZ"),
 ];
 
-/// Folds words for lookup: lowercase, without spaces, hyphens, dots or apostrophes.
+/// ISO 3166-1 alpha-3 codes of the alpha-2 codes, for countries the catalogue has.
+const ALPHA3: &[(&str, &str)] = &[
+    ("DEU", "DE"),
+    ("GBR", "GB"),
+    ("FRA", "FR"),
+    ("ITA", "IT"),
+    ("ESP", "ES"),
+    ("NLD", "NL"),
+    ("BEL", "BE"),
+    ("CHE", "CH"),
+    ("AUT", "AT"),
+    ("SWE", "SE"),
+    ("NOR", "NO"),
+    ("POL", "PL"),
+    ("PRT", "PT"),
+    ("DNK", "DK"),
+    ("USA", "US"),
+    ("CAN", "CA"),
+    ("MEX", "MX"),
+    ("CHN", "CN"),
+    ("JPN", "JP"),
+    ("KOR", "KR"),
+    ("IND", "IN"),
+    ("TWN", "TW"),
+    ("THA", "TH"),
+    ("ARE", "AE"),
+    ("SAU", "SA"),
+    ("BRA", "BR"),
+    ("ARG", "AR"),
+    ("ZAF", "ZA"),
+    ("AUS", "AU"),
+    ("NZL", "NZ"),
+    ("FIN", "FI"),
+    ("IRL", "IE"),
+    ("CZE", "CZ"),
+    ("HUN", "HU"),
+    ("GRC", "GR"),
+    ("TUR", "TR"),
+    ("RUS", "RU"),
+    ("SGP", "SG"),
+    ("MYS", "MY"),
+    ("IDN", "ID"),
+    ("ISR", "IL"),
+    ("EGY", "EG"),
+    ("CHL", "CL"),
+    ("COL", "CO"),
+];
+
+/// Two-letter codes that are also English words: in lowercase they name the country only
+/// right after a word that introduces a place ("sales in it", "at and ch"), and "us" only
+/// where it is not an object ("show us", "tell us"). "in" is never India in lowercase.
+const CODES_THAT_ARE_WORDS: &[&str] = &[
+    "it", "no", "at", "be", "us", "am", "as", "by", "do", "go", "he", "hi", "if", "is", "me", "my", "of",
+    "on", "or", "so", "to", "up", "we",
+];
+/// Alpha-3 codes that are English words: read only in capitals ("nor" is read by the parser,
+/// which sees whether "neither" comes before it).
+const ALPHA3_THAT_ARE_WORDS: &[&str] = &["can", "are", "nor", "col", "fin", "per", "sat", "mys"];
+const BEFORE_A_PLACE: &[&str] =
+    &["in", "for", "from", "vs", "versus", "and", "against", "than", "across", "or"];
+const BEFORE_US_AS_OBJECT: &[&str] = &[
+    "show", "tell", "give", "let", "help", "send", "email", "get", "gets", "for", "to", "with", "cost",
+    "costs", "sell",
+];
+
+/// Folds words for lookup: lowercase, without accents, spaces, hyphens, dots or apostrophes
+/// ("Österreich" and "osterreich" are one key).
 pub fn fold(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| c.is_alphanumeric() && !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[derive(Debug, Default)]
 pub struct Lexicon {
     by_key: HashMap<String, Entity>,
-    /// ISO codes, matched only when written in capitals ("US", not "us").
+    /// ISO codes (alpha-2 and alpha-3), matched as written in capitals ("US", "DEU"); in
+    /// lowercase only through [`Lexicon::lowercase_code`].
     by_code: HashMap<String, Entity>,
-    /// Names long enough to match with a typo, and the most edits tolerated.
-    fuzzy: Vec<(String, Entity)>,
+    /// Names long enough to match with a typo (folded), and whether the name has several words.
+    fuzzy: Vec<(String, Entity, bool)>,
     /// Most words in any key's source name ("united arab emirates": 3).
     pub max_words: usize,
 }
@@ -93,12 +205,14 @@ impl Lexicon {
             let entity = Entity::Model(model.name.clone());
             add(&mut lexicon, &model.name, entity.clone());
             // "3 Series" is also "3er" and "3-series".
+            // "3 Series" is also "series 3".
             if let Some(number) = model.name.strip_suffix(" Series") {
                 add(&mut lexicon, &format!("{number}er"), entity.clone());
+                add(&mut lexicon, &format!("series {number}"), entity.clone());
             }
             let key = fold(&model.name);
             if key.len() >= 6 {
-                lexicon.fuzzy.push((key, entity));
+                lexicon.fuzzy.push((key, entity, model.name.contains(' ')));
             }
         }
         for country in &catalogue.countries {
@@ -107,12 +221,22 @@ impl Lexicon {
             lexicon.by_code.insert(country.code.to_uppercase(), entity.clone());
             let key = fold(&country.name);
             if key.len() >= 5 {
-                lexicon.fuzzy.push((key, entity));
+                lexicon.fuzzy.push((key, entity, country.name.contains(' ')));
             }
         }
         for (alias, code) in COUNTRY_ALIASES {
             if catalogue.country(code).is_some() {
                 add(&mut lexicon, alias, Entity::Country((*code).to_string()));
+                let key = fold(alias);
+                // Names in their own language are mistyped too ("osterriech").
+                if key.len() >= 5 && !lexicon.fuzzy.iter().any(|(k, _, _)| *k == key) {
+                    lexicon.fuzzy.push((key, Entity::Country((*code).to_string()), false));
+                }
+            }
+        }
+        for (alpha3, code) in ALPHA3 {
+            if catalogue.country(code).is_some() {
+                lexicon.by_code.insert((*alpha3).to_string(), Entity::Country((*code).to_string()));
             }
         }
         if catalogue.country("GB").is_some() {
@@ -132,10 +256,61 @@ impl Lexicon {
             }
             let key = fold(&region);
             if key.len() >= 5 {
-                lexicon.fuzzy.push((key, entity));
+                lexicon.fuzzy.push((key, entity.clone(), region.contains(' ')));
             }
         }
+        let regions = catalogue.regions();
+        for (name, group) in REGION_GROUPS {
+            if group.iter().all(|r| regions.iter().any(|known| known == r)) {
+                let entity = match group {
+                    [one] => Entity::Region((*one).to_string()),
+                    several => Entity::Regions(several.iter().map(|r| (*r).to_string()).collect()),
+                };
+                add(&mut lexicon, name, entity);
+            }
+        }
+        // "EU" for Europe, where the catalogue has the region.
+        if let Some(europe) = catalogue.regions().into_iter().find(|r| r == "Europe") {
+            add(&mut lexicon, "eu", Entity::Region(europe));
+        }
         lexicon
+    }
+
+    /// The country of a code written in lowercase ("de", "fr"), where the words around it make
+    /// it a place: codes that are English words ("it", "no", "us") need `previous` to
+    /// introduce a place, and "in" is never India.
+    pub fn lowercase_code(&self, lower: &str, previous: Option<&str>) -> Option<&Entity> {
+        if !lower.chars().all(|c| c.is_ascii_lowercase()) {
+            return None;
+        }
+        // Three-letter codes, but not those that are English words ("can", "are").
+        if lower.len() == 3 {
+            return if ALPHA3_THAT_ARE_WORDS.contains(&lower) {
+                None
+            } else {
+                self.by_code.get(&lower.to_uppercase())
+            };
+        }
+        if lower.len() != 2 || lower == "in" {
+            return None;
+        }
+        let entity = self.by_code.get(&lower.to_uppercase())?;
+        let place_word = previous.is_some_and(|p| BEFORE_A_PLACE.contains(&p));
+        let fits = match lower {
+            "us" => previous.is_none_or(|p| !BEFORE_US_AS_OBJECT.contains(&p) || p == "for"),
+            word if CODES_THAT_ARE_WORDS.contains(&word) => place_word,
+            _ => true,
+        };
+        fits.then_some(entity)
+    }
+
+    /// A model named in the plural ("x5s", "i4s"): the folded word without its final "s".
+    pub fn model_plural(&self, key: &str) -> Option<&Entity> {
+        let singular = key.strip_suffix('s')?;
+        match self.by_key.get(singular) {
+            Some(entity @ Entity::Model(_)) if !self.by_key.contains_key(key) => Some(entity),
+            _ => None,
+        }
     }
 
     /// The entity named by these folded words joined.
@@ -145,7 +320,7 @@ impl Lexicon {
 
     /// The entity of an ISO code as written (capitals only).
     pub fn code(&self, original: &str) -> Option<&Entity> {
-        if original.len() == 2 && original.chars().all(|c| c.is_ascii_uppercase()) {
+        if (2..=3).contains(&original.len()) && original.chars().all(|c| c.is_ascii_uppercase()) {
             self.by_code.get(original)
         } else {
             None
@@ -154,14 +329,20 @@ impl Lexicon {
 
     /// The single closest name within a small edit distance (1 for short names, 2 for long
     /// ones; the first letter must agree), or `None` when two names are equally close.
-    pub fn near(&self, word: &str) -> Option<&Entity> {
-        if word.chars().count() < 5 || !word.chars().all(char::is_alphanumeric) {
+    /// `several_words`: the word is several typed words joined, so only names of several
+    /// words are candidates ("unted states").
+    pub fn near(&self, word: &str, several_words: bool) -> Option<&Entity> {
+        if word.chars().count() < 4 || !word.chars().all(char::is_alphanumeric) {
             return None;
         }
         let mut best: Option<(usize, &Entity)> = None;
         let mut tie = false;
-        for (key, entity) in &self.fuzzy {
-            if key.chars().next() != word.chars().next() {
+        for (key, entity, multiword) in &self.fuzzy {
+            if key.chars().next() != word.chars().next() || (several_words && !multiword) {
+                continue;
+            }
+            // A four-letter word is a five-letter name with a letter left out ("chna").
+            if word.chars().count() == 4 && key.chars().count() != 5 {
                 continue;
             }
             let allowed = if key.len() >= 8 { 2 } else { 1 };
@@ -233,8 +414,30 @@ mod tests {
         assert_eq!(lexicon.code("US").cloned(), country("US"));
         assert_eq!(lexicon.code("UK").cloned(), country("GB"));
         assert_eq!(lexicon.code("us"), None);
-        assert_eq!(lexicon.near("germny").cloned(), country("DE"));
-        assert_eq!(lexicon.near("sales"), None);
-        assert_eq!(lexicon.near("europa").cloned(), Some(Entity::Region("Europe".into())));
+        assert_eq!(lexicon.near("germny", false).cloned(), country("DE"));
+        assert_eq!(lexicon.near("sales", false), None);
+        assert_eq!(lexicon.near("europa", false).cloned(), Some(Entity::Region("Europe".into())));
+        assert_eq!(lexicon.near("untedstates", true).cloned(), country("US"));
+        assert_eq!(lexicon.near("germny", true), None, "one word is not a name of several");
+        assert_eq!(lexicon.exact("series3").cloned(), Some(Entity::Model("3 Series".into())));
+        assert_eq!(lexicon.exact(&fold("Österreich")), None, "no alias for a country the catalogue lacks");
+        assert_eq!(lexicon.code("USA").cloned(), country("US"));
+        assert_eq!(lexicon.code("DEU").cloned(), country("DE"));
+    }
+
+    #[test]
+    fn lowercase_codes_need_a_place_where_they_are_words() {
+        let lexicon = Lexicon::new(&catalogue());
+        let country = |c: &str| Some(Entity::Country(c.into()));
+        assert_eq!(lexicon.lowercase_code("de", None).cloned(), country("DE"));
+        assert_eq!(lexicon.lowercase_code("gb", Some("sales")).cloned(), country("GB"));
+        assert_eq!(lexicon.lowercase_code("us", Some("in")).cloned(), country("US"));
+        assert_eq!(lexicon.lowercase_code("us", Some("show")), None);
+        assert_eq!(lexicon.lowercase_code("us", Some("tell")), None);
+        assert_eq!(lexicon.lowercase_code("in", None), None);
+        assert_eq!(lexicon.model_plural("x5s").cloned(), Some(Entity::Model("X5".into())));
+        assert_eq!(lexicon.model_plural("ix"), None);
+        assert_eq!(lexicon.lowercase_code("deu", None).cloned(), country("DE"));
+        assert_eq!(lexicon.lowercase_code("can", Some("in")), None, "an English word");
     }
 }

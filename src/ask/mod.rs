@@ -1,4 +1,4 @@
-//! Questions in plain English (nlp.md): a pure parser from text to an [`Interpretation`] with a
+//! Questions in plain English (docs/ask.md): a pure parser from text to an [`Interpretation`] with a
 //! confidence, and the structured query each interpretation stands for, so that answers run
 //! through the same resolvers, access rules and caches as any other query.
 
@@ -41,6 +41,8 @@ pub enum Intent {
     Growth,
     /// What part of the sales a fuel, body type or model makes.
     Share,
+    /// Revenue per unit sold of the filter.
+    AveragePrice,
     Unknown,
 }
 
@@ -58,12 +60,13 @@ impl Intent {
             Intent::Inventory => "INVENTORY",
             Intent::Growth => "GROWTH",
             Intent::Share => "SHARE",
+            Intent::AveragePrice => "AVERAGE_PRICE",
             Intent::Unknown => "UNKNOWN",
         }
     }
 }
 
-/// A question as a structured query (nlp.md, "Interpretation fields").
+/// A question as a structured query (docs/ask.md, "What a reading holds").
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Interpretation {
     pub intent: Intent,

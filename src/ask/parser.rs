@@ -4,7 +4,10 @@
 use chrono::{Datelike, NaiveDate};
 
 use super::lexicon::{Entity, Lexicon, fold};
-use super::words::{FILLER, count};
+use super::words::{
+    ABBREVIATIONS, CORRECTABLE, FILLER, NOT_TYPOS, OFF_TOPIC, OFF_TOPIC_PHRASES, count, month_number,
+    number_word,
+};
 use super::{Intent, Interpretation, period};
 use crate::domain::{BodyType, FuelType};
 use crate::summary::compare::{Comparison, year_before};
@@ -58,6 +61,8 @@ enum Mark {
     Filler,
     /// Explained by a keyword, an entity or a time expression.
     Explained,
+    /// A word of another subject ("weather", "population", "share price").
+    OffTopic,
 }
 
 #[derive(Debug)]
@@ -82,9 +87,25 @@ fn tokenize(question: &str) -> Vec<Token> {
         current.clear();
         *dotted = false;
     };
+    let mut skip_s = false;
     for (i, &c) in chars.iter().enumerate() {
+        if skip_s {
+            skip_s = false;
+            if c == 's' {
+                continue;
+            }
+        }
         if c.is_alphanumeric() {
             current.push(c);
+            continue;
+        }
+        // "the X5's share": the possessive is not a word.
+        if matches!(c, '\'' | '’')
+            && chars.get(i + 1) == Some(&'s')
+            && chars.get(i + 2).is_none_or(|n| !n.is_alphanumeric())
+        {
+            finish(&mut current, &mut dotted, &mut tokens);
+            skip_s = true;
             continue;
         }
         let letters_so_far =
@@ -96,9 +117,52 @@ fn tokenize(question: &str) -> Vec<Token> {
             continue;
         }
         finish(&mut current, &mut dotted, &mut tokens);
+        // "%" and "&" are words here.
+        let symbol = match c {
+            '%' => Some("percent"),
+            '&' | '+' => Some("and"),
+            _ => None,
+        };
+        if let Some(word) = symbol
+            && tokens.len() < MAX_TOKENS
+        {
+            tokens.push(Token { lower: word.into(), original: word.into(), mark: Mark::Free });
+        }
     }
     finish(&mut current, &mut dotted, &mut tokens);
-    tokens
+    expand_short_forms(tokens)
+}
+
+/// Short forms written out ("yr", "qtr", "mom", "avg"), "no. of" read as "number of", and a
+/// two-digit year after a quarter or half ("q1 24") as the full year.
+fn expand_short_forms(tokens: Vec<Token>) -> Vec<Token> {
+    let mut expanded: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(token) = iter.next() {
+        let next_is_of = iter.peek().is_some_and(|t| t.lower == "of");
+        if token.lower == "no" && next_is_of && expanded.is_empty() {
+            expanded.push(Token { lower: "number".into(), original: "number".into(), mark: Mark::Free });
+            continue;
+        }
+        let after_quarter = expanded
+            .last()
+            .is_some_and(|t| matches!(t.lower.as_str(), "q1" | "q2" | "q3" | "q4" | "h1" | "h2"));
+        if after_quarter && token.lower.len() == 2 && token.lower.chars().all(|c| c.is_ascii_digit()) {
+            let year = format!("20{}", token.lower);
+            expanded.push(Token { lower: year.clone(), original: year, mark: Mark::Free });
+            continue;
+        }
+        match ABBREVIATIONS.iter().find(|(short, _)| *short == token.lower) {
+            Some((_, words)) => expanded.extend(words.iter().map(|w| Token {
+                lower: (*w).to_string(),
+                original: (*w).to_string(),
+                mark: Mark::Free,
+            })),
+            None => expanded.push(token),
+        }
+    }
+    expanded.truncate(MAX_TOKENS);
+    expanded
 }
 
 fn body_type(word: &str) -> Option<BodyType> {
@@ -106,18 +170,22 @@ fn body_type(word: &str) -> Option<BodyType> {
         "sedan" | "sedans" | "saloon" | "saloons" => BodyType::Sedan,
         "hatchback" | "hatchbacks" | "hatch" | "hatches" => BodyType::Hatchback,
         "coupe" | "coupes" | "coupé" | "coupés" => BodyType::Coupe,
-        "roadster" | "roadsters" | "convertible" | "convertibles" => BodyType::Roadster,
-        "suv" | "suvs" => BodyType::Suv,
+        "roadster" | "roadsters" | "convertible" | "convertibles" | "cabrio" | "cabrios" | "cabriolet"
+        | "cabriolets" | "spider" | "spyder" => BodyType::Roadster,
+        "suv" | "suvs" | "sav" | "savs" | "crossover" | "crossovers" | "4x4" | "4x4s" | "offroader"
+        | "offroaders" => BodyType::Suv,
         _ => return None,
     })
 }
 
 fn fuel_type(word: &str) -> Option<FuelType> {
     Some(match word {
-        "petrol" | "gasoline" | "gas" => FuelType::Petrol,
+        "petrol" | "gasoline" | "gas" | "benzin" | "benzine" => FuelType::Petrol,
         "diesel" | "diesels" => FuelType::Diesel,
         "hybrid" | "hybrids" | "phev" | "phevs" => FuelType::Hybrid,
-        "electric" | "electrics" | "ev" | "evs" | "bev" | "bevs" => FuelType::Electric,
+        "electric" | "electrics" | "ev" | "evs" | "bev" | "bevs" | "battery" | "electrified" => {
+            FuelType::Electric
+        }
         _ => return None,
     })
 }
@@ -149,29 +217,77 @@ struct Signals {
     year_over_year: bool,
     /// "against the month before": compared with the days just before.
     previous_period: bool,
+    /// "average price", "revenue per unit": revenue divided by units.
+    average_price: bool,
+    /// "number one": a ranking of one.
+    number_one: bool,
+    /// Words that show the question is about selling cars (sales, units, revenue, a body or
+    /// fuel type, a cue of an intent); weighed against `off_topic`.
+    sales_words: usize,
+    /// Words of other subjects (people, weather, share prices).
+    off_topic: usize,
+    /// "weekly", "daily": a series finer than the month, which is read by month.
+    finer_than_month: bool,
 }
 
 impl Signals {
     /// Reads one keyword; says whether the word was one.
     fn read(&mut self, word: &str, next: Option<&str>, previous: Option<&str>) -> bool {
         match word {
-            "forecast" | "forecasts" | "forecasted" | "predict" | "predicted" | "prediction"
-            | "predictions" | "projected" | "projection" | "projections" | "outlook" | "expect"
-            | "expected" | "will" => self.forecast = true,
-            "stock" | "stocks" | "stocking" | "restock" | "restocking" | "inventory" | "inventories"
-            | "reorder" | "replenish" | "supply" => self.inventory = true,
-            "marketing" | "promote" | "promoting" | "promotion" | "promotions" | "campaign" | "campaigns"
-            | "advertise" | "advertising" | "push" | "boost" | "underperforming" | "lagging" => {
-                self.marketing = true
+            "forecast" | "forecasts" | "forecasted" | "forecasting" | "predict" | "predicted"
+            | "prediction" | "predictions" | "projected" | "projection" | "projections" | "project"
+            | "outlook" | "expect" | "expected" | "expecting" | "will" | "anticipated" => {
+                self.forecast = true;
+                self.sales_words += 1;
             }
-            "peak" | "peaks" | "peaking" | "season" | "seasons" | "seasonal" | "seasonality" | "busiest"
-            | "quietest" => self.seasonality = true,
-            "compare" | "comparison" | "comparing" | "versus" | "vs" | "against" => self.compare = true,
+            "stock" | "stocks" | "stocking" | "restock" | "restocking" | "inventory" | "inventories"
+            | "reorder" | "replenish" | "replenishment" | "supply" | "overstocked" | "understocked"
+            | "overstock" | "order" | "ordering" => {
+                self.inventory = true;
+                self.sales_words += 1;
+            }
+            "short" if next == Some("of") => {
+                self.inventory = true;
+                self.sales_words += 1;
+            }
+            "marketing" | "promote" | "promoting" | "promotion" | "promotions" | "promo" | "promos"
+            | "campaign" | "campaigns" | "advertise" | "advertising" | "advertisement" | "ad" | "ads"
+            | "push" | "boost" | "underperforming" | "underperform" | "underperformers" | "lagging"
+            | "struggling" | "struggle" => {
+                self.marketing = true;
+                self.sales_words += 1;
+            }
+            "spend" | "budget"
+                if self.marketing || matches!(previous, Some("ad" | "ads" | "campaign" | "marketing")) => {}
+            "peak" | "peaks" | "peaking" | "season" | "seasons" | "seasonal" | "seasonality"
+            | "seasonally" | "busiest" | "quietest" => {
+                self.seasonality = true;
+                self.sales_words += 1;
+            }
+            "compare" | "comparison" | "comparing" | "versus" | "vs" | "against" | "fare" | "fares" => {
+                self.compare = true
+            }
             "compared" => self.compare = true,
-            "trend" | "trends" | "trending" | "evolution" | "develop" | "developed" | "development"
-            | "history" | "historical" | "growth" | "growing" | "trajectory" => self.trend = true,
+            "stack" if next == Some("up") => self.compare = true,
+            "trend" | "trends" | "trending" | "evolution" | "evolved" | "develop" | "developed"
+            | "developing" | "development" | "historical" | "growth" | "growing" | "trajectory"
+            | "falling" | "declining" | "rising" | "increasing" | "decreasing" | "dropping" | "climbing"
+            | "slipping" | "dying" | "booming" | "recovering" | "slowing" | "stalling" | "collapsing" => {
+                self.trend = true;
+                self.sales_words += 1;
+            }
+            "history" => {
+                self.trend = true;
+                self.off_topic += 1;
+            }
             "monthly" => {
                 self.trend = true;
+                self.granularity = Some(Granularity::Month)
+            }
+            // No series finer than a month: read by month, and said so.
+            "weekly" | "daily" => {
+                self.trend = true;
+                self.finer_than_month = true;
                 self.granularity = Some(Granularity::Month)
             }
             "quarterly" => {
@@ -192,53 +308,80 @@ impl Signals {
             }
             "time" if previous == Some("over") => self.trend = true,
             "top" | "best" | "most" | "highest" | "biggest" | "largest" | "leading" | "popular"
-            | "strongest" | "bestselling" | "bestsellers" | "bestseller" | "rank" | "ranking" | "ranked" => {
+            | "strongest" | "bestselling" | "bestsellers" | "bestseller" | "rank" | "ranking" | "ranked"
+            | "lead" | "leads" | "leader" | "leaders" => {
                 self.rank = true;
-                if matches!(word, "bestsellers") {
-                    self.plural = Some(true);
+                match word {
+                    "bestsellers" | "leaders" => self.plural = Some(true),
+                    "bestseller" | "leader" => {
+                        self.plural.get_or_insert(false);
+                    }
+                    _ => {}
                 }
-                self.domain |= matches!(word, "bestselling" | "bestsellers" | "bestseller");
+                if matches!(word, "bestselling" | "bestsellers" | "bestseller") {
+                    self.domain = true;
+                    self.sales_words += 1;
+                }
             }
             "least" | "worst" | "lowest" | "bottom" | "fewest" | "slowest" | "poorest" | "smallest"
             | "weakest" => {
                 self.rank = true;
                 self.ascending = true
             }
-            "total" | "overall" | "altogether" | "sum" | "combined" => self.total = true,
-            "many" if previous == Some("how") => {
-                self.total = true;
-                self.domain = true
-            }
+            "total" | "overall" | "altogether" | "sum" | "combined" | "count" => self.total = true,
+            // "How many" asks for a count, but not that the count is of car sales.
+            "many" if previous == Some("how") => self.total = true,
             "number" if next == Some("of") => self.total = true,
-            "revenue" | "revenues" | "turnover" | "money" | "dollars" | "dollar" | "usd" | "euros"
-            | "eur" | "earnings" | "income" | "value" | "worth" => {
+            "revenue" | "revenues" | "turnover" | "earnings" | "income" | "value" | "worth" => {
                 self.revenue = true;
-                self.domain = true
+                self.domain = true;
+                self.sales_words += 1;
+            }
+            // Money, but not by itself evidence of car sales ("euro and dollar").
+            "money" | "dollars" | "dollar" | "usd" | "euros" | "eur" => {
+                self.revenue = true;
+                self.domain = true;
+            }
+            "bring" | "brought" | "brings" if next == Some("in") => {
+                self.revenue = true;
+                self.total = true;
+                self.domain = true;
+                self.sales_words += 1;
             }
             "sales" | "sale" | "sold" | "sell" | "sells" | "selling" | "seller" | "sellers" | "units"
             | "unit" | "deliveries" | "delivered" | "registrations" | "registered" | "volume" | "volumes"
             | "demand" | "performance" | "performing" | "performed" | "figures" | "numbers" | "bought"
-            | "purchased" | "buy" | "buys" | "deliver" | "delivery" => {
+            | "purchased" | "buy" | "buys" | "buying" | "deliver" | "delivery" | "registration" | "moved"
+            | "shifted" | "orders" => {
                 self.domain = true;
-                if matches!(word, "sellers") {
-                    self.plural = Some(true);
+                self.sales_words += 1;
+                match word {
+                    "sellers" => self.plural = Some(true),
+                    "seller" => {
+                        self.plural.get_or_insert(false);
+                    }
+                    _ => {}
                 }
             }
             "models" | "cars" | "vehicles" => {
                 self.domain = true;
+                self.sales_words += 1;
                 self.plural.get_or_insert(true);
             }
             "model" | "car" | "vehicle" => {
                 self.domain = true;
+                self.sales_words += 1;
                 self.plural.get_or_insert(false);
             }
             "countries" | "markets" | "regions" => {
                 self.domain = true;
+                self.sales_words += 1;
                 self.countries_ranked = true;
                 self.plural = Some(true)
             }
             "country" | "market" | "region" => {
                 self.domain = true;
+                self.sales_words += 1;
                 self.countries_ranked = true;
                 if previous != Some("by") && previous != Some("per") {
                     self.plural = Some(false)
@@ -256,6 +399,9 @@ impl Signals {
     /// another; `has_part`: it names a fuel, body type or model that a share could be of.
     fn intents(&self, entity_groups: usize, compared: bool, has_part: bool) -> Vec<Intent> {
         let mut intents = Vec::new();
+        if self.average_price {
+            intents.push(Intent::AveragePrice);
+        }
         if self.growth {
             intents.push(Intent::Growth);
         }
@@ -310,6 +456,8 @@ struct Mentions {
     compare: Option<Comparison>,
     limit: Option<u32>,
     fuzzy: Vec<(String, Entity)>,
+    /// Cue words read as another word one slip away ("modles" as "models").
+    corrected: Vec<(String, String)>,
     unknown: Vec<String>,
     extra_periods: usize,
 }
@@ -325,12 +473,18 @@ fn add_entity(found: &mut Mentions, entity: &Entity) {
         Entity::Model(name) => push_unique(&mut found.models, name.clone()),
         Entity::Country(code) => push_unique(&mut found.countries, code.clone()),
         Entity::Region(region) => push_unique(&mut found.regions, region.clone()),
+        Entity::Regions(regions) => {
+            for region in regions {
+                push_unique(&mut found.regions, region.clone());
+            }
+        }
     }
 }
 
 fn describe(entity: &Entity) -> String {
     match entity {
         Entity::Model(name) | Entity::Region(name) => name.clone(),
+        Entity::Regions(regions) => regions.join(" and "),
         Entity::Country(code) => code.clone(),
     }
 }
@@ -394,11 +548,117 @@ fn after_compare_word(tokens: &[Token], i: usize) -> bool {
 /// Reads "year on year", "the previous year" or "the month before" after a comparing word,
 /// "fastest growing", "biggest losers", "share" and "percentage", marking their words.
 fn read_comparison_phrases(tokens: &mut [Token], signals: &mut Signals) {
-    let words: Vec<String> = tokens.iter().map(|t| t.lower.clone()).collect();
+    let words: Vec<String> = tokens
+        .iter()
+        .map(|t| if t.mark == Mark::OffTopic { String::new() } else { t.lower.clone() })
+        .collect();
     let word = |i: usize| words.get(i).map(String::as_str);
     let mut explained: Vec<usize> = Vec::new();
     for (i, this) in words.iter().enumerate() {
         match this.as_str() {
+            // "month on month", "quarter over quarter": each period against the one before.
+            "month" | "quarter"
+                if matches!(word(i + 1), Some("on" | "over" | "to"))
+                    && word(i + 2) == Some(this.as_str()) =>
+            {
+                signals.previous_period = true;
+                signals.trend = true;
+                signals.granularity =
+                    Some(if this == "month" { Granularity::Month } else { Granularity::Quarter });
+                explained.extend([i, i + 1, i + 2]);
+            }
+            // "month by month", "year by year": a series.
+            "month" | "quarter" | "year"
+                if word(i + 1) == Some("by") && word(i + 2) == Some(this.as_str()) =>
+            {
+                signals.trend = true;
+                signals.granularity = Some(match this.as_str() {
+                    "month" => Granularity::Month,
+                    "quarter" => Granularity::Quarter,
+                    _ => Granularity::Year,
+                });
+                explained.extend([i, i + 1, i + 2]);
+            }
+            // "over the years": a yearly series.
+            "years" if word(i.wrapping_sub(1)) == Some("the") && word(i.wrapping_sub(2)) == Some("over") => {
+                signals.trend = true;
+                signals.granularity.get_or_insert(Granularity::Year);
+                explained.extend([i - 2, i - 1, i]);
+            }
+            // "going up", "picking up", "going down": which way a series goes.
+            "going" | "picking" | "heading" | "trending" if matches!(word(i + 1), Some("up" | "down")) => {
+                signals.trend = true;
+                signals.sales_words += 1;
+                explained.extend([i, i + 1]);
+            }
+            // "time of year": when in the year.
+            "time" if word(i + 1) == Some("of") && matches!(word(i + 2), Some("year" | "the")) => {
+                signals.seasonality = true;
+                signals.sales_words += 1;
+                let end = if word(i + 2) == Some("the") { i + 3 } else { i + 2 };
+                explained.extend(i..=end.min(words.len() - 1));
+            }
+            "stack" if word(i + 1) == Some("up") => {
+                signals.compare = true;
+                explained.extend([i, i + 1]);
+            }
+            "side" if word(i + 1) == Some("by") && word(i + 2) == Some("side") => {
+                signals.compare = true;
+                explained.extend([i, i + 1, i + 2]);
+            }
+            "better" | "worse" if word(i + 1) == Some("than") => {
+                signals.compare = true;
+                explained.extend([i, i + 1]);
+            }
+            // "number one": a ranking of one.
+            "number" if matches!(word(i + 1), Some("one" | "1")) => {
+                signals.rank = true;
+                signals.number_one = true;
+                signals.plural = Some(false);
+                explained.extend([i, i + 1]);
+            }
+            // "average price", "mean selling price", "average transaction price".
+            "average" | "mean" | "typical"
+                if (i + 1..(i + 4).min(words.len())).any(|j| matches!(word(j), Some("price" | "prices"))) =>
+            {
+                signals.average_price = true;
+                signals.sales_words += 1;
+                let price =
+                    (i + 1..(i + 4).min(words.len())).find(|j| matches!(word(*j), Some("price" | "prices")));
+                explained.push(i);
+                explained.extend((i + 1..=price.unwrap_or(i)).filter(|j| {
+                    matches!(
+                        word(*j),
+                        Some("price" | "prices" | "selling" | "sale" | "transaction" | "sales" | "retail")
+                    )
+                }));
+            }
+            // "price per car", "revenue per unit".
+            "price" | "revenue" | "turnover"
+                if word(i + 1) == Some("per")
+                    && matches!(word(i + 2), Some("unit" | "car" | "vehicle" | "sale")) =>
+            {
+                signals.average_price = true;
+                signals.sales_words += 1;
+                explained.extend([i, i + 1, i + 2]);
+            }
+            // "the price of an X5", "X5 prices": what a model sells for.
+            "price" | "prices" | "priced" | "pricing" => {
+                signals.average_price = true;
+                signals.sales_words += 1;
+                explained.push(i);
+            }
+            // "how much does an X3 sell for on average".
+            "average"
+                if word(i.wrapping_sub(1)) == Some("on")
+                    && words[..i].iter().any(|w| {
+                        matches!(w.as_str(), "sell" | "sells" | "sold" | "cost" | "costs" | "go")
+                    }) =>
+            {
+                signals.average_price = true;
+                signals.sales_words += 1;
+                explained.extend([i - 1, i]);
+            }
             "yoy" => {
                 signals.year_over_year = true;
                 explained.push(i);
@@ -439,15 +699,38 @@ fn read_comparison_phrases(tokens: &mut [Token], signals: &mut Signals) {
                     explained.extend([i, i + 1]);
                 }
             }
-            "grew" | "grown" | "gained" if matches!(word(i + 1), Some("most" | "the")) => {
+            "grew" | "grown" | "gained" | "rose" | "increased" | "improved" | "climbed"
+                if matches!(word(i + 1), Some("most" | "the")) =>
+            {
                 signals.growth = true;
                 explained.push(i);
             }
-            "gainers" | "winners" => {
+            "declined" | "dropped" | "fell" | "fallen" | "shrank" | "decreased" | "lost" | "slipped"
+                if matches!(word(i + 1), Some("most" | "the")) =>
+            {
+                signals.growth = true;
+                signals.ascending = true;
+                explained.push(i);
+            }
+            // "which models are growing fastest".
+            "growing" | "rising" | "gaining" | "climbing" | "increasing"
+                if matches!(word(i + 1), Some("fastest" | "quickest" | "most")) =>
+            {
+                signals.growth = true;
+                explained.extend([i, i + 1]);
+            }
+            "falling" | "declining" | "shrinking" | "dropping" | "decreasing"
+                if matches!(word(i + 1), Some("fastest" | "quickest" | "most")) =>
+            {
+                signals.growth = true;
+                signals.ascending = true;
+                explained.extend([i, i + 1]);
+            }
+            "gainers" | "winners" | "risers" | "growers" | "climbers" => {
                 signals.growth = true;
                 explained.push(i);
             }
-            "losers" => {
+            "losers" | "fallers" | "decliners" => {
                 signals.growth = true;
                 signals.ascending = true;
                 explained.push(i);
@@ -464,9 +747,15 @@ fn read_comparison_phrases(tokens: &mut [Token], signals: &mut Signals) {
                     explained.push(ground);
                 }
             }
-            "share" | "part" | "percentage" | "percent" | "proportion" | "fraction" => {
+            "share" | "part" | "percentage" | "percent" | "proportion" | "fraction" | "mix"
+            | "penetration" => {
                 signals.share = true;
                 explained.push(i);
+            }
+            // "how much of our sales": a part of a whole.
+            "much" if word(i.wrapping_sub(1)) == Some("how") && word(i + 1) == Some("of") => {
+                signals.share = true;
+                explained.extend([i - 1, i, i + 1]);
             }
             "change" | "changed" | "doing" => explained.push(i),
             "against" | "vs" | "versus" | "compared" | "compare" | "comparison" | "comparing" | "than" => {
@@ -477,6 +766,152 @@ fn read_comparison_phrases(tokens: &mut [Token], signals: &mut Signals) {
     }
     for i in explained {
         tokens[i].mark = Mark::Explained;
+    }
+}
+
+/// Pairs of words of another subject ("share price", "stock market"): marked before any cue
+/// reads "share" or "stock" in them.
+fn mark_off_topic_phrases(tokens: &mut [Token], signals: &mut Signals) {
+    for i in 1..tokens.len() {
+        let pair = (tokens[i - 1].lower.as_str(), tokens[i].lower.as_str());
+        if OFF_TOPIC_PHRASES.contains(&pair) {
+            tokens[i - 1].mark = Mark::OffTopic;
+            tokens[i].mark = Mark::OffTopic;
+            signals.off_topic += 1;
+        }
+    }
+}
+
+/// Whether a word already means something here: a cue, a filler word, a name, a month, a
+/// number, a body or fuel type, or a word of another subject.
+fn known_word(word: &str, lexicon: &Lexicon) -> bool {
+    FILLER.contains(&word)
+        || OFF_TOPIC.contains(&word)
+        || NOT_TYPOS.contains(&word)
+        || Signals::default().read(word, None, None)
+        || body_type(word).is_some()
+        || fuel_type(word).is_some()
+        || month_number(word).is_some()
+        || number_word(word).is_some()
+        || lexicon.exact(&fold(word)).is_some()
+        || lexicon.model_plural(&fold(word)).is_some()
+        || period::WORDS.contains(&word)
+}
+
+/// `typed` is one slip from `word`: a letter left out, added, changed, or two neighbours
+/// swapped. Four-letter words only count a swap ("mnay").
+fn one_slip_from(typed: &str, word: &str) -> bool {
+    let distance = strsim::damerau_levenshtein(typed, word);
+    if typed.len() <= 4 {
+        let mut a: Vec<char> = typed.chars().collect();
+        let mut b: Vec<char> = word.chars().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        distance == 1 && a == b
+    } else {
+        distance == 1 || (typed.len() >= 9 && distance == 2)
+    }
+}
+
+/// Mistyped cue words put right ("modles", "forcast", "quater"), when the word means nothing
+/// as typed and is one slip from exactly one cue. Returns what was read as what.
+fn correct_typos(tokens: &mut [Token], lexicon: &Lexicon) -> Vec<(String, String)> {
+    let mut corrected = Vec::new();
+    for token in tokens.iter_mut() {
+        let typed = token.lower.as_str();
+        if typed.len() < 4 || !typed.chars().all(|c| c.is_ascii_lowercase()) || known_word(typed, lexicon) {
+            continue;
+        }
+        // A mistyped name is for the near-miss pass of the names, not for the cues.
+        if lexicon.near(typed, false).is_some() {
+            continue;
+        }
+        // The nearest cue, when one is nearer than the others ("convertables": "convertibles",
+        // not "convertible").
+        let mut candidates: Vec<(usize, &str)> = CORRECTABLE
+            .iter()
+            .filter(|word| one_slip_from(typed, word))
+            .map(|word| (strsim::damerau_levenshtein(typed, word), *word))
+            .collect();
+        candidates.sort_unstable();
+        let nearest = match candidates.as_slice() {
+            [(_, word)] => Some(*word),
+            [(d, word), (next, _), ..] if d < next => Some(*word),
+            _ => None,
+        };
+        if let Some(word) = nearest {
+            corrected.push((token.original.clone(), (*word).to_string()));
+            token.lower = (*word).to_string();
+        }
+    }
+    corrected
+}
+
+/// Shapes of questions that say their intent without a cue word: "when does the Z4 sell"
+/// (the time of year), "the strongest month" (a month of the year, not a ranking), "X or Y,
+/// which did more" (a comparison), "what sold best" (one).
+fn read_question_shapes(tokens: &mut [Token], signals: &mut Signals, groups: usize) {
+    let free_or_explained = |t: &Token| matches!(t.mark, Mark::Free | Mark::Filler | Mark::Explained);
+    let has =
+        |words: &[&str]| tokens.iter().any(|t| free_or_explained(t) && words.contains(&t.lower.as_str()));
+    let sells = has(&["sell", "sells", "sold", "sales", "buy", "buys", "bought", "selling"]);
+    let superlative = has(&[
+        "best",
+        "strongest",
+        "weakest",
+        "slowest",
+        "busiest",
+        "quietest",
+        "worst",
+        "biggest",
+        "highest",
+        "lowest",
+        "top",
+        "most",
+        "peak",
+    ]);
+    // A month or quarter that is not part of a period ("the strongest month", "which quarter").
+    let month_noun = tokens.iter().any(|t| {
+        t.mark != Mark::Explained && matches!(t.lower.as_str(), "month" | "months" | "quarter" | "quarters")
+    });
+    let or_shape = has(&["or"]) && groups >= 2 && has(&["which", "more", "better", "where", "who", "bigger"]);
+    let when = tokens.first().is_some_and(|t| t.lower == "when")
+        || tokens.windows(2).any(|w| {
+            w[0].lower == "when" && matches!(w[1].lower.as_str(), "do" | "does" | "did" | "is" | "are")
+        });
+    if (month_noun && superlative) || (when && sells) {
+        signals.seasonality = true;
+        signals.rank = false;
+        signals.ascending = false;
+        signals.countries_ranked = false;
+        for token in tokens.iter_mut() {
+            if token.mark != Mark::Explained
+                && matches!(token.lower.as_str(), "month" | "months" | "quarter" | "quarters" | "when")
+            {
+                token.mark = Mark::Explained;
+            }
+        }
+    }
+    // "X3 or X4, which did more", "did we sell more in Japan or in Korea".
+    if or_shape {
+        signals.compare = true;
+        signals.rank = false;
+        signals.countries_ranked = false;
+        for token in tokens.iter_mut() {
+            if token.mark != Mark::Explained
+                && matches!(token.lower.as_str(), "or" | "more" | "better" | "bigger")
+            {
+                token.mark = Mark::Explained;
+            }
+        }
+    }
+    // "what sold best", "which sells most": one, as "which model".
+    if signals.plural.is_none()
+        && tokens.len() >= 2
+        && matches!(tokens[0].lower.as_str(), "what" | "which")
+        && matches!(tokens[1].lower.as_str(), "sold" | "sells" | "was" | "is")
+    {
+        signals.plural = Some(false);
     }
 }
 
@@ -564,9 +999,12 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         }
     }
 
+    found.corrected = correct_typos(&mut tokens, lexicon);
+    let mut signals = Signals::default();
+    mark_off_topic_phrases(&mut tokens, &mut signals);
+
     // Phrases that compare, rank by growth or ask for a share, before the periods they hold
     // ("the previous year" is a comparison here, not a period).
-    let mut signals = Signals::default();
     read_comparison_phrases(&mut tokens, &mut signals);
 
     // Time expressions first: "2023" and "Q2" are periods, not counts.
@@ -583,7 +1021,11 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     found.periods.sort_by_key(|(_, _, first)| *first);
     compare_periods(&tokens, &mut signals, &mut found, as_of);
 
-    // Entities: longest run of words first, so "North America" beats "America".
+    // Entities: longest run of words first, so "North America" beats "America". In a question
+    // typed in capitals, codes are read as in lowercase ("TOP MODELS IN SPAIN": "IN" is a word).
+    let shouting = !question.chars().any(char::is_lowercase);
+    // "nor" is Norway's code unless the question says "neither".
+    let nor_is_norway = !tokens.iter().any(|t| t.lower == "neither");
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i].mark != Mark::Free {
@@ -596,8 +1038,21 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
                 continue;
             }
             let key: String = tokens[i..i + n].iter().map(|t| fold(&t.lower)).collect();
-            let entity =
-                lexicon.exact(&key).or_else(|| if n == 1 { lexicon.code(&tokens[i].original) } else { None });
+            let previous = i.checked_sub(1).map(|p| tokens[p].lower.as_str());
+            let entity = lexicon.exact(&key).or_else(|| {
+                if n > 1 {
+                    None
+                } else if tokens[i].lower == "nor" && nor_is_norway {
+                    lexicon.code("NOR")
+                } else if shouting {
+                    lexicon.lowercase_code(&tokens[i].lower, previous).or_else(|| lexicon.model_plural(&key))
+                } else {
+                    lexicon
+                        .code(&tokens[i].original)
+                        .or_else(|| lexicon.lowercase_code(&tokens[i].original, previous))
+                        .or_else(|| lexicon.model_plural(&key))
+                }
+            });
             if let Some(entity) = entity {
                 add_entity(&mut found, entity);
                 matched = n;
@@ -627,11 +1082,30 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         if let Some(body) = body_type(&word) {
             push_unique(&mut found.body_types, body);
             signals.domain = true;
+            signals.sales_words += 1;
             body_plural.get_or_insert(word.ends_with('s'));
             tokens[i].mark = Mark::Explained;
         } else if let Some(fuel) = fuel_type(&word) {
             push_unique(&mut found.fuel_types, fuel);
+            signals.sales_words += 1;
             tokens[i].mark = Mark::Explained;
+        } else if word == "ice" || (word == "combustion" && previous != Some("internal")) {
+            // Internal combustion engines: petrol and diesel.
+            push_unique(&mut found.fuel_types, FuelType::Petrol);
+            push_unique(&mut found.fuel_types, FuelType::Diesel);
+            signals.sales_words += 1;
+            tokens[i].mark = Mark::Explained;
+        } else if word == "plug" && next == Some("in") {
+            // "plug-in sales": plug-in hybrids.
+            push_unique(&mut found.fuel_types, FuelType::Hybrid);
+            signals.sales_words += 1;
+            tokens[i].mark = Mark::Explained;
+            tokens[i + 1].mark = Mark::Explained;
+        } else if OFF_TOPIC.contains(&word.as_str()) && tokens[i].mark == Mark::Free && word != "history" {
+            tokens[i].mark = Mark::OffTopic;
+            signals.off_topic += 1;
+        } else if tokens[i].mark == Mark::OffTopic {
+            continue;
         } else if signals.read(&word, next, previous) {
             tokens[i].mark = Mark::Explained;
         } else if FILLER.contains(&word.as_str())
@@ -643,6 +1117,7 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
             tokens[i].mark = Mark::Filler;
         }
     }
+    read_question_shapes(&mut tokens, &mut signals, entity_groups(&found));
     if signals.plural.is_none() {
         signals.plural = body_plural;
     }
@@ -652,7 +1127,16 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
             if token.mark != Mark::Explained
                 && matches!(
                     token.lower.as_str(),
-                    "when" | "month" | "months" | "time" | "year" | "pattern" | "patterns" | "cycle"
+                    "when"
+                        | "month"
+                        | "months"
+                        | "quarter"
+                        | "quarters"
+                        | "time"
+                        | "year"
+                        | "pattern"
+                        | "patterns"
+                        | "cycle"
                 )
             {
                 token.mark = Mark::Explained;
@@ -678,12 +1162,34 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         }
     }
 
-    // Near misses of catalogue names ("Germny"), then what names nothing at all.
+    // Near misses of catalogue names of several words ("unted states"), of one ("Germny"),
+    // then what names nothing at all.
+    for n in [3, 2] {
+        let mut i = 0;
+        while i + n <= tokens.len() {
+            let run = &tokens[i..i + n];
+            let joined: String = run.iter().map(|t| fold(&t.lower)).collect();
+            let candidate =
+                run.iter().all(|t| t.mark == Mark::Free && t.lower.chars().all(char::is_alphabetic))
+                    && joined.len() >= 8;
+            if let Some(entity) = candidate.then(|| lexicon.near(&joined, true)).flatten() {
+                let written = run.iter().map(|t| t.original.as_str()).collect::<Vec<_>>().join(" ");
+                add_entity(&mut found, entity);
+                found.fuzzy.push((written, entity.clone()));
+                for token in &mut tokens[i..i + n] {
+                    token.mark = Mark::Explained;
+                }
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
     for token in &mut tokens {
         if token.mark != Mark::Free {
             continue;
         }
-        if let Some(entity) = lexicon.near(&fold(&token.lower)) {
+        if let Some(entity) = lexicon.near(&fold(&token.lower), false) {
             add_entity(&mut found, entity);
             found.fuzzy.push((token.original.clone(), entity.clone()));
             token.mark = Mark::Explained;
@@ -695,10 +1201,12 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         let name_like = token.mark == Mark::Free
             && token.original.chars().count() >= 3
             && token.original.chars().all(char::is_alphabetic);
-        let capitalized = i > 0 && token.original.chars().next().is_some_and(char::is_uppercase);
+        // In a question typed in capitals, capitals say nothing about names.
+        let capitalized = !shouting && i > 0 && token.original.chars().next().is_some_and(char::is_uppercase);
         let introduced = i > 0 && matches!(tokens[i - 1].lower.as_str(), "in" | "for" | "of" | "from");
         // "Model T": a capitalized word after "model" names a model, even a short one.
-        let after_model = i > 0
+        let after_model = !shouting
+            && i > 0
             && matches!(tokens[i - 1].lower.as_str(), "model" | "models")
             && token.mark != Mark::Explained
             && token.original.chars().next().is_some_and(char::is_uppercase);
@@ -727,8 +1235,15 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     decide(&tokens, &signals, found, as_of)
 }
 
+/// How many things of one kind the question names side by side: models, places, fuels or
+/// body types.
 fn entity_groups(found: &Mentions) -> usize {
-    found.models.len().max(found.countries.len() + found.regions.len())
+    found
+        .models
+        .len()
+        .max(found.countries.len() + found.regions.len())
+        .max(found.fuel_types.len())
+        .max(found.body_types.len())
 }
 
 fn build(intent: Intent, signals: &Signals, found: &Mentions, as_of: NaiveDate) -> (Interpretation, bool) {
@@ -749,16 +1264,20 @@ fn build(intent: Intent, signals: &Signals, found: &Mentions, as_of: NaiveDate) 
         compare: None,
     };
     match intent {
-        Intent::Total | Intent::Growth => interpretation.compare = found.compare,
+        Intent::Total | Intent::Growth | Intent::Trend => interpretation.compare = found.compare,
         _ => {}
     }
     match intent {
         Intent::TopModels | Intent::TopCountries | Intent::Forecast | Intent::Growth => {
             interpretation.limit = found.limit.or_else(|| {
-                guessed = true;
-                Some(if signals.plural == Some(false) { 1 } else { 5 })
+                guessed = !signals.number_one;
+                Some(if signals.plural == Some(false) || signals.number_one { 1 } else { 5 })
             });
         }
+        // The seasonal profile is by month whatever the question's "monthly".
+        Intent::Seasonality => interpretation.granularity = None,
+        // Revenue per unit: both measures are read, the metric is not a choice here.
+        Intent::AveragePrice => interpretation.metric = Metric::Units,
         Intent::Marketing | Intent::Inventory => interpretation.limit = found.limit,
         Intent::Trend => {
             interpretation.granularity.get_or_insert(Granularity::Month);
@@ -788,7 +1307,24 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
         || !found.regions.is_empty()
         || !found.body_types.is_empty()
         || !found.fuel_types.is_empty();
-    let about_sales = signals.domain
+    // Words of another subject outweighing the sales words: out of scope, whatever else.
+    let sales_evidence = signals.sales_words + found.models.len();
+    // "how many people", "how many sales reps": what is counted is not cars.
+    let counts_other_things = tokens.iter().enumerate().any(|(j, t)| {
+        t.mark == Mark::OffTopic
+            && (j.saturating_sub(3)..j)
+                .any(|k| tokens[k].lower == "many" && k > 0 && tokens[k - 1].lower == "how")
+    });
+    let off_topic = signals.off_topic > sales_evidence || counts_other_things;
+    // As many words of another subject as of sales: answered, but not with confidence.
+    let mixed_subjects = signals.off_topic > 0 && !off_topic;
+    // A question made only of names and periods ("x5 germany 2023") asks for their sales;
+    // one with words left over that explain nothing ("the capital of France") does not.
+    let only_names = has_filter && coverage >= 0.999 && found.unknown.is_empty();
+    let about_sales = only_names
+        || signals.sales_words > 0
+        || signals.domain
+        || signals.average_price
         || signals.rank
         || signals.forecast
         || signals.inventory
@@ -796,6 +1332,7 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
         || signals.seasonality
         || signals.trend
         || signals.growth
+        || !found.models.is_empty()
         || (signals.share && has_filter)
         // A model of the catalogue with a period ("X3 year to date in Canada") asks for its sales.
         || (!found.models.is_empty() && found.period.is_some())
@@ -804,8 +1341,11 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
     let has_part = !found.fuel_types.is_empty() || !found.body_types.is_empty() || !found.models.is_empty();
     let candidates = signals.intents(entity_groups(&found), found.compare.is_some(), has_part);
     let stated = candidates.first().copied();
+    // With no intent stated, models named side by side are compared; anything else is a total
+    // (of the places named together, too: "sales in AT and CH").
     let intent = match stated {
         Some(intent) => intent,
+        None if about_sales && found.models.len() >= 2 => Intent::Compare,
         None if about_sales => Intent::Total,
         None => Intent::Unknown,
     };
@@ -820,8 +1360,12 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
     confidence -= 0.06 * competing as f64;
     confidence -= 0.12 * found.fuzzy.len() as f64;
     confidence -= 0.1 * found.extra_periods as f64;
+    confidence -= 0.05 * found.corrected.len().min(3) as f64;
     for (written, entity) in &found.fuzzy {
         notes.push(format!("read \"{written}\" as {}", describe(entity)));
+    }
+    for (written, word) in &found.corrected {
+        notes.push(format!("read \"{written}\" as \"{word}\""));
     }
     if found.extra_periods > 0 {
         notes.push("the question names more than one period: the first one was used".to_string());
@@ -846,11 +1390,29 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
         }
         interpretation = Interpretation::unknown();
         confidence = confidence.min(0.45) - 0.1 * (found.unknown.len() - 1) as f64;
-    } else if !about_sales {
+    } else if off_topic || !about_sales {
         interpretation = Interpretation::unknown();
-        confidence = (confidence * 0.4).min(0.3);
-        notes.push("this does not look like a question about car sales".to_string());
+        confidence = (confidence * 0.4).min(0.25);
+        let other: Vec<String> = tokens
+            .iter()
+            .filter(|t| t.mark == Mark::OffTopic)
+            .map(|t| format!("\"{}\"", t.original))
+            .collect();
+        notes.push(if other.is_empty() {
+            "this does not look like a question about car sales".to_string()
+        } else {
+            format!(
+                "this does not look like a question about car sales: {} is about something else",
+                other.join(", ")
+            )
+        });
     } else {
+        if stated.is_none() && !signals.domain && found.compare.is_none() && found.models.is_empty() {
+            // Read from its names alone: offered, never as sure as a question that says what
+            // it asks.
+            confidence = confidence.min(0.65);
+            notes.push(format!("no intent stated: read as {}", intent.name()));
+        }
         for other in candidates.iter().skip(1).take(2) {
             let (alternative, _) = build(*other, signals, &found, as_of);
             alternatives.push(Reading { interpretation: alternative, confidence: confidence - 0.15 });
@@ -858,6 +1420,11 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
         if stated.is_none() {
             let (trend, _) = build(Intent::Trend, signals, &found, as_of);
             alternatives.push(Reading { interpretation: trend, confidence: confidence - 0.2 });
+        }
+        if interpretation.intent == Intent::AveragePrice {
+            // A role that may not see money can still have the units.
+            let units = Interpretation { intent: Intent::Total, ..interpretation.clone() };
+            alternatives.push(Reading { interpretation: units, confidence: confidence - 0.2 });
         }
         if interpretation.metric == Metric::Revenue {
             let mut units = interpretation.clone();
@@ -867,6 +1434,28 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
         if found.period.is_none() && !matches!(intent, Intent::Forecast | Intent::Inventory) {
             notes.push("no period named: all data".to_string());
         }
+        if mixed_subjects {
+            confidence = confidence.min(0.55);
+            notes.push(
+                "the question speaks of other things than car sales too: only its sales part is answered"
+                    .into(),
+            );
+        }
+        if signals.finer_than_month && intent == Intent::Trend {
+            notes.push("series go by month at the finest: read by month".into());
+        }
+        if let (Some(compare), None) = (found.compare, interpretation.compare) {
+            notes.push(format!(
+                "a {} answer is not compared with another period: the comparison ({}) is left out",
+                intent.name(),
+                match compare {
+                    Comparison::PreviousYear => "a year before".to_string(),
+                    Comparison::PreviousPeriod => "the period before".to_string(),
+                    Comparison::Range(from, to) => format!("{from} to {to}"),
+                }
+            ));
+            confidence -= 0.1;
+        }
     }
     if !found.fuzzy.is_empty() && interpretation.intent != Intent::Unknown {
         for (written, entity) in &found.fuzzy {
@@ -875,6 +1464,7 @@ fn decide(tokens: &[Token], signals: &Signals, found: Mentions, as_of: NaiveDate
                 Entity::Model(name) => without.models.retain(|m| m != name),
                 Entity::Country(code) => without.countries.retain(|c| c != code),
                 Entity::Region(region) => without.regions.retain(|r| r != region),
+                Entity::Regions(regions) => without.regions.retain(|r| !regions.contains(r)),
             }
             let _ = written;
             alternatives.push(Reading { interpretation: without, confidence: confidence - 0.3 });
@@ -957,6 +1547,88 @@ mod tests {
         assert!(parsed.alternatives.iter().any(
             |a| a.interpretation.metric == Metric::Units && a.interpretation.intent == Intent::TopModels
         ));
+    }
+
+    #[test]
+    fn questions_about_other_things_are_refused_and_say_why() {
+        for question in [
+            "how many people live in germany",
+            "what is the bmw share price",
+            "what's the stock price of bmw today",
+            "how many sales reps do we have in france",
+            "translate hello into german",
+            "write a poem about cars",
+        ] {
+            let parsed = ask(question);
+            assert_eq!(parsed.best.interpretation.intent, Intent::Unknown, "{question}");
+            assert!(parsed.best.confidence < 0.3, "{question}: {}", parsed.best.confidence);
+            assert!(
+                parsed.notes.iter().any(|n| n.contains("not look like a question about car sales")),
+                "{question}"
+            );
+        }
+        // "how many" alone does not make a question about sales, nor does a country.
+        assert!(ask("how many holidays does france have").notes.iter().any(|n| n.contains("\"holidays\"")));
+    }
+
+    #[test]
+    fn names_without_an_intent_are_kept_as_the_likeliest_reading() {
+        let parsed = ask("japan 2022");
+        let reading = &parsed.best.interpretation;
+        assert_eq!((reading.intent, reading.countries.clone()), (Intent::Total, vec!["JP".to_string()]));
+        assert!((0.5..=0.65).contains(&parsed.best.confidence), "{}", parsed.best.confidence);
+        assert!(parsed.notes.iter().any(|n| n.contains("no intent stated")), "{:?}", parsed.notes);
+        let two = ask("X1 and X2 in Spain last year");
+        assert_eq!(two.best.interpretation.intent, Intent::Compare);
+        // Leftover words that explain nothing make it no question about sales.
+        assert_eq!(ask("what is the capital of France").best.interpretation.intent, Intent::Unknown);
+    }
+
+    #[test]
+    fn mistyped_cue_words_are_read_and_noted() {
+        let parsed = ask("top 5 modles in germany last year");
+        assert_eq!(parsed.best.interpretation.intent, Intent::TopModels);
+        assert!(parsed.notes.iter().any(|n| n == "read \"modles\" as \"models\""), "{:?}", parsed.notes);
+        assert!(parsed.best.confidence < ask("top 5 models in germany last year").best.confidence);
+        // An everyday word one slip from a cue is left alone.
+        assert_eq!(
+            ask("how do the uk and germany stack up for the 1 series").best.interpretation.intent,
+            Intent::Compare
+        );
+    }
+
+    #[test]
+    fn codes_in_lowercase_count_where_they_cannot_be_words() {
+        assert_eq!(ask("x3 sales in de in 2023").best.interpretation.countries, ["DE"]);
+        assert_eq!(ask("what sold best in it last quarter").best.interpretation.countries, ["IT"]);
+        assert!(ask("is it falling in germany").best.interpretation.countries == ["DE"]);
+        assert_eq!(ask("show us the top models in france").best.interpretation.countries, ["FR"]);
+        // In capitals throughout, "IN" is a word, not India.
+        assert_eq!(ask("TOP 5 MODELS IN SPAIN LAST YEAR").best.interpretation.countries, ["ES"]);
+        assert_eq!(ask("how many x5s in the us").best.interpretation.models, ["X5"]);
+    }
+
+    #[test]
+    fn average_price_month_on_month_and_fuel_comparisons() {
+        let price = ask("avg price of the x5 in the us in 2023").best.interpretation;
+        assert_eq!((price.intent, price.metric), (Intent::AveragePrice, Metric::Units));
+        let month_on_month = ask("month on month x3 sales in germany in 2023").best.interpretation;
+        assert_eq!(month_on_month.intent, Intent::Trend);
+        assert_eq!(month_on_month.compare, Some(Comparison::PreviousPeriod));
+        assert_eq!(month_on_month.granularity, Some(Granularity::Month));
+        let fuels = ask("how does diesel compare with petrol in italy").best.interpretation;
+        assert_eq!(fuels.intent, Intent::Compare);
+        assert_eq!(fuels.fuel_types, [FuelType::Diesel, FuelType::Petrol]);
+        let weekly = ask("weekly sales of the x3");
+        assert_eq!(weekly.best.interpretation.granularity, Some(Granularity::Month));
+        assert!(weekly.notes.iter().any(|n| n.contains("by month")));
+    }
+
+    #[test]
+    fn a_comparison_the_answer_cannot_carry_is_said_to_be_left_out() {
+        let parsed = ask("what's our ev share in germany vs last year");
+        assert_eq!(parsed.best.interpretation.intent, Intent::Share);
+        assert!(parsed.notes.iter().any(|n| n.contains("left out")), "{:?}", parsed.notes);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Time expressions (nlp.md, "Periods, relative to asOf") found in a token stream: each match
+//! Time expressions (docs/ask.md, "Periods") found in a token stream: each match
 //! says which tokens it used and the inclusive dates it means.
 
 use chrono::{Datelike, NaiveDate};
@@ -64,6 +64,47 @@ fn quarter_of(text: &str) -> Option<u32> {
     }
 }
 
+/// Words time expressions are made of: known words, never typos of others.
+pub const WORDS: &[&str] = &[
+    "last",
+    "next",
+    "this",
+    "current",
+    "previous",
+    "past",
+    "prior",
+    "coming",
+    "upcoming",
+    "since",
+    "between",
+    "from",
+    "to",
+    "until",
+    "through",
+    "ytd",
+    "date",
+    "year",
+    "years",
+    "month",
+    "months",
+    "quarter",
+    "quarters",
+    "week",
+    "weeks",
+    "day",
+    "days",
+    "half",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "today",
+    "yesterday",
+    "few",
+    "several",
+    "during",
+];
+
 struct Scanner<'a> {
     tokens: &'a [String],
     used: &'a [bool],
@@ -125,6 +166,16 @@ impl Scanner<'_> {
         Some(Period { from, to, tokens: tokens.collect() })
     }
 
+    /// Whole days, from `from` to `to`.
+    fn days(&self, from: NaiveDate, to: NaiveDate, tokens: std::ops::Range<usize>) -> Option<Period> {
+        (from <= to).then(|| Period { from, to, tokens: tokens.collect() })
+    }
+
+    /// The Monday of `as_of`'s week.
+    fn week_start(&self) -> NaiveDate {
+        self.as_of - chrono::Duration::days(i64::from(self.as_of.weekday().num_days_from_monday()))
+    }
+
     fn up_to_today(&self, first: i64, tokens: std::ops::Range<usize>) -> Option<Period> {
         let from = month_first(first)?;
         (from <= self.as_of).then(|| Period { from, to: self.as_of, tokens: tokens.collect() })
@@ -140,6 +191,43 @@ impl Scanner<'_> {
             _ => None,
         };
         match w {
+            "today" => return self.days(self.as_of, self.as_of, i..i + 1),
+            "yesterday" => {
+                let day = self.as_of.pred_opt()?;
+                return self.days(day, day, i..i + 1);
+            }
+            "quarter" | "month" if self.is(i + 1, &["to"]) && self.is(i + 2, &["date"]) => {
+                let first = if w == "quarter" { self.this_quarter_first() } else { self.this_month() };
+                return self.up_to_today(first, i..i + 3);
+            }
+            "this" | "current" if self.is(i + 1, &["week"]) => {
+                return self.days(self.week_start(), self.as_of, i..i + 2);
+            }
+            "last" | "previous" | "past" | "prior" if self.is(i + 1, &["week"]) => {
+                let monday = self.week_start();
+                return self.days(monday - chrono::Duration::days(7), monday.pred_opt()?, i..i + 2);
+            }
+            "last" | "previous" | "past" | "prior" | "over"
+                if self.is(i + 2, &["day", "days", "week", "weeks"]) =>
+            {
+                let n = i64::from(count_of(self.word(i + 1)?)?);
+                let yesterday = self.as_of.pred_opt()?;
+                return if self.is(i + 2, &["day", "days"]) {
+                    self.days(self.as_of - chrono::Duration::days(n), yesterday, i..i + 3)
+                } else {
+                    let monday = self.week_start();
+                    self.days(monday - chrono::Duration::days(7 * n), monday.pred_opt()?, i..i + 3)
+                };
+            }
+            // "the coming months", "the next few months": the next quarter.
+            "next" | "coming" | "upcoming"
+                if self.is(i + 1, &["months"])
+                    || (self.is(i + 1, &["few", "several"]) && self.is(i + 2, &["months"])) =>
+            {
+                let (from, to) = next_quarter(self.as_of)?;
+                let end = if self.is(i + 1, &["months"]) { i + 2 } else { i + 3 };
+                return Some(Period { from, to, tokens: (i..end).collect() });
+            }
             "ytd" => return self.up_to_today(month_index(self.as_of.year(), 1), i..i + 1),
             "year" if self.is(i + 1, &["to"]) && self.is(i + 2, &["date"]) => {
                 return self.up_to_today(month_index(self.as_of.year(), 1), i..i + 3);
@@ -257,7 +345,10 @@ impl Scanner<'_> {
             return self.period(first, first + 2, i..end);
         }
         if matches!(w, "h1" | "h2") {
-            let (year, end) = self.trailing_year(i + 1)?;
+            // H1 or H2 alone: this year's if it has begun, else last year's.
+            let (year, end) = self
+                .trailing_year(i + 1)
+                .unwrap_or_else(|| (self.quarter_without_year(if w == "h1" { 1 } else { 3 }), i + 1));
             let first = month_index(year, if w == "h1" { 1 } else { 7 });
             return self.period(first, first + 5, i..end);
         }
@@ -324,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn nlp_md_periods() {
+    fn the_documented_periods() {
         let cases = [
             ("last quarter", (d(2024, 1, 1), d(2024, 3, 31))),
             ("previous quarter", (d(2024, 1, 1), d(2024, 3, 31))),
@@ -358,6 +449,21 @@ mod tests {
             ("2021 to 2023", (d(2021, 1, 1), d(2023, 12, 31))),
             ("from january to march 2024", (d(2024, 1, 1), d(2024, 3, 31))),
             ("in june", (d(2023, 6, 1), d(2023, 6, 30))),
+            ("h1", (d(2024, 1, 1), d(2024, 6, 30))),
+            ("h2", (d(2023, 7, 1), d(2023, 12, 31))),
+            // Days and weeks: whole ones before asOf's day and week (2024-05-20 is a Monday).
+            ("past 30 days", (d(2024, 4, 20), d(2024, 5, 19))),
+            ("last 7 days", (d(2024, 5, 13), d(2024, 5, 19))),
+            ("past 90 days", (d(2024, 2, 20), d(2024, 5, 19))),
+            ("last 2 weeks", (d(2024, 5, 6), d(2024, 5, 19))),
+            ("last week", (d(2024, 5, 13), d(2024, 5, 19))),
+            ("this week", (d(2024, 5, 20), d(2024, 5, 20))),
+            ("yesterday", (d(2024, 5, 19), d(2024, 5, 19))),
+            ("today", (d(2024, 5, 20), d(2024, 5, 20))),
+            ("quarter to date", (d(2024, 4, 1), d(2024, 5, 20))),
+            ("month to date", (d(2024, 5, 1), d(2024, 5, 20))),
+            ("the coming months", (d(2024, 7, 1), d(2024, 9, 30))),
+            ("next few months", (d(2024, 7, 1), d(2024, 9, 30))),
         ];
         for (text, expected) in cases {
             assert_eq!(period(text), Some(expected), "{text}");
@@ -365,6 +471,11 @@ mod tests {
         assert_eq!(period("may we see sales"), None, "a verb is not a month");
         assert_eq!(period("top 5 models"), None);
         assert_eq!(next_quarter(d(2024, 5, 20)), Some((d(2024, 7, 1), d(2024, 9, 30))));
+        assert_eq!(
+            period("last week").map(|(from, _)| from.weekday()),
+            Some(chrono::Weekday::Mon),
+            "weeks start on Monday"
+        );
         assert_eq!(month_span(d(2024, 7, 1), d(2024, 9, 30)), 3);
     }
 }

@@ -249,23 +249,71 @@ impl StructuredQuery {
                 notes_at: None,
                 keep_only: None,
             },
-            Intent::Trend => Self {
-                document: "query Ask($filter: SalesFilter, $granularity: Granularity, $metric: Metric) { result: trend(filter: $filter, granularity: $granularity, metric: $metric) { points { period value } notes } }".to_string(),
-                variables: json!({
-                    "filter": period_filter,
-                    "granularity": granularity_name(i.granularity.unwrap_or(Granularity::Month)),
-                    "metric": metric_name(i.metric),
-                }),
-                columns: vec!["period".into(), if money(i) { "revenue".into() } else { "units".into() }],
-                rows_at: vec!["result", "points"],
-                cells: vec![vec!["period"], vec!["value"]],
-                keep: None,
-                notes_at: Some(vec!["result", "notes"]),
-                keep_only: None,
-            },
+            Intent::Trend => {
+                let value = if money(i) { "revenue" } else { "units" };
+                // Month on month, year on year: each point against the one before or a year before.
+                let (compare_to, selection, extra_columns, extra_cells) = match i.compare {
+                    None => (Value::Null, "", Vec::new(), Vec::new()),
+                    Some(Comparison::Range(..)) => {
+                        return Err(NotRunnable(
+                            "a series compares each period with the one before or a year before, not with a range: ask for the two totals instead".into(),
+                        ));
+                    }
+                    Some(comparison) => (
+                        comparison_variables(Some(comparison)).0,
+                        " previous change changeRatio",
+                        vec![format!("previous{}", if money(i) { "Revenue" } else { "Units" }), "change".into(), "changeRatio".into()],
+                        vec![vec!["previous"], vec!["change"], vec!["changeRatio"]],
+                    ),
+                };
+                Self {
+                    document: format!("query Ask($filter: SalesFilter, $granularity: Granularity, $metric: Metric, $compareTo: Comparison) {{ result: trend(filter: $filter, granularity: $granularity, metric: $metric, compareTo: $compareTo) {{ points {{ period value{selection} }} notes }} }}"),
+                    variables: json!({
+                        "filter": period_filter,
+                        "granularity": granularity_name(i.granularity.unwrap_or(Granularity::Month)),
+                        "metric": metric_name(i.metric),
+                        "compareTo": compare_to,
+                    }),
+                    columns: [vec!["period".to_string(), value.to_string()], extra_columns].concat(),
+                    rows_at: vec!["result", "points"],
+                    cells: [vec![vec!["period"], vec!["value"]], extra_cells].concat(),
+                    keep: None,
+                    notes_at: Some(vec!["result", "notes"]),
+                    keep_only: None,
+                }
+            }
+            Intent::AveragePrice => {
+                // Revenue per unit, as the summary computes it: one row, or one per model or
+                // market named side by side. Money: the viewer's role decides.
+                let (group_by, key, key_columns, key_cells): (&str, &str, Vec<String>, Vec<Vec<&'static str>>) =
+                    if i.models.len() >= 2 {
+                        ("[MODEL]", "model { name }", vec!["model".into()], vec![vec!["model", "name"]])
+                    } else if i.countries.len() >= 2 {
+                        ("[COUNTRY]", "country { code }", vec!["country".into()], vec![vec!["country", "code"]])
+                    } else {
+                        ("[]", "", Vec::new(), Vec::new())
+                    };
+                Self {
+                    document: format!(
+                        "query Ask($filter: SalesFilter) {{ result: salesSummary(filter: $filter, groupBy: {group_by}, metric: REVENUE) {{ {key} units revenue averagePrice }} }}"
+                    ),
+                    variables: json!({ "filter": period_filter }),
+                    columns: [key_columns, vec!["units".into(), "revenue".into(), "averagePrice".into()]].concat(),
+                    rows_at: vec!["result"],
+                    cells: [key_cells, vec![vec!["units"], vec!["revenue"], vec!["averagePrice"]]].concat(),
+                    keep: None,
+                    notes_at: None,
+                    keep_only: None,
+                }
+            }
             Intent::Compare => {
+                let places = i.countries.len() + i.regions.len();
                 let (dimension, key_columns, key_cells): (&str, Vec<String>, Vec<Vec<&'static str>>) =
-                    if i.models.len() >= 2 || (i.countries.len() + i.regions.len() < 2) {
+                    if i.fuel_types.len() >= 2 && i.models.len() < 2 && places < 2 {
+                        ("FUEL_TYPE", vec!["fuelType".into()], vec![vec!["fuelType"]])
+                    } else if i.body_types.len() >= 2 && i.models.len() < 2 && places < 2 {
+                        ("BODY_TYPE", vec!["bodyType".into()], vec![vec!["bodyType"]])
+                    } else if i.models.len() >= 2 || places < 2 {
                         ("MODEL", vec!["model".into()], vec![vec!["model", "name"]])
                     } else if i.regions.len() >= 2 && i.countries.is_empty() {
                         ("REGION", vec!["region".into()], vec![vec!["region"]])
@@ -275,6 +323,8 @@ impl StructuredQuery {
                 let key = match dimension {
                     "MODEL" => "model { name }",
                     "REGION" => "region",
+                    "FUEL_TYPE" => "fuelType",
+                    "BODY_TYPE" => "bodyType",
                     _ => "country { code }",
                 };
                 Self {
@@ -458,5 +508,27 @@ mod tests {
         assert_eq!(query.variables["horizon"], json!(3));
         let inventory = Interpretation { intent: Intent::Inventory, countries: vec![], ..forecast };
         assert!(StructuredQuery::of(&inventory).unwrap_err().0.contains("one country"));
+    }
+
+    #[test]
+    fn a_series_compares_with_the_period_before_or_a_year_before_never_a_range() {
+        let month_on_month = Interpretation {
+            intent: Intent::Trend,
+            granularity: Some(Granularity::Month),
+            compare: Some(Comparison::PreviousPeriod),
+            ..top_models()
+        };
+        let query = StructuredQuery::of(&month_on_month).unwrap().unwrap();
+        assert_eq!(query.variables["compareTo"], json!("PREVIOUS_PERIOD"));
+        assert_eq!(query.columns, ["period", "units", "previousUnits", "change", "changeRatio"]);
+        let range = Comparison::Range(
+            NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2023, 3, 31).unwrap(),
+        );
+        let against_a_range = Interpretation { compare: Some(range), ..month_on_month };
+        assert!(StructuredQuery::of(&against_a_range).is_err());
+        let price = Interpretation { intent: Intent::AveragePrice, ..top_models() };
+        let query = StructuredQuery::of(&price).unwrap().unwrap();
+        assert!(query.document.contains("averagePrice") && query.document.contains("metric: REVENUE"));
     }
 }

@@ -42,6 +42,8 @@ pub enum Intent {
     Growth,
     /// What part of the sales a fuel, body type or model makes.
     Share,
+    /// Revenue per unit sold.
+    AveragePrice,
     /// Not a question about car sales, or one naming something the catalogue lacks.
     Unknown,
 }

@@ -12,7 +12,7 @@ use salesgraph::store::seed::SeedOptions;
 
 const ASK: &str = "query($q: String!, $asOf: Date) { ask(question: $q, asOf: $asOf) {
     question confidence cached columns rows notes
-    interpretation { intent models countries regions bodyTypes fuelTypes from to limit metric order granularity }
+    interpretation { intent models countries regions bodyTypes fuelTypes from to limit metric order granularity compareTo }
     alternatives { intent metric confidence }
 } }";
 
@@ -488,4 +488,66 @@ async fn every_comparison_question_of_the_corpus_answers_with_its_query() {
         assert_eq!(answer["columns"].as_array().map(Vec::len), Some(paths.len()), "{question}: {answer}");
     }
     assert!(with_rows * 4 >= questions.len() * 3, "only {with_rows} of {} answers had rows", questions.len());
+}
+
+/// The cell of `column` in every row of an ask answer.
+fn column(answer: &Value, column: &str) -> Vec<Value> {
+    let columns = answer["columns"].as_array().expect("columns");
+    let at =
+        columns.iter().position(|c| c == column).unwrap_or_else(|| panic!("no column {column}: {answer}"));
+    answer["rows"].as_array().expect("rows").iter().map(|row| row[at].clone()).collect()
+}
+
+fn number(cell: &Value) -> f64 {
+    cell.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a number: {cell}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn average_price_month_on_month_and_fuel_comparisons_answer_from_the_api() {
+    let server = super::seeded_server(1_200).await;
+    let executive = server.token(Role::Executive, &[]);
+
+    // Average price: revenue per unit of the same filter, as the summary gives it.
+    let asked = ask(&server, &executive, "avg price of the X5 in Germany in 2023", "2024-02-15").await;
+    let answer = &asked["data"]["ask"];
+    assert_eq!(answer["interpretation"]["intent"], "AVERAGE_PRICE", "{asked}");
+    let direct = server
+        .data(
+            "{ salesSummary(filter: { models: [\"X5\"], countries: [\"DE\"], from: \"2023-01-01\", to: \"2023-12-31\" }, groupBy: [], metric: REVENUE) { units revenue averagePrice } }",
+            json!({}),
+        )
+        .await;
+    let summary = &direct["salesSummary"][0];
+    let (units, revenue) = (number(&column(answer, "units")[0]), number(&column(answer, "revenue")[0]));
+    assert!(units > 0.0, "{asked}");
+    assert_eq!(units, summary["units"].as_f64().expect("units"));
+    assert!((number(&column(answer, "averagePrice")[0]) - revenue / units).abs() < 1e-6 * revenue, "{asked}");
+
+    // An analyst may not see money: FORBIDDEN, with the units total offered.
+    let analyst = server.token(Role::Analyst, &[]);
+    let refused = ask(&server, &analyst, "avg price of the X5 in Germany in 2023", "2024-02-15").await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    assert_eq!(refused["data"]["ask"]["rows"], json!([]));
+    let alternatives = refused["data"]["ask"]["alternatives"].as_array().expect("alternatives");
+    assert!(alternatives.iter().any(|a| a["intent"] == "TOTAL" && a["metric"] == "UNITS"), "{refused}");
+
+    // Month on month: each month with the one before.
+    let asked = ask(&server, &executive, "month on month x5 sales in germany in 2023", "2024-02-15").await;
+    let answer = &asked["data"]["ask"];
+    assert_eq!(answer["interpretation"]["compareTo"], "PREVIOUS_PERIOD", "{asked}");
+    let units = column(answer, "units");
+    let previous = column(answer, "previousUnits");
+    assert_eq!(units.len(), 12, "{asked}");
+    for month in 1..12 {
+        assert_eq!(number(&previous[month]), number(&units[month - 1]), "month {month}: {asked}");
+    }
+
+    // Two fuels side by side.
+    let asked =
+        ask(&server, &executive, "how does diesel compare with petrol in germany in 2023", "2024-02-15")
+            .await;
+    let answer = &asked["data"]["ask"];
+    let mut fuels = column(answer, "fuelType");
+    fuels.sort_by_key(Value::to_string);
+    assert_eq!(fuels, [json!("DIESEL"), json!("PETROL")], "{asked}");
 }

@@ -76,6 +76,7 @@ fn find_intent(name: &str) -> Option<Intent> {
         Intent::Inventory,
         Intent::Growth,
         Intent::Share,
+        Intent::AveragePrice,
         Intent::Unknown,
     ]
     .into_iter()
