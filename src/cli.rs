@@ -32,9 +32,17 @@ pub enum Command {
     /// Print a signed JWT for a role, using the configured secret.
     Token(TokenSettings),
     /// Print the GraphQL schema (SDL); schema.graphql at the repository root is this output.
-    Schema,
+    Schema(SchemaArgs),
     /// Ask a running server's /healthz (for container health checks); exits 0 when it is live.
     Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Print the subgraph SDL a federation router composes (`@link` to federation v2, `@key`
+    /// on the entities), as `_service { sdl }` answers it.
+    #[arg(long)]
+    pub federation: bool,
 }
 
 #[derive(Debug, clap::Args)]

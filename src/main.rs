@@ -36,8 +36,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or_else(|| Command::Serve(ServeSettings::default())) {
         Command::Serve(settings) => serve(&url, settings).await,
         Command::Token(settings) => token(settings),
-        Command::Schema => {
-            print!("{}", salesgraph::graphql::sdl());
+        Command::Schema(args) => {
+            let sdl = if args.federation {
+                salesgraph::graphql::subgraph_sdl()
+            } else {
+                salesgraph::graphql::sdl()
+            };
+            print!("{sdl}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed(args) => seed_command(&url, args).await,

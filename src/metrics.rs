@@ -24,7 +24,25 @@ pub struct PoolLabels {
     pub state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoaderLabels {
+    pub loader: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+}
+
+/// Distinct operation names the cost histogram keeps apart: names come from clients, so a
+/// client inventing a name per request must not grow the registry without end.
+const OPERATIONS_NAMED: usize = 200;
+/// The label of operations sent without a name, and of names beyond [`OPERATIONS_NAMED`].
+pub const ANONYMOUS_OPERATION: &str = "(anonymous)";
+pub const OTHER_OPERATION: &str = "(other)";
+
 type HistogramFamily = Family<PathLabels, Histogram, fn() -> Histogram>;
+type CostFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
     registry: Registry,
@@ -45,10 +63,20 @@ pub struct Metrics {
     pub recent_rows_ready: Gauge,
     /// Heap bytes of the recent sale rows held.
     pub recent_rows_bytes: Gauge,
+    /// Batches the request dataloaders ran, by loader (models, countries): entities and pages
+    /// that name many models should cost one batch per request each.
+    pub loader_batches: Family<LoaderLabels, Counter>,
+    /// The complexity of each executed operation, by operation name.
+    operation_cost: CostFamily,
+    operations_named: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
+}
+
+fn cost_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 16))
 }
 
 impl Metrics {
@@ -63,6 +91,8 @@ impl Metrics {
         let backtests_ready = Gauge::default();
         let (day_groups_ready, day_groups_bytes) = (Gauge::default(), Gauge::default());
         let (recent_rows_ready, recent_rows_bytes) = (Gauge::default(), Gauge::default());
+        let loader_batches = Family::<LoaderLabels, Counter>::default();
+        let operation_cost: CostFamily = Family::new_with_constructor(cost_histogram);
         registry.register("http_requests", "HTTP requests by path and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("cache_hits", "GraphQL answers served from the response cache", cache_hits.clone());
@@ -95,6 +125,16 @@ impl Metrics {
             "Heap bytes of the recent sale rows held",
             recent_rows_bytes.clone(),
         );
+        registry.register(
+            "dataloader_batches",
+            "Batches the per-request dataloaders ran, by loader",
+            loader_batches.clone(),
+        );
+        registry.register(
+            "operation_complexity",
+            "Complexity of executed GraphQL operations (as SALESGRAPH_MAX_COMPLEXITY counts it), by operation name",
+            operation_cost.clone(),
+        );
         Self {
             registry,
             requests,
@@ -109,7 +149,32 @@ impl Metrics {
             day_groups_bytes,
             recent_rows_ready,
             recent_rows_bytes,
+            loader_batches,
+            operation_cost,
+            operations_named: Default::default(),
         }
+    }
+
+    /// The batch counter of one dataloader.
+    pub fn loader_batches(&self, loader: &str) -> Counter {
+        self.loader_batches.get_or_create(&LoaderLabels { loader: loader.to_string() }).clone()
+    }
+
+    /// Records an executed operation's complexity under its name (or a shared label once
+    /// [`OPERATIONS_NAMED`] names are known).
+    pub fn observe_operation_cost(&self, operation: Option<&str>, complexity: usize) {
+        let label = match operation {
+            None => ANONYMOUS_OPERATION.to_string(),
+            Some(name) => match self.operations_named.lock() {
+                Ok(named) if named.contains(name) => name.to_string(),
+                Ok(mut named) if named.len() < OPERATIONS_NAMED => {
+                    named.insert(name.to_string());
+                    name.to_string()
+                }
+                _ => OTHER_OPERATION.to_string(),
+            },
+        };
+        self.operation_cost.get_or_create(&OperationLabels { operation: label }).observe(complexity as f64);
     }
 
     pub fn render(&self) -> String {
@@ -124,5 +189,29 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_beyond_the_bound_share_one_label() {
+        let metrics = Metrics::new();
+        for i in 0..OPERATIONS_NAMED + 50 {
+            metrics.observe_operation_cost(Some(&format!("Op{i}")), 3);
+        }
+        metrics.observe_operation_cost(Some("Op0"), 5);
+        metrics.observe_operation_cost(None, 1);
+        let text = metrics.render();
+        let labels: std::collections::HashSet<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("salesgraph_operation_complexity_count"))
+            .filter_map(|line| line.split('"').nth(1))
+            .collect();
+        assert_eq!(labels.len(), OPERATIONS_NAMED + 2, "named, other and anonymous");
+        assert!(labels.contains(OTHER_OPERATION) && labels.contains(ANONYMOUS_OPERATION));
+        assert!(text.contains("salesgraph_operation_complexity_count{operation=\"Op0\"} 2"), "{text}");
     }
 }

@@ -1,12 +1,15 @@
 //! The catalogue: models, countries, and who is asking.
 
+use std::collections::{HashMap, VecDeque};
+
 use async_graphql::parser::types::Field;
 use async_graphql::{Context, ID, InputType, Object, Positioned, Result, ServerResult, SimpleObject, Value};
 use entity::{car_model, country};
 
 use super::enums::{self, BodyType};
 use super::error::ApiError;
-use super::one_pass::{self, OnePass, one_pass_output};
+use super::loaders;
+use super::one_pass::{self, EntityAt, OnePass, one_pass_output};
 use super::scalars::Date;
 use super::{app, viewer};
 use crate::auth;
@@ -258,4 +261,71 @@ impl CatalogueQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Viewer> {
         Ok(Viewer(viewer(ctx)?.clone()))
     }
+
+    /// Federation: a `CarModel` another subgraph names by id (`@key(fields: "id")`). The
+    /// representations of one request load in one batch; an id the catalogue does not know is
+    /// null, as a router expects of a reference that dangles.
+    #[graphql(entity)]
+    async fn car_model_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<EntityAt<CarModel>>> {
+        let index = representation_index(ctx, "CarModel", "id", &id.0)?;
+        let Ok(id) = id.parse::<i32>() else { return Ok(None) };
+        let model = ctx.data::<loaders::Models>()?.load_one(id).await?;
+        Ok(model.map(|model| EntityAt { index, entity: CarModel(model) }))
+    }
+
+    /// Federation: a `CarModel` another subgraph names by its catalogue name
+    /// (`@key(fields: "name")`).
+    #[graphql(entity)]
+    async fn car_model_by_name(&self, ctx: &Context<'_>, name: String) -> Result<Option<EntityAt<CarModel>>> {
+        let index = representation_index(ctx, "CarModel", "name", &name)?;
+        let model = ctx.data::<loaders::Models>()?.load_one(loaders::ModelName(name)).await?;
+        Ok(model.map(|model| EntityAt { index, entity: CarModel(model) }))
+    }
+
+    /// Federation: a `Country` another subgraph names by code (`@key(fields: "code")`). Every
+    /// viewer sees every market of the catalogue, as `countries` answers; figures stay behind
+    /// the queries that scope them.
+    #[graphql(entity)]
+    async fn country_by_code(&self, ctx: &Context<'_>, code: String) -> Result<Option<EntityAt<Country>>> {
+        let index = representation_index(ctx, "Country", "code", &code)?;
+        let country = ctx.data::<loaders::Countries>()?.load_one(code).await?;
+        Ok(country.map(|country| EntityAt { index, entity: Country(country) }))
+    }
+}
+
+/// Where each representation stands in `_entities`' argument, read once per request: entity
+/// resolvers ask in the order of the representations (each asks before it awaits anything), so
+/// a representation sent twice gets both its places.
+#[derive(Default)]
+pub struct EntityIndexes(std::sync::Mutex<Option<Places>>);
+
+/// The places of the representations by type name, key field and key value.
+type Places = HashMap<(String, String, String), VecDeque<usize>>;
+
+fn representation_index(ctx: &Context<'_>, type_name: &str, key: &str, value: &str) -> Result<usize> {
+    let indexes = ctx.data::<EntityIndexes>()?;
+    let mut indexes =
+        indexes.0.lock().map_err(|_| ApiError::internal("entity indexes poisoned".to_string()))?;
+    if indexes.is_none() {
+        let (_, representations) = ctx.param_value::<Vec<async_graphql::Any>>("representations", None)?;
+        let mut places = Places::new();
+        for (index, representation) in representations.iter().enumerate() {
+            let Value::Object(fields) = &representation.0 else { continue };
+            let Some(Value::String(typename)) = fields.get("__typename") else { continue };
+            for (name, field) in fields {
+                let text = match field {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => number.to_string(),
+                    _ => continue,
+                };
+                places.entry((typename.clone(), name.to_string(), text)).or_default().push_back(index);
+            }
+        }
+        *indexes = Some(places);
+    }
+    let place = indexes
+        .as_mut()
+        .and_then(|places| places.get_mut(&(type_name.to_string(), key.to_string(), value.to_string())))
+        .and_then(VecDeque::pop_front);
+    Ok(place.unwrap_or_default())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{car_model, country};
+use prometheus_client::metrics::counter::Counter;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::store::Store;
@@ -16,13 +17,19 @@ use crate::store::catalogue::Catalogue;
 pub type Models = DataLoader<ModelLoader, HashMapCache>;
 pub type Countries = DataLoader<CountryLoader, HashMapCache>;
 
-pub fn models(store: Store, catalogue: Arc<Catalogue>) -> Models {
-    DataLoader::with_cache(ModelLoader { store, catalogue }, tokio::spawn, HashMapCache::default())
+/// The models loader of one request; `batches` counts the batches it runs.
+pub fn models(store: Store, catalogue: Arc<Catalogue>, batches: Counter) -> Models {
+    DataLoader::with_cache(ModelLoader { store, catalogue, batches }, tokio::spawn, HashMapCache::default())
 }
 
-pub fn countries(store: Store, catalogue: Arc<Catalogue>) -> Countries {
-    DataLoader::with_cache(CountryLoader { store, catalogue }, tokio::spawn, HashMapCache::default())
+/// The markets loader of one request; `batches` counts the batches it runs.
+pub fn countries(store: Store, catalogue: Arc<Catalogue>, batches: Counter) -> Countries {
+    DataLoader::with_cache(CountryLoader { store, catalogue, batches }, tokio::spawn, HashMapCache::default())
 }
+
+/// A model's catalogue name as a loader key (federation's `CarModel @key(fields: "name")`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelName(pub String);
 
 /// Puts the catalogue's models among `ids` into the request's loader, so that each sale's
 /// `model` in the per-field twins is a cache hit; only ids the catalogue lacks are loaded (one
@@ -119,11 +126,13 @@ impl PageNames {
 pub struct ModelLoader {
     store: Store,
     catalogue: Arc<Catalogue>,
+    batches: Counter,
 }
 
 pub struct CountryLoader {
     store: Store,
     catalogue: Arc<Catalogue>,
+    batches: Counter,
 }
 
 impl Loader<i32> for ModelLoader {
@@ -131,6 +140,7 @@ impl Loader<i32> for ModelLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        self.batches.inc();
         let mut found: HashMap<i32, car_model::Model> =
             ids.iter().filter_map(|id| Some((*id, self.catalogue.model_by_id(*id)?.clone()))).collect();
         let missing: Vec<i32> = ids.iter().copied().filter(|id| !found.contains_key(id)).collect();
@@ -147,11 +157,37 @@ impl Loader<i32> for ModelLoader {
     }
 }
 
+impl Loader<ModelName> for ModelLoader {
+    type Value = car_model::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, names: &[ModelName]) -> Result<HashMap<ModelName, Self::Value>, Self::Error> {
+        self.batches.inc();
+        let mut found: HashMap<ModelName, car_model::Model> = names
+            .iter()
+            .filter_map(|name| Some((name.clone(), self.catalogue.model_by_name(&name.0)?.clone())))
+            .collect();
+        let missing: Vec<String> =
+            names.iter().filter(|name| !found.contains_key(*name)).map(|name| name.0.clone()).collect();
+        if !missing.is_empty() {
+            self.store.count_query();
+            let models = car_model::Entity::find()
+                .filter(car_model::Column::Name.is_in(missing))
+                .all(self.store.read())
+                .await
+                .map_err(super::error::ApiError::from)?;
+            found.extend(models.into_iter().map(|m| (ModelName(m.name.clone()), m)));
+        }
+        Ok(found)
+    }
+}
+
 impl Loader<String> for CountryLoader {
     type Value = country::Model;
     type Error = async_graphql::Error;
 
     async fn load(&self, codes: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        self.batches.inc();
         let mut found: HashMap<String, country::Model> = codes
             .iter()
             .filter_map(|code| Some((code.clone(), self.catalogue.country_by_code(code)?.clone())))

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod ask;
 pub mod catalogue;
+pub mod cost;
 pub mod enums;
 pub mod error;
 pub mod filter;
@@ -55,10 +56,14 @@ impl Default for SchemaLimits {
     }
 }
 
+/// Federation is always on: `_service` and `_entities` cost nothing to a client that does not
+/// ask for them, and one schema serves alone or behind a router without a switch to forget.
 pub fn build_schema(limits: SchemaLimits) -> AppSchema {
     let builder = Schema::build(Query::default(), import::MutationRoot, live::SubscriptionRoot)
+        .enable_federation()
         .extension(operation_rules::OperationRules)
         .extension(FieldAccess)
+        .extension(cost::OperationCost { max_complexity: limits.max_complexity, max_depth: limits.max_depth })
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
@@ -67,6 +72,13 @@ pub fn build_schema(limits: SchemaLimits) -> AppSchema {
 /// The schema as SDL: what `salesgraph schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
     build_schema(SchemaLimits::default()).sdl()
+}
+
+/// The schema as a federation v2 subgraph declares it: what `_service { sdl }` answers and
+/// `salesgraph schema --federation` prints, for a router's composition.
+pub fn subgraph_sdl() -> String {
+    build_schema(SchemaLimits::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
 }
 
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<AppContext>> {
@@ -84,9 +96,10 @@ pub fn viewer_data(app: &Arc<AppContext>, access: RequestAccess) -> async_graphq
     data.insert(app.clone());
     data.insert(access.viewer.clone());
     data.insert(access);
+    data.insert(catalogue::EntityIndexes::default());
     let catalogue = app.snapshot().catalogue.clone();
-    data.insert(loaders::models(app.store.clone(), catalogue.clone()));
-    data.insert(loaders::countries(app.store.clone(), catalogue));
+    data.insert(loaders::models(app.store.clone(), catalogue.clone(), app.metrics.loader_batches("models")));
+    data.insert(loaders::countries(app.store.clone(), catalogue, app.metrics.loader_batches("countries")));
     data
 }
 

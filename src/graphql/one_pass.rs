@@ -99,8 +99,9 @@ pub fn unknown_field<T: OnePass>(field: &Positioned<Field>) -> ServerError {
 }
 
 /// The fields a selection set asks of an object of `type_name`, fragments spread in order.
-/// Fragments on other types never apply: none of these types implements an interface or
-/// belongs to a union.
+/// A fragment applies when its type condition names this type: none of these types implements
+/// an interface, and the one union they belong to (federation's `_Entity`) is only ever spread
+/// into by type (`... on CarModel`).
 fn selected_fields<'a>(
     ctx: &ContextSelectionSet<'a>,
     type_name: &str,
@@ -179,6 +180,32 @@ impl<T: OnePass + OutputType> OutputType for OnePassList<T> {
             items.push(resolve_object(item, &ctx_item)?);
         }
         Ok(Value::List(items))
+    }
+}
+
+/// A one-pass object answered as item `index` of federation's `_entities` list. async-graphql
+/// resolves each representation under the list's own path, so an error inside one (a field the
+/// guard refuses) would lack the index a router needs to put it on the right entity.
+pub struct EntityAt<T> {
+    pub index: usize,
+    pub entity: T,
+}
+
+impl<T: OnePass + OutputType> OutputType for EntityAt<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_object(&self.entity, &ctx.with_index(self.index))
     }
 }
 
@@ -335,8 +362,8 @@ mod tests {
             sea_orm::Database::connect("sqlite::memory:").await.expect("sqlite"),
             Default::default(),
         );
-        let models = loaders::models(store.clone(), catalogue.clone());
-        let countries = loaders::countries(store, catalogue.clone());
+        let models = loaders::models(store.clone(), catalogue.clone(), Default::default());
+        let countries = loaders::countries(store, catalogue.clone(), Default::default());
         loaders::prime_models(&models, rows.iter().map(|r| r.model_id)).await.expect("models");
         loaders::prime_countries(&countries, rows.iter().map(|r| r.country_code.clone()))
             .await

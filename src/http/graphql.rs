@@ -31,6 +31,12 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
 }
 
+fn wants_cost(headers: &HeaderMap) -> bool {
+    crate::graphql::cost::asks_for_cost(
+        headers.get(crate::graphql::cost::COST_HEADER).and_then(|v| v.to_str().ok()),
+    )
+}
+
 fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Viewer, AuthError> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     state.app.tokens.verify_header(header)
@@ -119,7 +125,11 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: axum
             );
         }
     };
-    let transport = Transport { graphql_media_type: wants_graphql_response(&headers), get: None };
+    let transport = Transport {
+        graphql_media_type: wants_graphql_response(&headers),
+        get: None,
+        cost: wants_cost(&headers),
+    };
     execute(&state, viewer, request, transport).await
 }
 
@@ -144,8 +154,11 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
         }
     };
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let transport =
-        Transport { graphql_media_type: wants_graphql_response(&headers), get: Some(if_none_match) };
+    let transport = Transport {
+        graphql_media_type: wants_graphql_response(&headers),
+        get: Some(if_none_match),
+        cost: wants_cost(&headers),
+    };
     execute(&state, viewer, request, transport).await
 }
 
@@ -171,6 +184,9 @@ struct Transport {
     graphql_media_type: bool,
     /// `Some` for GET (mutations refused, ETags given), holding `If-None-Match`.
     get: Option<Option<String>>,
+    /// The client asked for `extensions.cost`: the answer is computed, never taken from (or
+    /// put into) the response cache, whose answers carry no cost.
+    cost: bool,
 }
 
 /// The ETag of a GET answer: the cache key (data version, viewer scope, normalized request)
@@ -302,7 +318,8 @@ async fn execute(
             &request.query,
         )
     };
-    let etag = transport.get.as_ref().map(|_| etag_of(&key, &access.viewer.subject));
+    let etag =
+        transport.get.as_ref().filter(|_| !transport.cost).map(|_| etag_of(&key, &access.viewer.subject));
     if let (Some(etag), Some(Some(if_none_match))) = (&etag, &transport.get)
         && matches_etag(if_none_match, etag)
     {
@@ -311,7 +328,7 @@ async fn execute(
         cache_headers(&mut response, etag, app.settings.http_max_age);
         return response;
     }
-    let cache_key = app.cache.enabled().then_some(key);
+    let cache_key = (app.cache.enabled() && !transport.cost).then_some(key);
     if let Some(key) = &cache_key
         && let Some(body) = app.cache.get(key).await
     {
@@ -349,7 +366,10 @@ async fn execute(
         );
     }
     let viewer = access.viewer.clone();
-    let request = crate::graphql::request_data(request, app, access).data(state.schema.clone());
+    let mut request = crate::graphql::request_data(request, app, access).data(state.schema.clone());
+    if transport.cost {
+        request = request.data(crate::graphql::cost::CostRequested);
+    }
     let timeout = app.settings.request_timeout;
     let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => response,
