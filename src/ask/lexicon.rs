@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+pub use crate::domain::country_names::fold;
+use crate::domain::country_names::{self, ALPHA3};
 use crate::store::catalogue::Catalogue;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,22 +31,10 @@ const REGION_GROUPS: &[(&str, &[&str])] = &[
     ("mena", &["Middle East"]),
 ];
 
-/// Aliases people use for countries (docs/ask.md, "Names"), used when the catalogue has the country.
+/// What people call a market in a question beyond its names ([`country_names::OTHER_NAMES`]):
+/// demonyms ("German sales") and short forms people type (docs/ask.md, "Names").
 const COUNTRY_ALIASES: &[(&str, &str)] = &[
-    ("uk", "GB"),
-    ("britain", "GB"),
-    ("greatbritain", "GB"),
-    ("england", "GB"),
-    ("usa", "US"),
     ("thestates", "US"),
-    ("america", "US"),
-    ("unitedstatesofamerica", "US"),
-    ("deutschland", "DE"),
-    ("holland", "NL"),
-    ("uae", "AE"),
-    ("emirates", "AE"),
-    ("korea", "KR"),
-    ("southkorea", "KR"),
     ("swiss", "CH"),
     // What a market's sales are called: "Dutch sales", "the French market".
     ("german", "DE"),
@@ -77,79 +67,6 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("australian", "AU"),
     // Short names people type.
     ("ger", "DE"),
-    ("ksa", "SA"),
-    ("saudiarabia", "SA"),
-    // Countries in their own languages (accents are folded away: "österreich", "españa").
-    ("espana", "ES"),
-    ("italia", "IT"),
-    ("osterreich", "AT"),
-    ("oesterreich", "AT"),
-    ("schweiz", "CH"),
-    ("suisse", "CH"),
-    ("svizzera", "CH"),
-    ("sverige", "SE"),
-    ("norge", "NO"),
-    ("nederland", "NL"),
-    ("polska", "PL"),
-    ("danmark", "DK"),
-    ("brasil", "BR"),
-    ("nippon", "JP"),
-    ("nihon", "JP"),
-    ("frankreich", "FR"),
-    ("allemagne", "DE"),
-    ("belgique", "BE"),
-    ("belgie", "BE"),
-    ("zhongguo", "CN"),
-    ("bharat", "IN"),
-    ("aotearoa", "NZ"),
-];
-
-/// ISO 3166-1 alpha-3 codes of the alpha-2 codes, for countries the catalogue has.
-const ALPHA3: &[(&str, &str)] = &[
-    ("DEU", "DE"),
-    ("GBR", "GB"),
-    ("FRA", "FR"),
-    ("ITA", "IT"),
-    ("ESP", "ES"),
-    ("NLD", "NL"),
-    ("BEL", "BE"),
-    ("CHE", "CH"),
-    ("AUT", "AT"),
-    ("SWE", "SE"),
-    ("NOR", "NO"),
-    ("POL", "PL"),
-    ("PRT", "PT"),
-    ("DNK", "DK"),
-    ("USA", "US"),
-    ("CAN", "CA"),
-    ("MEX", "MX"),
-    ("CHN", "CN"),
-    ("JPN", "JP"),
-    ("KOR", "KR"),
-    ("IND", "IN"),
-    ("TWN", "TW"),
-    ("THA", "TH"),
-    ("ARE", "AE"),
-    ("SAU", "SA"),
-    ("BRA", "BR"),
-    ("ARG", "AR"),
-    ("ZAF", "ZA"),
-    ("AUS", "AU"),
-    ("NZL", "NZ"),
-    ("FIN", "FI"),
-    ("IRL", "IE"),
-    ("CZE", "CZ"),
-    ("HUN", "HU"),
-    ("GRC", "GR"),
-    ("TUR", "TR"),
-    ("RUS", "RU"),
-    ("SGP", "SG"),
-    ("MYS", "MY"),
-    ("IDN", "ID"),
-    ("ISR", "IL"),
-    ("EGY", "EG"),
-    ("CHL", "CL"),
-    ("COL", "CO"),
 ];
 
 /// Two-letter codes that are also English words: in lowercase they name the country only
@@ -168,16 +85,6 @@ const BEFORE_US_AS_OBJECT: &[&str] = &[
     "show", "tell", "give", "let", "help", "send", "email", "get", "gets", "for", "to", "with", "cost",
     "costs", "sell",
 ];
-
-/// Folds words for lookup: lowercase, without accents, spaces, hyphens, dots or apostrophes
-/// ("Österreich" and "osterreich" are one key).
-pub fn fold(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    text.nfd()
-        .filter(|c| c.is_alphanumeric() && !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
 
 #[derive(Debug, Default)]
 pub struct Lexicon {
@@ -224,7 +131,7 @@ impl Lexicon {
                 lexicon.fuzzy.push((key, entity, country.name.contains(' ')));
             }
         }
-        for (alias, code) in COUNTRY_ALIASES {
+        for (alias, code) in country_names::OTHER_NAMES.iter().chain(COUNTRY_ALIASES) {
             if catalogue.country(code).is_some() {
                 add(&mut lexicon, alias, Entity::Country((*code).to_string()));
                 let key = fold(alias);
@@ -346,7 +253,12 @@ impl Lexicon {
                 continue;
             }
             let allowed = if key.len() >= 8 { 2 } else { 1 };
-            let distance = strsim::damerau_levenshtein(word, key);
+            // Lengths further apart than the slips allowed cannot be close: most names are
+            // ruled out here without the distance's table.
+            if key.len().abs_diff(word.len()) > allowed {
+                continue;
+            }
+            let distance = strsim::osa_distance(word, key);
             if distance == 0 || distance > allowed {
                 continue;
             }

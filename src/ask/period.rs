@@ -3,6 +3,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::domain::Month;
+
 use super::words::{month_number, number_word};
 
 /// A period and the tokens that named it.
@@ -14,27 +16,22 @@ pub struct Period {
     pub tokens: Vec<usize>,
 }
 
-fn date(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(year, month, day)
-}
-
-/// Months since year 0, so that month arithmetic is integer arithmetic.
+/// [`Month::index`] of month `month` (1 to 12, as the words and `as_of` give it) of `year`
+/// (1950 to 2100 as questions write it), widened so that offsets cannot overflow.
 fn month_index(year: i32, month: u32) -> i64 {
-    i64::from(year) * 12 + i64::from(month) - 1
+    Month::from_year_month(year, month.clamp(1, 12)).map_or(i64::from(year) * 12, |m| i64::from(m.index()))
 }
 
-fn from_month_index(index: i64) -> Option<(i32, u32)> {
-    let year = i32::try_from(index.div_euclid(12)).ok()?;
-    Some((year, index.rem_euclid(12) as u32 + 1))
+fn month_of_index(index: i64) -> Option<Month> {
+    i32::try_from(index).ok().map(Month::from_index)
 }
 
 fn month_first(index: i64) -> Option<NaiveDate> {
-    let (y, m) = from_month_index(index)?;
-    date(y, m, 1)
+    month_of_index(index)?.first_day()
 }
 
 fn month_last(index: i64) -> Option<NaiveDate> {
-    month_first(index + 1)?.pred_opt()
+    month_of_index(index)?.last_day()
 }
 
 /// Whole months `first..=last` (month indexes).
@@ -132,11 +129,11 @@ impl Scanner<'_> {
     }
 
     fn this_month(&self) -> i64 {
-        month_index(self.as_of.year(), self.as_of.month())
+        i64::from(Month::of(self.as_of).index())
     }
 
     fn this_quarter_first(&self) -> i64 {
-        month_index(self.as_of.year(), (self.as_of.month() - 1) / 3 * 3 + 1)
+        i64::from(Month::of(self.as_of).start_of_period(3).index())
     }
 
     /// A quarter with no year: this year's if it has begun, else last year's.
@@ -391,7 +388,7 @@ pub fn find(tokens: &[String], used: &[bool], as_of: NaiveDate) -> Option<Period
 
 /// The next full quarter after `as_of`'s: what FORECAST and INVENTORY mean without a period.
 pub fn next_quarter(as_of: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
-    let first = month_index(as_of.year(), (as_of.month() - 1) / 3 * 3 + 1) + 3;
+    let first = i64::from(Month::of(as_of).start_of_period(3).index()) + 3;
     months(first, first + 2)
 }
 

@@ -22,7 +22,7 @@ use self::daily::DailyGroups;
 use self::held_months::MonthTotals;
 pub use self::levels::{Level, LevelDimensions};
 use self::recent_rows::{HeldRows, RecentRows};
-use crate::domain::{DatePrecision, FuelType, ParseEnumError, ResolvedFilter, Transmission};
+use crate::domain::{DatePrecision, FuelType, Month, ParseEnumError, ResolvedFilter, Transmission};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CubeError {
@@ -50,20 +50,19 @@ pub mod col {
     pub const COARSE_ROWS: &str = "coarse_rows";
 }
 
-/// Month index of a date: year × 12 + month − 1.
+/// Month index of a date ([`Month::index`]): what the cube's month column holds.
 pub fn month_index(date: chrono::NaiveDate) -> i32 {
-    use chrono::Datelike;
-    date.year() * 12 + date.month0() as i32
+    Month::of(date).index()
 }
 
 /// First day of the month with the given index.
 pub fn month_date(index: i32) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
+    Month::from_index(index).first_day()
 }
 
 /// A month index as people write it (2024-03), for logs and messages.
 pub fn month_label(index: i32) -> String {
-    format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+    Month::from_index(index).to_string()
 }
 
 /// The cube's names for its dimensions: market codes by position, each market's region and each

@@ -26,7 +26,9 @@ pub struct SalesFilter {
 /// A filter value that names nothing, or a range that runs backwards.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
-    #[error("unknown country \"{0}\" (use an ISO 3166-1 alpha-2 code such as \"DE\" or an English name)")]
+    #[error(
+        "unknown country \"{0}\" (use an ISO 3166-1 code such as \"DE\" or \"DEU\", or the country's name in English or its own language)"
+    )]
     UnknownCountry(String),
     #[error("unknown region \"{value}\" (expected one of {expected})")]
     UnknownRegion { value: String, expected: String },

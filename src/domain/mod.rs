@@ -1,11 +1,14 @@
 //! Plain domain types shared by every layer: the dimensions' enumerations, the sales filter and
 //! the shapes of aggregate requests.
 
+pub mod country_names;
 mod enums;
 pub mod filter;
+mod month;
 
 pub use enums::{BodyType, DatePrecision, FuelType, ParseEnumError, Transmission};
 pub use filter::{FilterError, ResolvedFilter, SalesFilter, Scope};
+pub use month::Month;
 
 use chrono::{Datelike, NaiveDate};
 

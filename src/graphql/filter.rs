@@ -11,7 +11,8 @@ pub struct SalesFilter {
     pub from: Option<Date>,
     /// Last day included.
     pub to: Option<Date>,
-    /// ISO 3166-1 alpha-2 codes ("DE") or English names ("Germany").
+    /// ISO 3166-1 codes ("DE", "DEU") or names: in English ("Germany"), short ("UK", "USA") or
+    /// in the country's own language ("Deutschland").
     pub countries: Option<Vec<String>>,
     /// Region names from the catalogue ("Europe", "Asia", …).
     pub regions: Option<Vec<String>>,

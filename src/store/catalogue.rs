@@ -104,9 +104,13 @@ impl Catalogue {
         self.country_by_code.get(code).map(|&i| &self.countries[i])
     }
 
-    /// A country by ISO code or English name, case-insensitively.
+    /// A country by ISO code (alpha-2 or alpha-3) or name: English, common short names, or in
+    /// its own language ("Deutschland"), case- and accent-insensitively.
     pub fn country(&self, code_or_name: &str) -> Option<&country::Model> {
-        self.country_by_key.get(&country_key(code_or_name)).map(|&i| &self.countries[i])
+        self.country_by_key
+            .get(&country_key(code_or_name))
+            .map(|&i| &self.countries[i])
+            .or_else(|| self.country_by_code(crate::domain::country_names::code_of(code_or_name)?))
     }
 
     pub fn regions(&self) -> Vec<String> {

@@ -319,9 +319,7 @@ impl Granularity {
     }
 
     pub fn start_of(self, day: NaiveDate) -> NaiveDate {
-        let index = month_index(day);
-        let step = self.months() as i32;
-        crate::cube::month_date(index - index.rem_euclid(step)).unwrap_or(day)
+        crate::domain::Month::of(day).start_of_period(self.months()).first_day().unwrap_or(day)
     }
 }
 

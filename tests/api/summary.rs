@@ -333,3 +333,28 @@ async fn without_memory_for_day_groups_day_ranges_read_the_rows() {
     assert!(server.metric("salesgraph_db_queries_total").await > before);
     assert_eq!(server.metric("salesgraph_day_groups_bytes").await, 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_market_named_by_any_of_its_names_filters_as_its_code_does() {
+    let server = super::seeded_server(400).await;
+    let totals = |country: &str| {
+        let query =
+            format!(r#"{{ salesSummary(filter: {{ countries: ["{country}"] }}, groupBy: []) {{ units }} }}"#);
+        let server = &server;
+        async move { server.data(&query, serde_json::json!({})).await["salesSummary"].clone() }
+    };
+    let by_code = totals("DE").await;
+    assert!(by_code[0]["units"].as_i64().is_some_and(|units| units > 0), "{by_code}");
+    for name in ["Germany", "DEU", "Deutschland", "deutschland"] {
+        assert_eq!(totals(name).await, by_code, "{name}");
+    }
+    let (_, _, body) = server
+        .post(
+            Some(&server.admin_token()),
+            r#"{ salesSummary(filter: {countries: ["Atlantis"]}, groupBy: []) { units } }"#,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("Atlantis")), "{body}");
+}

@@ -443,7 +443,7 @@ async fn resolve<C: ConnectionTrait>(
             Some(c) => c.code.clone(),
             None => {
                 return Ok(Err(format!(
-                    "unknown country \"{}\" (use an ISO code such as DE or an English name)",
+                    "unknown country \"{}\" (use an ISO code such as DE or DEU, or the country's name in English or its own language)",
                     excerpt(country)
                 )));
             }
