@@ -793,16 +793,27 @@ fn known_word(word: &str, lexicon: &Lexicon) -> bool {
         || fuel_type(word).is_some()
         || month_number(word).is_some()
         || number_word(word).is_some()
-        || lexicon.exact(&fold(word)).is_some()
-        || lexicon.model_plural(&fold(word)).is_some()
         || period::WORDS.contains(&word)
+        || {
+            let folded = fold(word);
+            lexicon.exact(&folded).is_some() || lexicon.model_plural(&folded).is_some()
+        }
 }
 
-/// `typed` is one slip from `word`: a letter left out, added, changed, or two neighbours
-/// swapped. Four-letter words only count a swap ("mnay").
-fn one_slip_from(typed: &str, word: &str) -> bool {
-    let distance = strsim::damerau_levenshtein(typed, word);
-    if typed.len() <= 4 {
+/// How many slips `typed` is from `word` when it is one slip from it (a letter left out, added,
+/// changed, or two neighbours swapped; two slips for words of nine letters or more). Four-letter
+/// words only count a swap ("mnay").
+fn slips(typed: &str, word: &str) -> Option<usize> {
+    // People rarely miss a word's first letter; they do swap the first two ("mdoels"). Checked
+    // before the distance, which is most of the time a question with unknown words takes.
+    let (t, w) = (typed.as_bytes(), word.as_bytes());
+    let first_letters_agree =
+        t.first() == w.first() || (t.len() > 1 && w.len() > 1 && t[0] == w[1] && t[1] == w[0]);
+    if !first_letters_agree || typed.len().abs_diff(word.len()) > 2 {
+        return None;
+    }
+    let distance = strsim::osa_distance(typed, word);
+    let close = if typed.len() <= 4 {
         let mut a: Vec<char> = typed.chars().collect();
         let mut b: Vec<char> = word.chars().collect();
         a.sort_unstable();
@@ -810,7 +821,8 @@ fn one_slip_from(typed: &str, word: &str) -> bool {
         distance == 1 && a == b
     } else {
         distance == 1 || (typed.len() >= 9 && distance == 2)
-    }
+    };
+    close.then_some(distance)
 }
 
 /// Mistyped cue words put right ("modles", "forcast", "quater"), when the word means nothing
@@ -828,11 +840,8 @@ fn correct_typos(tokens: &mut [Token], lexicon: &Lexicon) -> Vec<(String, String
         }
         // The nearest cue, when one is nearer than the others ("convertables": "convertibles",
         // not "convertible").
-        let mut candidates: Vec<(usize, &str)> = CORRECTABLE
-            .iter()
-            .filter(|word| one_slip_from(typed, word))
-            .map(|word| (strsim::damerau_levenshtein(typed, word), *word))
-            .collect();
+        let mut candidates: Vec<(usize, &str)> =
+            CORRECTABLE.iter().filter_map(|word| Some((slips(typed, word)?, *word))).collect();
         candidates.sort_unstable();
         let nearest = match candidates.as_slice() {
             [(_, word)] => Some(*word),
@@ -1168,11 +1177,10 @@ pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
         let mut i = 0;
         while i + n <= tokens.len() {
             let run = &tokens[i..i + n];
-            let joined: String = run.iter().map(|t| fold(&t.lower)).collect();
-            let candidate =
-                run.iter().all(|t| t.mark == Mark::Free && t.lower.chars().all(char::is_alphabetic))
-                    && joined.len() >= 8;
-            if let Some(entity) = candidate.then(|| lexicon.near(&joined, true)).flatten() {
+            let free = run.iter().all(|t| t.mark == Mark::Free && t.lower.chars().all(char::is_alphabetic));
+            let joined: String =
+                if free { run.iter().map(|t| fold(&t.lower)).collect() } else { String::new() };
+            if let Some(entity) = (joined.len() >= 8).then(|| lexicon.near(&joined, true)).flatten() {
                 let written = run.iter().map(|t| t.original.as_str()).collect::<Vec<_>>().join(" ");
                 add_entity(&mut found, entity);
                 found.fuzzy.push((written, entity.clone()));
