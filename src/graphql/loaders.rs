@@ -31,6 +31,12 @@ pub fn countries(store: Store, catalogue: Arc<Catalogue>, batches: Counter) -> C
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModelName(pub String);
 
+impl From<ModelName> for sea_orm::Value {
+    fn from(name: ModelName) -> Self {
+        name.0.into()
+    }
+}
+
 /// Puts the catalogue's models among `ids` into the request's loader, so that each sale's
 /// `model` in the per-field twins is a cache hit; only ids the catalogue lacks are loaded (one
 /// query). Pages themselves resolve names through [`PageNames`]. A plain
@@ -141,19 +147,15 @@ impl Loader<i32> for ModelLoader {
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
         self.batches.inc();
-        let mut found: HashMap<i32, car_model::Model> =
-            ids.iter().filter_map(|id| Some((*id, self.catalogue.model_by_id(*id)?.clone()))).collect();
-        let missing: Vec<i32> = ids.iter().copied().filter(|id| !found.contains_key(id)).collect();
-        if !missing.is_empty() {
-            self.store.count_query();
-            let models = car_model::Entity::find()
-                .filter(car_model::Column::Id.is_in(missing))
-                .all(self.store.read())
-                .await
-                .map_err(super::error::ApiError::from)?;
-            found.extend(models.into_iter().map(|m| (m.id, m)));
-        }
-        Ok(found)
+        let in_memory = |id: &i32| self.catalogue.model_by_id(*id).cloned();
+        catalogue_then_table::<car_model::Entity, _>(
+            &self.store,
+            ids,
+            in_memory,
+            car_model::Column::Id,
+            |m| m.id,
+        )
+        .await
     }
 }
 
@@ -163,22 +165,15 @@ impl Loader<ModelName> for ModelLoader {
 
     async fn load(&self, names: &[ModelName]) -> Result<HashMap<ModelName, Self::Value>, Self::Error> {
         self.batches.inc();
-        let mut found: HashMap<ModelName, car_model::Model> = names
-            .iter()
-            .filter_map(|name| Some((name.clone(), self.catalogue.model_by_name(&name.0)?.clone())))
-            .collect();
-        let missing: Vec<String> =
-            names.iter().filter(|name| !found.contains_key(*name)).map(|name| name.0.clone()).collect();
-        if !missing.is_empty() {
-            self.store.count_query();
-            let models = car_model::Entity::find()
-                .filter(car_model::Column::Name.is_in(missing))
-                .all(self.store.read())
-                .await
-                .map_err(super::error::ApiError::from)?;
-            found.extend(models.into_iter().map(|m| (ModelName(m.name.clone()), m)));
-        }
-        Ok(found)
+        let in_memory = |name: &ModelName| self.catalogue.model_by_name(&name.0).cloned();
+        catalogue_then_table::<car_model::Entity, _>(
+            &self.store,
+            names,
+            in_memory,
+            car_model::Column::Name,
+            |m| ModelName(m.name.clone()),
+        )
+        .await
     }
 }
 
@@ -188,20 +183,43 @@ impl Loader<String> for CountryLoader {
 
     async fn load(&self, codes: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
         self.batches.inc();
-        let mut found: HashMap<String, country::Model> = codes
-            .iter()
-            .filter_map(|code| Some((code.clone(), self.catalogue.country_by_code(code)?.clone())))
-            .collect();
-        let missing: Vec<String> = codes.iter().filter(|code| !found.contains_key(*code)).cloned().collect();
-        if !missing.is_empty() {
-            self.store.count_query();
-            let countries = country::Entity::find()
-                .filter(country::Column::Code.is_in(missing))
-                .all(self.store.read())
-                .await
-                .map_err(super::error::ApiError::from)?;
-            found.extend(countries.into_iter().map(|c| (c.code.clone(), c)));
-        }
-        Ok(found)
+        let in_memory = |code: &String| self.catalogue.country_by_code(code).cloned();
+        catalogue_then_table::<country::Entity, _>(
+            &self.store,
+            codes,
+            in_memory,
+            country::Column::Code,
+            |c| c.code.clone(),
+        )
+        .await
     }
+}
+
+/// The rows of `keys`: those the catalogue in memory holds, and the rest (added by an import
+/// on another replica since this one's refresh) from `E`'s table in one query on `column`.
+async fn catalogue_then_table<E, K>(
+    store: &Store,
+    keys: &[K],
+    in_memory: impl Fn(&K) -> Option<E::Model>,
+    column: E::Column,
+    key_of: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, async_graphql::Error>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    K: Clone + Eq + std::hash::Hash + Into<sea_orm::Value>,
+{
+    let mut found: HashMap<K, E::Model> =
+        keys.iter().filter_map(|key| Some((key.clone(), in_memory(key)?))).collect();
+    let missing: Vec<K> = keys.iter().filter(|key| !found.contains_key(*key)).cloned().collect();
+    if !missing.is_empty() {
+        store.count_query();
+        let rows = E::find()
+            .filter(column.is_in(missing))
+            .all(store.read())
+            .await
+            .map_err(super::error::ApiError::from)?;
+        found.extend(rows.into_iter().map(|row| (key_of(&row), row)));
+    }
+    Ok(found)
 }
