@@ -295,20 +295,22 @@ impl CatalogueQuery {
 
 /// Where each representation stands in `_entities`' argument, read once per request: entity
 /// resolvers ask in the order of the representations (each asks before it awaits anything), so
-/// a representation sent twice gets both its places.
+/// a representation sent twice gets both its places, and one carrying several keys is claimed
+/// once, by the key that resolved it.
 #[derive(Default)]
 pub struct EntityIndexes(std::sync::Mutex<Option<Places>>);
 
-/// The places of the representations by type name, key field and key value.
-type Places = HashMap<(String, String, String), VecDeque<usize>>;
+/// The places of the representations by type name, key field and key value, and which of them
+/// a resolver has claimed.
+#[derive(Default)]
+struct Places {
+    by_key: HashMap<(String, String, String), VecDeque<usize>>,
+    claimed: Vec<bool>,
+}
 
-fn representation_index(ctx: &Context<'_>, type_name: &str, key: &str, value: &str) -> Result<usize> {
-    let indexes = ctx.data::<EntityIndexes>()?;
-    let mut indexes =
-        indexes.0.lock().map_err(|_| ApiError::internal("entity indexes poisoned".to_string()))?;
-    if indexes.is_none() {
-        let (_, representations) = ctx.param_value::<Vec<async_graphql::Any>>("representations", None)?;
-        let mut places = Places::new();
+impl Places {
+    fn read(representations: &[async_graphql::Any]) -> Self {
+        let mut places = Places { claimed: vec![false; representations.len()], ..Default::default() };
         for (index, representation) in representations.iter().enumerate() {
             let Value::Object(fields) = &representation.0 else { continue };
             let Some(Value::String(typename)) = fields.get("__typename") else { continue };
@@ -318,14 +320,55 @@ fn representation_index(ctx: &Context<'_>, type_name: &str, key: &str, value: &s
                     Value::Number(number) => number.to_string(),
                     _ => continue,
                 };
-                places.entry((typename.clone(), name.to_string(), text)).or_default().push_back(index);
+                places.by_key.entry((typename.clone(), name.to_string(), text)).or_default().push_back(index);
             }
         }
-        *indexes = Some(places);
+        places
     }
-    let place = indexes
-        .as_mut()
-        .and_then(|places| places.get_mut(&(type_name.to_string(), key.to_string(), value.to_string())))
-        .and_then(VecDeque::pop_front);
-    Ok(place.unwrap_or_default())
+
+    /// The first place of this key no resolver has claimed yet, now claimed.
+    fn claim(&mut self, type_name: &str, key: &str, value: &str) -> Option<usize> {
+        let queue = self.by_key.get_mut(&(type_name.to_string(), key.to_string(), value.to_string()))?;
+        while let Some(index) = queue.pop_front() {
+            if let Some(claimed) = self.claimed.get_mut(index).filter(|claimed| !**claimed) {
+                *claimed = true;
+                return Some(index);
+            }
+        }
+        None
+    }
+}
+
+fn representation_index(ctx: &Context<'_>, type_name: &str, key: &str, value: &str) -> Result<usize> {
+    let indexes = ctx.data::<EntityIndexes>()?;
+    let mut places =
+        indexes.0.lock().map_err(|_| ApiError::internal("entity indexes poisoned".to_string()))?;
+    if places.is_none() {
+        let (_, representations) = ctx.param_value::<Vec<async_graphql::Any>>("representations", None)?;
+        *places = Some(Places::read(&representations));
+    }
+    Ok(places.as_mut().and_then(|places| places.claim(type_name, key, value)).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_representation_is_claimed_once_whatever_keys_it_carries() {
+        let representation =
+            |json: serde_json::Value| async_graphql::Any(Value::from_json(json).expect("a value"));
+        let mut places = Places::read(&[
+            representation(serde_json::json!({ "__typename": "CarModel", "id": "3", "name": "X5" })),
+            representation(serde_json::json!({ "__typename": "CarModel", "name": "X5" })),
+            representation(serde_json::json!({ "__typename": "Country", "code": "DE" })),
+            representation(serde_json::json!({ "__typename": "CarModel", "name": "X5" })),
+        ]);
+        assert_eq!(places.claim("CarModel", "id", "3"), Some(0));
+        assert_eq!(places.claim("CarModel", "name", "X5"), Some(1), "the first is resolved by its id");
+        assert_eq!(places.claim("Country", "code", "DE"), Some(2));
+        assert_eq!(places.claim("CarModel", "name", "X5"), Some(3));
+        assert_eq!(places.claim("CarModel", "name", "X5"), None);
+        assert_eq!(places.claim("Country", "code", "FR"), None);
+    }
 }
