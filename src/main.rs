@@ -16,19 +16,27 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    salesgraph::telemetry::init_subscriber();
+    let telemetry = match salesgraph::telemetry::init_subscriber() {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut cli = Cli::parse();
     if cli.command.is_none() {
         // No command means `serve`; parse again so that its settings read the environment too.
         cli = Cli::parse_from(std::env::args_os().chain([std::ffi::OsString::from("serve")]));
     }
-    match run(cli).await {
+    let code = match run(cli).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -5,9 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestDb, date};
+use common::{ServerProcess, TestDb, date};
 use salesgraph::store::seed::SeedOptions;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SECRET: &str = "shutdown-test-secret";
 
@@ -22,29 +21,15 @@ async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_zero(
         seasonal: true,
     })
     .await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_salesgraph"))
-        .arg("serve")
-        .arg("--no-seed")
-        .env("DATABASE_URL", &db.url)
-        .env("SALESGRAPH_LISTEN", "127.0.0.1:0")
-        .env("SALESGRAPH_JWT_SECRET", SECRET)
+    let server = ServerProcess::start(
+        &db,
+        SECRET,
         // Every request computes: slow enough to be in flight when the signal comes.
-        .env("SALESGRAPH_CACHE", "off")
-        .env("SALESGRAPH_WARM_FORECASTS", "off")
-        .env("SALESGRAPH_RATE_LIMIT", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start salesgraph");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next_line().await.expect("read stdout").expect("the server says where it serves");
-        if let Some(rest) = line.strip_prefix("salesgraph serving ") {
-            let url = rest.split_whitespace().next().expect("url");
-            break url.trim_end_matches("/graphql").to_string();
-        }
-    };
+        &[("SALESGRAPH_CACHE", "off"), ("SALESGRAPH_RATE_LIMIT", "0")],
+    )
+    .await;
+    let base = server.base().to_string();
+    let mut child = server.child;
     let viewer = salesgraph::auth::Viewer::new("load", salesgraph::auth::Role::Admin, Vec::new());
     let token = salesgraph::auth::TokenKeys::hs256(SECRET.as_bytes())
         .issue(&viewer, Duration::from_secs(600))

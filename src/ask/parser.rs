@@ -994,6 +994,7 @@ fn compared(current: (NaiveDate, NaiveDate), compared: (NaiveDate, NaiveDate)) -
 }
 
 /// Parses a question relative to `as_of`. Pure: the same inputs give the same reading.
+#[tracing::instrument(target = "salesgraph::trace", name = "ask parse", skip_all)]
 pub fn parse(question: &str, as_of: NaiveDate, lexicon: &Lexicon) -> Parsed {
     let mut tokens = tokenize(question);
     let mut found = Mentions::default();

@@ -24,6 +24,7 @@ pub fn outcome(codes: &[&str]) -> String {
 }
 
 pub fn answered(viewer: &Viewer, operation: Option<&str>, status: StatusCode, codes: &[&str], cached: bool) {
+    close_operation_span(status, codes, cached);
     tracing::info!(
         target: "audit",
         request_id = %crate::telemetry::current_request_id(),
@@ -36,6 +37,23 @@ pub fn answered(viewer: &Viewer, operation: Option<&str>, status: StatusCode, co
         cached,
         "graphql request"
     );
+}
+
+/// States the outcome on the operation's trace span, when one is being exported: the error codes
+/// and the HTTP status, never a message (messages may quote what the client sent).
+fn close_operation_span(status: StatusCode, codes: &[&str], cached: bool) {
+    if !crate::telemetry::otlp::exporting() {
+        return;
+    }
+    let span = tracing::Span::current();
+    span.record("http.response.status_code", status.as_u16());
+    span.record("salesgraph.cache", if cached { "hit" } else { "miss" });
+    if codes.is_empty() && !status.is_client_error() && !status.is_server_error() {
+        span.record("otel.status_code", "OK");
+    } else {
+        span.record("otel.status_code", "ERROR");
+        span.record("graphql.error.codes", codes.join(","));
+    }
 }
 
 pub fn unauthenticated(error: &AuthError) {

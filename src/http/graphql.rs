@@ -2,6 +2,7 @@
 //! async-graphql's execution.
 
 use super::parsed::NotParsed;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -277,17 +278,71 @@ fn inspect(
     }
     // The schema executes this copy rather than parsing the text again.
     request.set_parsed_query(query.document.clone());
-    Ok(Some(Inspected { queries_only: query.queries_only, reads_the_viewer: query.reads_the_viewer }))
+    let operation = query
+        .operation(request.operation_name.as_deref())
+        .map(|(kind, name)| (kind, name.map(str::to_string)));
+    Ok(Some(Inspected {
+        queries_only: query.queries_only,
+        reads_the_viewer: query.reads_the_viewer,
+        operation,
+    }))
 }
 
 /// What [`inspect`] learnt of a document that parsed.
-#[derive(Clone, Copy)]
 struct Inspected {
     queries_only: bool,
     reads_the_viewer: bool,
+    /// The type and name of the operation the request runs, when the document has it.
+    operation: Option<(OperationType, Option<String>)>,
 }
 
+/// Runs one operation in its trace span (created only while traces are exported): named by the
+/// operation once its document is read, and closed with the outcome the audit line states.
 async fn execute(
+    state: &HttpState,
+    viewer: Viewer,
+    request: async_graphql::Request,
+    transport: Transport,
+) -> Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        target: crate::telemetry::TRACE_TARGET,
+        "graphql.operation",
+        otel.name = "GraphQL Operation",
+        graphql.operation.name = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        graphql.error.codes = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        salesgraph.cache = tracing::field::Empty,
+    );
+    execute_operation(state, viewer, request, transport).instrument(span).await
+}
+
+/// Names the current operation span by the operation's type and name, as OpenTelemetry's
+/// GraphQL conventions do ("query TopModels").
+fn name_operation_span(kind: OperationType, name: Option<&str>) {
+    if !crate::telemetry::otlp::exporting() {
+        return;
+    }
+    let span = tracing::Span::current();
+    let kind = match kind {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    span.record("graphql.operation.type", kind);
+    if let Some(name) = name {
+        span.record("graphql.operation.name", name);
+    }
+    // The exported span has started by now (its children need its id), and a started span
+    // takes a new name only through OpenTelemetry's own API.
+    let named = name.map_or_else(|| kind.to_string(), |name| format!("{kind} {name}"));
+    use opentelemetry::trace::TraceContextExt;
+    tracing_opentelemetry::OpenTelemetrySpanExt::context(&span).span().update_name(named);
+}
+
+async fn execute_operation(
     state: &HttpState,
     viewer: Viewer,
     mut request: async_graphql::Request,
@@ -332,6 +387,8 @@ async fn execute(
     if let Some(key) = &cache_key
         && let Some(body) = app.cache.get(key).await
     {
+        // Only queries are cached.
+        name_operation_span(OperationType::Query, operation.as_deref());
         app.metrics.cache_hits.inc();
         audit::answered(&access.viewer, operation.as_deref(), StatusCode::OK, &[], true);
         let mut response = (
@@ -355,9 +412,12 @@ async fn execute(
                 return error_response_as(status, code, &message, content_type);
             }
         };
-    let queries_only = inspected.map(|i| i.queries_only);
+    if let Some((kind, name)) = inspected.as_ref().and_then(|i| i.operation.as_ref()) {
+        name_operation_span(*kind, name.as_deref());
+    }
+    let queries_only = inspected.as_ref().map(|i| i.queries_only);
     // Answers that differ between viewers of one scope (`me`) are not shared through the cache.
-    let shareable = inspected.is_some_and(|i| i.queries_only && !i.reads_the_viewer);
+    let shareable = inspected.as_ref().is_some_and(|i| i.queries_only && !i.reads_the_viewer);
     if transport.get.is_some() && queries_only == Some(false) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,

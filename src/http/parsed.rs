@@ -28,6 +28,23 @@ pub struct ParsedQuery {
     pub queries_only: bool,
 }
 
+impl ParsedQuery {
+    /// The type and name of the operation a request runs: the one it names, or the document's
+    /// only operation. `None` when the request names none of several, or one the document lacks.
+    pub fn operation(&self, requested: Option<&str>) -> Option<(OperationType, Option<&str>)> {
+        let mut operations = self.document.operations.iter();
+        match requested {
+            Some(requested) => operations
+                .find(|(name, _)| name.is_some_and(|name| name.as_str() == requested))
+                .map(|(name, operation)| (operation.node.ty, name.map(|name| name.as_str()))),
+            None => match (operations.next(), operations.next()) {
+                (Some((name, operation)), None) => Some((operation.node.ty, name.map(|name| name.as_str()))),
+                _ => None,
+            },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ParsedQueries {
     memo: moka::sync::Cache<String, Arc<ParsedQuery>>,
@@ -96,6 +113,22 @@ mod tests {
         let mutation = queries.get("mutation { importSales(csv: \"\") { landed } }", 100).unwrap();
         assert!(!mutation.queries_only);
         assert!(queries.get("{ __schema { types { name } } }", 100).unwrap().asks_for_introspection);
+        assert_eq!(first.operation(None), Some((OperationType::Query, None)));
+        assert_eq!(mutation.operation(None), Some((OperationType::Mutation, None)));
+    }
+
+    #[test]
+    fn the_operation_a_request_runs_is_the_one_it_names_or_the_only_one() {
+        let queries = ParsedQueries::default();
+        let named = queries.get("query Top { topModels { units } }", 100).unwrap();
+        assert_eq!(named.operation(None), Some((OperationType::Query, Some("Top"))));
+        assert_eq!(named.operation(Some("Top")), Some((OperationType::Query, Some("Top"))));
+        assert_eq!(named.operation(Some("Other")), None);
+        let two = queries
+            .get("query A { topModels { units } } subscription B { salesLive { units } }", 100)
+            .unwrap();
+        assert_eq!(two.operation(Some("B")), Some((OperationType::Subscription, Some("B"))));
+        assert_eq!(two.operation(None), None);
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub enum Backtests {
 /// Forecasts every model the filter covers for `horizon` whole months after the month of the
 /// filter's `to` (default: the last sale), from data up to then only. `limit` None: all models.
 /// Backtests, when asked for, cover the models returned and come from the snapshot's memo.
+#[tracing::instrument(target = "salesgraph::trace", name = "forecast models", skip_all, fields(horizon = horizon, limit = ?limit))]
 pub async fn forecast_models(
     store: &Store,
     snapshot: &Snapshot,

@@ -97,6 +97,7 @@ pub fn recommend(
 }
 
 /// The plan for one market, models by reorder need (largest first).
+#[tracing::instrument(target = "salesgraph::trace", name = "inventory plan", skip_all, fields(horizon = horizon))]
 pub async fn plan(
     store: &Store,
     snapshot: &Snapshot,

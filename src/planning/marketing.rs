@@ -190,6 +190,7 @@ fn by_model(rows: &[AggregateRow]) -> BTreeMap<i32, AggregateRow> {
 }
 
 /// The last twelve months up to the filter's `to` (default the last sale) against the twelve before.
+#[tracing::instrument(target = "salesgraph::trace", name = "marketing priorities", skip_all)]
 pub async fn priorities(
     store: &Store,
     snapshot: &Snapshot,

@@ -19,6 +19,7 @@ pub struct ModelSegments {
     pub model_ids: Vec<i32>,
 }
 
+#[tracing::instrument(target = "salesgraph::trace", name = "segment models", skip_all, fields(k = ?k))]
 pub async fn segment_models(
     store: &Store,
     snapshot: &Snapshot,

@@ -187,6 +187,7 @@ pub fn kept_apart(filter: &ResolvedFilter, dims: &[Dimension]) -> LevelDimension
 
 /// Groups the filtered sales by the requested dimensions, from the coarsest level of the cube
 /// that tells apart what they need.
+#[tracing::instrument(target = "salesgraph::trace", name = "summarize", skip_all)]
 pub async fn summarize(
     store: &Store,
     cube: &Arc<Cube>,
@@ -333,6 +334,7 @@ pub fn covered_until(filter: &ResolvedFilter, last_sale_day: Option<NaiveDate>) 
 
 /// The filtered sales as a series of periods, from the filter's `from` (or the first sale) to
 /// its `to` (or the last sale day), marking periods that are not wholly covered.
+#[tracing::instrument(target = "salesgraph::trace", name = "period series", skip_all)]
 pub async fn period_series(
     store: &Store,
     cube: &Arc<Cube>,

@@ -441,3 +441,47 @@ pub fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// The real `salesgraph serve` binary over a test database, on an ephemeral port.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    /// The GraphQL endpoint's URL, as the server printed it.
+    pub graphql_url: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary with `secret` as its JWT secret, warm-ups off, logs at `warn`, and
+    /// `env` on top; returns once it says where it serves.
+    pub async fn start(db: &TestDb, secret: &str, env: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_salesgraph"));
+        command
+            .arg("serve")
+            .arg("--no-seed")
+            .env("DATABASE_URL", &db.url)
+            .env("SALESGRAPH_LISTEN", "127.0.0.1:0")
+            .env("SALESGRAPH_JWT_SECRET", secret)
+            .env("SALESGRAPH_WARM_FORECASTS", "off")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start salesgraph");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let graphql_url = loop {
+            let line =
+                lines.next_line().await.expect("read stdout").expect("the server says where it serves");
+            if let Some(rest) = line.strip_prefix("salesgraph serving ") {
+                break rest.split_whitespace().next().expect("url").to_string();
+            }
+        };
+        Self { child, graphql_url }
+    }
+
+    /// The server's base URL (without `/graphql`).
+    pub fn base(&self) -> &str {
+        self.graphql_url.trim_end_matches("/graphql")
+    }
+}
