@@ -18,6 +18,7 @@ pub mod cube;
 pub mod data;
 pub mod db;
 pub mod domain;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

@@ -14,6 +14,7 @@ use super::audit;
 use crate::access::RequestAccess;
 use crate::auth::{AuthError, Viewer};
 use crate::cache;
+use crate::export::ExportFormat;
 use crate::graphql::error::ensure_codes;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -90,7 +91,16 @@ async fn read_body(state: &HttpState, body: axum::body::Body) -> Result<Bytes, R
     }
 }
 
-pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+pub async fn post(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Body,
+) -> Response {
+    let export = match export_format(&headers, &uri) {
+        Ok(export) => export,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message),
+    };
     let body = match read_body(&state, body).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -130,6 +140,7 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: axum
         graphql_media_type: wants_graphql_response(&headers),
         get: None,
         cost: wants_cost(&headers),
+        export,
     };
     execute(&state, viewer, request, transport).await
 }
@@ -141,6 +152,10 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
     if accepts_html && !asks_something {
         return super::graphiql::page(State(state)).await.into_response();
     }
+    let export = match export_format(&headers, &uri) {
+        Ok(export) => export,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message),
+    };
     let viewer = match authenticate(&state, &headers) {
         Ok(viewer) => viewer,
         Err(error) => return unauthorized(error),
@@ -159,6 +174,7 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
         graphql_media_type: wants_graphql_response(&headers),
         get: Some(if_none_match),
         cost: wants_cost(&headers),
+        export,
     };
     execute(&state, viewer, request, transport).await
 }
@@ -188,6 +204,76 @@ struct Transport {
     /// The client asked for `extensions.cost`: the answer is computed, never taken from (or
     /// put into) the response cache, whose answers carry no cost.
     cost: bool,
+    /// The answer goes out as a table ([`crate::export`]) rather than JSON.
+    export: Option<ExportFormat>,
+}
+
+/// The table format a request asks for: its `format=` parameter (`csv`, `parquet`, `json`),
+/// else its `Accept` header. A `format=` salesgraph does not write is refused, named.
+fn export_format(headers: &HeaderMap, uri: &Uri) -> Result<Option<ExportFormat>, String> {
+    let named = uri.query().into_iter().flat_map(|query| query.split('&')).find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "format").then(|| value.to_string())
+    });
+    if let Some(name) = named {
+        return match ExportFormat::named(&name) {
+            Some(format) => Ok(Some(format)),
+            None if name.eq_ignore_ascii_case("json") => Ok(None),
+            None => Err(format!(
+                "`format={name}` is not a format salesgraph answers in: use csv, parquet or json"
+            )),
+        };
+    }
+    Ok(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).and_then(ExportFormat::accepted))
+}
+
+/// A JSON answer turned into the table the client asked for. Answers with errors stay JSON,
+/// with their codes, so that a refused field never turns into a table without it.
+async fn exported(response: Response, format: ExportFormat) -> Response {
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "cannot read the answer to export it",
+        );
+    };
+    let data = match crate::export::data_of(&bytes) {
+        Ok(Some(data)) => data,
+        Ok(None) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(e) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                &format!("cannot export the answer: {e}"),
+            );
+        }
+    };
+    let written = crate::export::table(&data).and_then(|mut table| {
+        let bytes = crate::export::write(&mut table, format)?;
+        Ok((table.name, bytes))
+    });
+    let (name, table) = match written {
+        Ok(written) => written,
+        Err(error @ crate::export::ExportError::NoList) => {
+            return error_response(StatusCode::NOT_ACCEPTABLE, "BAD_USER_INPUT", &error.to_string());
+        }
+        Err(error) => {
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &error.to_string());
+        }
+    };
+    parts.headers.remove(header::ETAG);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    parts.headers.append(header::VARY, HeaderValue::from_static("Authorization, Accept"));
+    if let Ok(disposition) =
+        HeaderValue::from_str(&format!("inline; filename=\"{name}.{}\"", format.extension()))
+    {
+        parts.headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Response::from_parts(parts, axum::body::Body::from(table))
 }
 
 /// The ETag of a GET answer: the cache key (data version, viewer scope, normalized request)
@@ -216,7 +302,8 @@ fn cache_headers(response: &mut Response, etag: &str, max_age: std::time::Durati
     if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={}", max_age.as_secs())) {
         headers.insert(header::CACHE_CONTROL, value);
     }
-    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    // One URL answers JSON or a table, by `Accept`.
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
 }
 
 /// 429 with `RATE_LIMITED` and `Retry-After` when the subject's bucket is empty.
@@ -316,7 +403,12 @@ async fn execute(
         http.response.status_code = tracing::field::Empty,
         salesgraph.cache = tracing::field::Empty,
     );
-    execute_operation(state, viewer, request, transport).instrument(span).await
+    let export = transport.export;
+    let response = execute_operation(state, viewer, request, transport).instrument(span).await;
+    match export {
+        Some(format) => exported(response, format).await,
+        None => response,
+    }
 }
 
 /// Names the current operation span by the operation's type and name, as OpenTelemetry's
@@ -373,8 +465,12 @@ async fn execute_operation(
             &request.query,
         )
     };
-    let etag =
-        transport.get.as_ref().filter(|_| !transport.cost).map(|_| etag_of(&key, &access.viewer.subject));
+    // Tables carry no ETag: one URL answers JSON and tables, by `Accept`.
+    let etag = transport
+        .get
+        .as_ref()
+        .filter(|_| !transport.cost && transport.export.is_none())
+        .map(|_| etag_of(&key, &access.viewer.subject));
     if let (Some(etag), Some(Some(if_none_match))) = (&etag, &transport.get)
         && matches_etag(if_none_match, etag)
     {

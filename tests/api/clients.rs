@@ -121,7 +121,7 @@ async fn get_answers_carry_etags_and_a_repeat_is_304_until_data_lands() {
     assert_eq!(first.status(), 200);
     let etag = first.headers()[ETAG].to_str().expect("etag").to_string();
     assert!(first.headers()[CACHE_CONTROL].to_str().expect("cache-control").starts_with("private, max-age="));
-    assert_eq!(first.headers()[VARY], "Authorization");
+    assert_eq!(first.headers()[VARY], "Authorization, Accept");
     let again = get(Some(etag.clone())).await.expect("request");
     assert_eq!(again.status(), 304);
     assert!(again.text().await.expect("body").is_empty());

@@ -13,6 +13,7 @@ mod compare;
 mod dashboard;
 mod date_precision;
 mod deploy;
+mod exports;
 mod federation;
 mod filter_agreement;
 mod fuzz;
