@@ -179,14 +179,18 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
     execute(&state, viewer, request, transport).await
 }
 
-/// async-graphql's depth and complexity errors say neither the limit nor its setting.
-fn name_the_limits(response: &mut async_graphql::Response, settings: &crate::config::ServeSettings) {
+/// async-graphql's messages that say too little: depth and complexity errors name neither the
+/// limit nor its setting, and an `_entities` representation it cannot match says only "Entity
+/// not found.".
+fn explain_engine_errors(response: &mut async_graphql::Response, settings: &crate::config::ServeSettings) {
     for error in &mut response.errors {
         if error.message == "Query is too complex." {
             error.message = format!(
                 "the query is more complex than the limit of {} (SALESGRAPH_MAX_COMPLEXITY): each field counts 1, a list field its page size or limit",
                 settings.max_complexity
             );
+        } else if error.message == "Entity not found." {
+            error.message = "a representation in `_entities` matches no entity of this subgraph: salesgraph resolves `CarModel` by `id` or by `name` and `Country` by `code`, each representation with its `__typename`".to_string();
         } else if error.message == "Query is nested too deep." {
             error.message = format!(
                 "the query nests selections deeper than the limit of {} (SALESGRAPH_MAX_DEPTH)",
@@ -539,7 +543,7 @@ async fn execute_operation(
         }
     };
     ensure_codes(&mut response);
-    name_the_limits(&mut response, &app.settings);
+    explain_engine_errors(&mut response, &app.settings);
     // A request that never reached execution (parse or validation errors, none with a path)
     // has no `data` entry at all, as GraphQL over HTTP says.
     let failed_before_execution = response.data == async_graphql::Value::Null

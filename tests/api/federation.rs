@@ -194,3 +194,21 @@ async fn apollo_composes_a_supergraph_and_its_gateway_crosses_into_salesgraph() 
     );
     assert!(report.contains("checks pass"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_representation_of_no_entity_here_is_refused_with_what_is_accepted() {
+    let server = super::seeded_server(50).await;
+    let admin = server.admin_token();
+    for representation in
+        [json!({ "__typename": "Dealer", "id": "1" }), json!({ "__typename": "CarModel", "sku": "x" })]
+    {
+        let body = entities(&server, &admin, json!([representation]), "").await;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`CarModel` by `id` or by `name`") && message.contains("`Country` by `code`"),
+            "{body}"
+        );
+    }
+}
