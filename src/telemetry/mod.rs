@@ -59,7 +59,7 @@ impl Telemetry {
         // this runtime: wait for it off the runtime's workers.
         let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         if let Ok(Err(error)) = stopped {
-            eprintln!("warning: the last traces may not have been exported: {error}");
+            tracing::warn!(%error, "the last traces may not have been exported");
         }
     }
 }
@@ -75,7 +75,7 @@ pub fn init_subscriber() -> Result<Telemetry, TelemetryError> {
     let traces = provider.as_ref().map(|provider| {
         use opentelemetry::trace::TracerProvider;
         tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(SERVICE_TRACER))
+            .with_tracer(provider.tracer(otlp::SERVICE_NAME))
             .with_location(false)
             .with_threads(false)
             // A database query outside any request (the data-version poll, ingest) would be a
@@ -88,9 +88,6 @@ pub fn init_subscriber() -> Result<Telemetry, TelemetryError> {
     tracing_subscriber::registry().with(logs).with(traces).init();
     Ok(Telemetry { provider })
 }
-
-/// The instrumentation scope of salesgraph's spans.
-const SERVICE_TRACER: &str = "salesgraph";
 
 /// The id of a request: the caller's own `x-request-id` when it is a plain token (up to 64
 /// letters, digits, `-`, `_` or `.`, as a gateway in front passes it on), otherwise a fresh

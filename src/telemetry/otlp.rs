@@ -14,8 +14,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-/// The name traces carry when `OTEL_SERVICE_NAME` does not set another.
-const SERVICE_NAME: &str = "salesgraph";
+/// The name traces carry when `OTEL_SERVICE_NAME` does not set another, and the instrumentation
+/// scope of salesgraph's spans.
+pub(super) const SERVICE_NAME: &str = "salesgraph";
 
 /// How long one export may take when `OTEL_EXPORTER_OTLP_TIMEOUT` does not say (the standard's
 /// default).
@@ -39,6 +40,8 @@ pub enum TelemetryError {
     UnsupportedExporter(String),
     #[error("{variable}={value:?} is not a number of milliseconds")]
     InvalidTimeout { variable: &'static str, value: String },
+    #[error("trace export runs on the server's Tokio runtime, and none is running")]
+    NoRuntime,
     #[error("the OTLP trace exporter cannot be built: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
 }
@@ -96,7 +99,7 @@ pub fn start() -> Result<Option<SdkTracerProvider>, TelemetryError> {
         return Ok(None);
     };
     let client = OnServerRuntime {
-        runtime: tokio::runtime::Handle::try_current().ok(),
+        runtime: tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::NoRuntime)?,
         client: Arc::new(HyperClient::with_default_connector(settings.timeout, None)),
     };
     let exporter = SpanExporter::builder()
@@ -119,18 +122,15 @@ pub fn start() -> Result<Option<SdkTracerProvider>, TelemetryError> {
 /// Tokio reactor for hyper's connections, so each export runs as a task on the server's runtime.
 #[derive(Debug)]
 struct OnServerRuntime {
-    runtime: Option<tokio::runtime::Handle>,
+    runtime: tokio::runtime::Handle,
     client: Arc<HyperClient>,
 }
 
 #[async_trait::async_trait]
 impl HttpClient for OnServerRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let Some(runtime) = &self.runtime else {
-            return Err("no Tokio runtime to send the export on".into());
-        };
         let client = self.client.clone();
-        runtime.spawn(async move { client.send_bytes(request).await }).await?
+        self.runtime.spawn(async move { client.send_bytes(request).await }).await?
     }
 }
 
