@@ -20,8 +20,9 @@ COPY --from=build /src/target/release/salesgraph /usr/local/bin/salesgraph
 USER salesgraph
 WORKDIR /data
 ENV SALESGRAPH_LISTEN=0.0.0.0:8080 \
+    SALESGRAPH_SQL_LISTEN=0.0.0.0:5433 \
     DATABASE_URL=sqlite:///data/salesgraph.db
-EXPOSE 8080
+EXPOSE 8080 5433
 # The binary asks its own /healthz (the slim image has no curl).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["salesgraph", "health"]
 ENTRYPOINT ["salesgraph"]

@@ -12,7 +12,7 @@ subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 BIN = os.path.join(ROOT, "target", "release", "salesgraph")
 work = tempfile.mkdtemp()
 db = f"sqlite://{work}/limits.db"
-env = dict(os.environ, DATABASE_URL=db, SALESGRAPH_JWT_SECRET="bench-secret", SALESGRAPH_LISTEN="127.0.0.1:18093",
+env = dict(os.environ, DATABASE_URL=db, SALESGRAPH_JWT_SECRET="bench-secret", SALESGRAPH_LISTEN="127.0.0.1:18093", SALESGRAPH_SQL_LISTEN="off",
            SALESGRAPH_CACHE="off", RUST_LOG="warn")
 subprocess.run([BIN, "seed", "--rows", "20000", "--seed", "1"], env=env, check=True, capture_output=True)
 token = subprocess.run([BIN, "token", "--role", "admin", "--sub", "bench"], env=env, check=True,

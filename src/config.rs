@@ -140,6 +140,32 @@ pub struct ServeSettings {
     /// a database query; pages reaching older months read the database. 0: none.
     #[arg(long, env = "SALESGRAPH_RECENT_ROWS_MIB", default_value_t = 64)]
     pub recent_rows_mib: usize,
+    /// Address of the PostgreSQL-protocol SQL endpoint for BI tools, or `off`.
+    #[arg(long, env = "SALESGRAPH_SQL_LISTEN", default_value = "127.0.0.1:5433", value_parser = parse_sql_listen)]
+    pub sql_listen: SqlListen,
+    /// SQL connections open at once at most; a connection beyond them is closed at once.
+    #[arg(long, env = "SALESGRAPH_SQL_MAX_CONNECTIONS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sql_max_connections: u32,
+    /// Memory the SQL engine may use for all queries together (MiB): sorts, joins and groups
+    /// beyond it fail with SQLSTATE 53200 rather than take the server's memory.
+    #[arg(long, env = "SALESGRAPH_SQL_MEMORY_MIB", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
+    pub sql_memory_mib: u32,
+}
+
+/// Where the SQL endpoint listens: an address, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlListen(pub Option<SocketAddr>);
+
+fn parse_sql_listen(text: &str) -> Result<SqlListen, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(SqlListen(None));
+    }
+    text.trim()
+        .parse()
+        .map(|address| SqlListen(Some(address)))
+        .map_err(|_| format!("\"{text}\" is neither an address such as 127.0.0.1:5433 nor off"))
 }
 
 impl ServeSettings {
@@ -195,6 +221,10 @@ impl Default for ServeSettings {
             ready_after_warmup: true,
             day_groups_mib: 512,
             recent_rows_mib: 64,
+            // Embedded and test servers turn the SQL endpoint on themselves.
+            sql_listen: SqlListen(None),
+            sql_max_connections: 64,
+            sql_memory_mib: 512,
         }
     }
 }

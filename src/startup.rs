@@ -26,10 +26,13 @@ pub enum StartupError {
     ReadReplica(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Sql(#[from] crate::sql::SqlError),
 }
 
 pub struct Application {
     listener: TcpListener,
+    sql: Option<crate::sql::SqlEndpoint>,
     context: Arc<AppContext>,
     router: axum::Router,
 }
@@ -66,11 +69,20 @@ impl Application {
             .layer(DefaultBodyLimit::max(max_body));
         let listener =
             TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
-        Ok(Self { listener, context, router })
+        let sql = match context.settings.sql_listen.0 {
+            Some(address) => Some(crate::sql::SqlEndpoint::bind(address, context.clone()).await?),
+            None => None,
+        };
+        Ok(Self { listener, sql, context, router })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the SQL endpoint listens, when it is on.
+    pub fn sql_local_addr(&self) -> Option<SocketAddr> {
+        self.sql.as_ref().and_then(|sql| sql.local_addr().ok())
     }
 
     pub fn context(&self) -> Arc<AppContext> {
@@ -91,9 +103,13 @@ impl Application {
                 .clone()
                 .follow(self.context.settings.refresh_interval, move || context.invalidate_caches()),
         );
+        let sql = self.sql.map(|sql| tokio::spawn(sql.serve()));
         let header_read_timeout = self.context.settings.header_read_timeout;
         let result =
             crate::http::connections::serve(self.listener, self.router, header_read_timeout, shutdown).await;
+        if let Some(sql) = sql {
+            sql.abort();
+        }
         refresher.abort();
         listener.abort();
         policy_follower.abort();

@@ -271,6 +271,12 @@ impl<'a> CodedFilter<'a> {
                 .is_none_or(|wanted| wanted.get(country as usize).copied().unwrap_or(false))
     }
 
+    /// [`Self::keeps`] for row `row` of `facts`.
+    #[inline]
+    pub fn keeps_row(&self, facts: &ColumnSlices<'_>, row: usize) -> bool {
+        self.keeps(facts.model_id[row], facts.country[row], facts.fuel_type[row], facts.transmission[row])
+    }
+
     /// Whether the group's model, fuel and gearbox pass.
     #[inline]
     fn keeps_others(&self, model_id: i32, fuel_type: u32, transmission: u32) -> bool {
@@ -678,14 +684,7 @@ impl Cube {
             }
             let end = months.get(index + 1).map_or(level.len(), |(_, r)| *r);
             found += (start..end)
-                .filter(|&row| {
-                    coded.keeps(
-                        facts.model_id[row],
-                        facts.country[row],
-                        facts.fuel_type[row],
-                        facts.transmission[row],
-                    )
-                })
+                .filter(|&row| coded.keeps_row(&facts, row))
                 .map(|row| facts.rows[row] as u64)
                 .sum::<u64>();
             if found >= rows {

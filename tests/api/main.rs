@@ -26,6 +26,7 @@ mod planning;
 mod read_replica;
 mod replicas;
 mod schema;
+mod sql;
 mod summary;
 mod telemetry;
 

@@ -283,6 +283,8 @@ pub fn stderr(output: &Output) -> String {
 /// A real server on an ephemeral port over a test database.
 pub struct TestServer {
     pub base: String,
+    /// The SQL endpoint's address, when the test turned it on.
+    pub sql: Option<std::net::SocketAddr>,
     pub db: TestDb,
     pub context: std::sync::Arc<salesgraph::app::AppContext>,
     client: reqwest::Client,
@@ -311,6 +313,7 @@ impl TestServer {
         let application =
             salesgraph::startup::Application::build(&db.url, settings).await.expect("server builds");
         let address = application.local_addr().expect("bound");
+        let sql = application.sql_local_addr();
         let context = application.context();
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(application.run_until_stopped(async move {
@@ -318,6 +321,7 @@ impl TestServer {
         }));
         Self {
             base: format!("http://{address}"),
+            sql,
             db,
             context,
             client: reqwest::Client::new(),
@@ -460,6 +464,7 @@ impl ServerProcess {
             .arg("--no-seed")
             .env("DATABASE_URL", &db.url)
             .env("SALESGRAPH_LISTEN", "127.0.0.1:0")
+            .env("SALESGRAPH_SQL_LISTEN", "off")
             .env("SALESGRAPH_JWT_SECRET", secret)
             .env("SALESGRAPH_WARM_FORECASTS", "off")
             .env("RUST_LOG", "warn")

@@ -1,0 +1,721 @@
+//! The four tables of the SQL endpoint, read from the same data as the GraphQL API: the sale
+//! rows from the database (streamed page by page), the monthly rollup from the in-memory cube,
+//! and the catalogue. Each scan applies the connection's policy below the SQL engine: a
+//! manager's rows are cut to its regions, a column the role may not see refuses the scan, and a
+//! table the role may not read refuses it too, whatever SQL asked for them.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    ArrayRef, Date32Builder, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use entity::sale;
+
+use crate::access::{AccessPolicy, scope_for};
+use crate::app::AppContext;
+use crate::auth::Viewer;
+use crate::domain::{FuelType, Month, ResolvedFilter, Transmission};
+use crate::store::catalogue::Catalogue;
+use crate::store::sales::{Direction, SaleCursor};
+
+/// Who a connection runs as, and until when (seconds since the epoch, its token's expiry):
+/// empty until its login succeeds, then fixed for its life.
+#[derive(Debug, Default)]
+pub struct ConnectionViewer(OnceLock<(Viewer, u64)>);
+
+impl ConnectionViewer {
+    pub fn log_in(&self, viewer: Viewer, until: u64) {
+        // A connection logs in once; pgwire does not run the startup handler again after it.
+        let _ = self.0.set((viewer, until));
+    }
+
+    pub fn get(&self) -> Option<&Viewer> {
+        self.0.get().map(|(viewer, _)| viewer)
+    }
+
+    /// The viewer while its token is valid.
+    pub fn current(&self) -> Result<&Viewer, Refusal> {
+        let (viewer, until) = self.0.get().ok_or(Refusal::NotLoggedIn)?;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if now > *until {
+            return Err(Refusal::Expired);
+        }
+        Ok(viewer)
+    }
+}
+
+/// Why a scan was refused; the endpoint answers these with SQLSTATE 42501.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "permission denied for column \"{column}\" of table \"{table}\": the {role} role may not see money"
+    )]
+    Column { table: &'static str, column: &'static str, role: String },
+    #[error("permission denied for table \"{table}\": the {role} role may not read {what}")]
+    Table { table: &'static str, role: String, what: &'static str },
+    #[error("permission denied: the connection has not logged in")]
+    NotLoggedIn,
+    #[error("the token this connection logged in with has expired: connect again with a fresh one")]
+    Expired,
+}
+
+/// A column of a table, and the schema coordinate whose policy guards it, if any.
+struct Column {
+    name: &'static str,
+    data_type: DataType,
+    nullable: bool,
+    guarded_by: Option<&'static str>,
+}
+
+const fn column(name: &'static str, data_type: DataType) -> Column {
+    Column { name, data_type, nullable: false, guarded_by: None }
+}
+
+const fn nullable(name: &'static str, data_type: DataType) -> Column {
+    Column { name, data_type, nullable: true, guarded_by: None }
+}
+
+const fn money(name: &'static str, coordinate: &'static str) -> Column {
+    Column { name, data_type: DataType::Float64, nullable: true, guarded_by: Some(coordinate) }
+}
+
+/// A table: its name, columns, and the coordinate that guards reading it at all.
+pub struct TableSpec {
+    pub name: &'static str,
+    columns: &'static [Column],
+    guarded_by: Option<(&'static str, &'static str)>,
+}
+
+pub const SALES: TableSpec = TableSpec {
+    name: "sales",
+    columns: &[
+        column("id", DataType::Int64),
+        column("sold_on", DataType::Date32),
+        column("model", DataType::Utf8),
+        column("country", DataType::Utf8),
+        column("region", DataType::Utf8),
+        column("body_type", DataType::Utf8),
+        column("fuel_type", DataType::Utf8),
+        column("transmission", DataType::Utf8),
+        nullable("color", DataType::Utf8),
+        column("units", DataType::Int64),
+        money("unit_price_usd", "Sale.unitPrice"),
+        money("revenue", "Sale.revenue"),
+        column("date_precision", DataType::Utf8),
+    ],
+    guarded_by: Some(("Query.sales", "sale rows")),
+};
+
+pub const SALES_MONTHLY: TableSpec = TableSpec {
+    name: "sales_monthly",
+    columns: &[
+        column("month", DataType::Date32),
+        column("model", DataType::Utf8),
+        column("country", DataType::Utf8),
+        column("region", DataType::Utf8),
+        column("body_type", DataType::Utf8),
+        column("fuel_type", DataType::Utf8),
+        column("transmission", DataType::Utf8),
+        column("units", DataType::Int64),
+        money("revenue", "SalesAggregate.revenue"),
+        column("sale_rows", DataType::Int64),
+    ],
+    guarded_by: None,
+};
+
+pub const CAR_MODELS: TableSpec = TableSpec {
+    name: "car_models",
+    columns: &[
+        column("id", DataType::Int32),
+        column("name", DataType::Utf8),
+        column("body_type", DataType::Utf8),
+        money("base_price", "CarModel.basePrice"),
+        nullable("launch_year", DataType::Int32),
+        nullable("end_year", DataType::Int32),
+    ],
+    guarded_by: None,
+};
+
+pub const COUNTRIES: TableSpec = TableSpec {
+    name: "countries",
+    columns: &[
+        column("code", DataType::Utf8),
+        column("name", DataType::Utf8),
+        column("region", DataType::Utf8),
+    ],
+    guarded_by: None,
+};
+
+pub const TABLES: [&TableSpec; 4] = [&SALES, &SALES_MONTHLY, &CAR_MODELS, &COUNTRIES];
+
+impl TableSpec {
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(c.name, c.data_type.clone(), c.nullable))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    pub fn column_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns.iter().map(|c| c.name)
+    }
+
+    /// Refuses a scan of `projection` (every column when `None`) that the viewer may not make.
+    pub fn check(&self, viewer: &Viewer, policy: &AccessPolicy, projection: &[usize]) -> Result<(), Refusal> {
+        if let Some((coordinate, what)) = self.guarded_by
+            && !policy.allows(viewer.role, coordinate)
+        {
+            return Err(Refusal::Table { table: self.name, role: viewer.role.to_string(), what });
+        }
+        for &at in projection {
+            if let Some(column) = self.columns.get(at)
+                && let Some(coordinate) = column.guarded_by
+                && !policy.allows(viewer.role, coordinate)
+            {
+                return Err(Refusal::Column {
+                    table: self.name,
+                    column: column.name,
+                    role: viewer.role.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// One of the tables, as DataFusion reads it.
+pub struct SalesgraphTable {
+    app: Arc<AppContext>,
+    spec: &'static TableSpec,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for TableSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl std::fmt::Debug for SalesgraphTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SalesgraphTable").field("table", &self.spec.name).finish()
+    }
+}
+
+impl SalesgraphTable {
+    pub fn new(app: Arc<AppContext>, spec: &'static TableSpec) -> Self {
+        Self { app, schema: spec.schema(), spec }
+    }
+}
+
+fn refused(refusal: Refusal) -> DataFusionError {
+    DataFusionError::External(Box::new(refusal))
+}
+
+fn engine_error(error: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
+}
+
+#[async_trait]
+impl TableProvider for SalesgraphTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Every filter is also applied above the scan: the scan only narrows what it reads by the
+    /// ones it understands (months, countries, regions, models, fuels, gearboxes).
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let connection = state
+            .config()
+            .get_extension::<ConnectionViewer>()
+            .ok_or_else(|| refused(Refusal::NotLoggedIn))?;
+        let viewer = connection.current().map_err(refused)?;
+        let policy = self.app.policy.current();
+        let all: Vec<usize> = (0..self.spec.columns.len()).collect();
+        let columns = projection.map_or(all.as_slice(), Vec::as_slice);
+        self.spec.check(viewer, &policy, columns).map_err(refused)?;
+
+        let snapshot = self.app.snapshot();
+        let catalogue = snapshot.catalogue.clone();
+        let allowed = scope_for(viewer, &policy).countries(&catalogue);
+        let filter = narrowing(self.spec, filters, &catalogue, allowed);
+        let projection = projection.cloned();
+        match self.spec.name {
+            "sales" => {
+                let stream =
+                    SaleRows { app: self.app.clone(), catalogue, filter, schema: self.schema.clone(), limit };
+                let plan = StreamingTableExec::try_new(
+                    self.schema.clone(),
+                    vec![Arc::new(stream)],
+                    projection.as_ref(),
+                    Vec::new(),
+                    false,
+                    limit,
+                )?;
+                Ok(Arc::new(plan))
+            }
+            "sales_monthly" => {
+                let batch = monthly_rows(
+                    &snapshot,
+                    &filter,
+                    &self.schema,
+                    &projection_or_all(projection.as_ref(), &all),
+                )?;
+                let projected = projection.as_ref().map(|_| (0..batch.num_columns()).collect());
+                Ok(MemorySourceConfig::try_new_exec(
+                    &[vec![batch]],
+                    batch_schema(&self.schema, projection.as_ref()),
+                    projected,
+                )?)
+            }
+            "car_models" => {
+                let batch = model_rows(&catalogue, &self.schema)?;
+                Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection)?)
+            }
+            _ => {
+                let batch = country_rows(&catalogue, filter.countries.as_ref(), &self.schema)?;
+                Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection)?)
+            }
+        }
+    }
+}
+
+fn projection_or_all(projection: Option<&Vec<usize>>, all: &[usize]) -> Vec<usize> {
+    projection.cloned().unwrap_or_else(|| all.to_vec())
+}
+
+fn batch_schema(schema: &SchemaRef, projection: Option<&Vec<usize>>) -> SchemaRef {
+    match projection {
+        Some(columns) => Arc::new(schema.project(columns).unwrap_or_else(|_| schema.as_ref().clone())),
+        None => schema.clone(),
+    }
+}
+
+/// What the understood filters narrow the rows to, within the viewer's countries (`allowed`,
+/// `None` for every country). A superset of the rows the filters keep: anything not understood
+/// narrows nothing, and the engine applies every filter again above the scan.
+pub fn narrowing(
+    spec: &TableSpec,
+    filters: &[Expr],
+    catalogue: &Catalogue,
+    allowed: Option<BTreeSet<String>>,
+) -> ResolvedFilter {
+    let mut filter = ResolvedFilter { countries: allowed, ..ResolvedFilter::default() };
+    let date_column = if spec.name == "sales" { "sold_on" } else { "month" };
+    for expr in filters {
+        narrow_by(&mut filter, expr, date_column, spec, catalogue);
+    }
+    filter
+}
+
+fn restrict<T: Ord + Clone>(current: &mut Option<BTreeSet<T>>, values: BTreeSet<T>) {
+    *current = Some(match current.take() {
+        Some(before) => before.intersection(&values).cloned().collect(),
+        None => values,
+    });
+}
+
+fn text_of(value: &ScalarValue) -> Option<&str> {
+    match value {
+        ScalarValue::Utf8(Some(text))
+        | ScalarValue::LargeUtf8(Some(text))
+        | ScalarValue::Utf8View(Some(text)) => Some(text),
+        _ => None,
+    }
+}
+
+fn date_of(value: &ScalarValue) -> Option<NaiveDate> {
+    match value {
+        ScalarValue::Date32(Some(days)) => {
+            NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(i64::from(*days)))
+        }
+        other => text_of(other).and_then(crate::domain::parse_iso_day),
+    }
+}
+
+fn column_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Column(column) => Some(column.name.as_str()),
+        _ => None,
+    }
+}
+
+fn literal(expr: &Expr) -> Option<&ScalarValue> {
+    match expr {
+        Expr::Literal(value, _) => Some(value),
+        _ => None,
+    }
+}
+
+fn narrow_by(
+    filter: &mut ResolvedFilter,
+    expr: &Expr,
+    date_column: &str,
+    spec: &TableSpec,
+    catalogue: &Catalogue,
+) {
+    match expr {
+        Expr::BinaryExpr(binary) if binary.op == Operator::And => {
+            narrow_by(filter, &binary.left, date_column, spec, catalogue);
+            narrow_by(filter, &binary.right, date_column, spec, catalogue);
+        }
+        Expr::BinaryExpr(binary) => {
+            let (name, value, op) = match (column_name(&binary.left), literal(&binary.right)) {
+                (Some(name), Some(value)) => (name, value, binary.op),
+                _ => match (literal(&binary.left), column_name(&binary.right)) {
+                    (Some(value), Some(name)) => match binary.op.swap() {
+                        Some(op) => (name, value, op),
+                        None => return,
+                    },
+                    _ => return,
+                },
+            };
+            if spec.position(name).is_none() {
+                return;
+            }
+            if name == date_column {
+                let Some(day) = date_of(value) else { return };
+                match op {
+                    Operator::Eq => {
+                        filter.from = filter.from.max(Some(day));
+                        filter.to = Some(filter.to.map_or(day, |to| to.min(day)));
+                    }
+                    Operator::Gt | Operator::GtEq => filter.from = filter.from.max(Some(day)),
+                    Operator::Lt | Operator::LtEq => {
+                        filter.to = Some(filter.to.map_or(day, |to| to.min(day)))
+                    }
+                    _ => {}
+                }
+                if date_column == "month" {
+                    // A month row is dated by its first day: any later day of the month stays in.
+                    filter.from = filter.from.and_then(|from| Month::of(from).first_day());
+                }
+            } else if op == Operator::Eq
+                && let Some(text) = text_of(value)
+            {
+                narrow_to(filter, name, std::iter::once(text), catalogue);
+            }
+        }
+        Expr::InList(list) if !list.negated => {
+            let Some(name) = column_name(&list.expr) else { return };
+            if spec.position(name).is_none() || name == date_column {
+                return;
+            }
+            let texts: Option<Vec<&str>> = list.list.iter().map(|e| literal(e).and_then(text_of)).collect();
+            if let Some(texts) = texts {
+                narrow_to(filter, name, texts.into_iter(), catalogue);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn narrow_to<'a>(
+    filter: &mut ResolvedFilter,
+    column: &str,
+    values: impl Iterator<Item = &'a str>,
+    catalogue: &Catalogue,
+) {
+    let values: Vec<&str> = values.collect();
+    match column {
+        "country" => restrict(&mut filter.countries, values.iter().map(|v| v.to_string()).collect()),
+        "region" => restrict(
+            &mut filter.countries,
+            catalogue
+                .countries
+                .iter()
+                .filter(|c| values.contains(&c.region.as_str()))
+                .map(|c| c.code.clone())
+                .collect(),
+        ),
+        "model" => restrict(
+            &mut filter.model_ids,
+            catalogue.models.iter().filter(|m| values.contains(&m.name.as_str())).map(|m| m.id).collect(),
+        ),
+        "fuel_type" => restrict(
+            &mut filter.fuel_types,
+            FuelType::ALL.iter().copied().filter(|f| values.contains(&f.as_str())).collect(),
+        ),
+        "transmission" => restrict(
+            &mut filter.transmissions,
+            Transmission::ALL.iter().copied().filter(|t| values.contains(&t.as_str())).collect(),
+        ),
+        _ => {}
+    }
+}
+
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (day - epoch).num_days() as i32
+}
+
+/// The cube's rows the filter keeps, as a batch of the `columns` asked for (in their order).
+fn monthly_rows(
+    snapshot: &crate::data::Snapshot,
+    filter: &ResolvedFilter,
+    schema: &SchemaRef,
+    columns: &[usize],
+) -> datafusion::common::Result<RecordBatch> {
+    let cube = &snapshot.cube;
+    let catalogue = &snapshot.catalogue;
+    let dictionary = cube.dictionary();
+    let facts = cube.facts().map_err(engine_error)?;
+    let first = filter.from.map_or(i32::MIN, |from| Month::of(from).index());
+    let last = filter.to.map_or(i32::MAX, |to| Month::of(to).index());
+    let coded = crate::cube::CodedFilter::new(dictionary, filter);
+    let kept: Vec<usize> = cube.month_rows(first, last).filter(|&row| coded.keeps_row(&facts, row)).collect();
+    let model = |row: usize| catalogue.model_by_id(facts.model_id[row]);
+    let arrays = columns
+        .iter()
+        .map(|&at| -> ArrayRef {
+            let name = SALES_MONTHLY.columns[at].name;
+            match name {
+                "month" => {
+                    let mut b = Date32Builder::with_capacity(kept.len());
+                    for &row in &kept {
+                        b.append_option(
+                            Month::from_index(facts.month[row]).first_day().map(days_since_epoch),
+                        );
+                    }
+                    Arc::new(b.finish())
+                }
+                "units" | "sale_rows" => {
+                    let values = if name == "units" { facts.units } else { facts.rows };
+                    let mut b = Int64Builder::with_capacity(kept.len());
+                    b.append_slice(&kept.iter().map(|&row| values[row]).collect::<Vec<_>>());
+                    Arc::new(b.finish())
+                }
+                "revenue" => {
+                    let mut b = Float64Builder::with_capacity(kept.len());
+                    b.append_slice(&kept.iter().map(|&row| facts.revenue[row]).collect::<Vec<_>>());
+                    Arc::new(b.finish())
+                }
+                _ => {
+                    let mut b = StringBuilder::with_capacity(kept.len(), kept.len() * 8);
+                    for &row in &kept {
+                        let text = match name {
+                            "model" => model(row).map(|m| m.name.as_str()),
+                            "body_type" => model(row).map(|m| m.body_type.as_str()),
+                            "country" => dictionary.country_code(facts.country[row]),
+                            "region" => dictionary
+                                .region_of(facts.country[row])
+                                .and_then(|r| dictionary.region_name(r)),
+                            "fuel_type" => FuelType::from_code(facts.fuel_type[row]).map(FuelType::as_str),
+                            _ => Transmission::from_code(facts.transmission[row]).map(Transmission::as_str),
+                        };
+                        b.append_value(text.unwrap_or("UNKNOWN"));
+                    }
+                    Arc::new(b.finish())
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    let schema = Arc::new(schema.project(columns)?);
+    Ok(RecordBatch::try_new_with_options(
+        schema,
+        arrays,
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.len())),
+    )?)
+}
+
+fn model_rows(catalogue: &Catalogue, schema: &SchemaRef) -> datafusion::common::Result<RecordBatch> {
+    let models = &catalogue.models;
+    let mut id = Int32Builder::new();
+    let mut name = StringBuilder::new();
+    let mut body = StringBuilder::new();
+    let mut price = Float64Builder::new();
+    let mut launch = Int32Builder::new();
+    let mut end = Int32Builder::new();
+    for model in models {
+        id.append_value(model.id);
+        name.append_value(&model.name);
+        body.append_value(&model.body_type);
+        price.append_option(model.base_price);
+        launch.append_option(model.launch_year);
+        end.append_option(model.end_year);
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(name.finish()),
+        Arc::new(body.finish()),
+        Arc::new(price.finish()),
+        Arc::new(launch.finish()),
+        Arc::new(end.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+fn country_rows(
+    catalogue: &Catalogue,
+    allowed: Option<&BTreeSet<String>>,
+    schema: &SchemaRef,
+) -> datafusion::common::Result<RecordBatch> {
+    let mut code = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut region = StringBuilder::new();
+    for country in catalogue.countries.iter().filter(|c| allowed.is_none_or(|codes| codes.contains(&c.code)))
+    {
+        code.append_value(&country.code);
+        name.append_value(&country.name);
+        region.append_value(&country.region);
+    }
+    let arrays: Vec<ArrayRef> =
+        vec![Arc::new(code.finish()), Arc::new(name.finish()), Arc::new(region.finish())];
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+/// Rows read from the database per batch: large enough that a page's query costs little per
+/// row, small enough that a full scan holds only a few thousand rows at a time.
+const PAGE_ROWS: u64 = 8_192;
+
+/// The sale rows the filter keeps, newest first, read a page at a time as the client takes them.
+struct SaleRows {
+    app: Arc<AppContext>,
+    catalogue: Arc<Catalogue>,
+    filter: ResolvedFilter,
+    schema: SchemaRef,
+    limit: Option<usize>,
+}
+
+impl std::fmt::Debug for SaleRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaleRows").field("filter", &self.filter).field("limit", &self.limit).finish()
+    }
+}
+
+impl PartitionStream for SaleRows {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let app = self.app.clone();
+        let catalogue = self.catalogue.clone();
+        let filter = self.filter.clone();
+        let schema = self.schema.clone();
+        let wanted = self.limit.map_or(u64::MAX, |limit| limit as u64);
+        let pages = futures_util::stream::try_unfold(
+            (None::<SaleCursor>, 0_u64, false),
+            move |(cursor, sent, done)| {
+                let app = app.clone();
+                let catalogue = catalogue.clone();
+                let filter = filter.clone();
+                let schema = schema.clone();
+                async move {
+                    if done || sent >= wanted {
+                        return Ok(None);
+                    }
+                    let size = PAGE_ROWS.min(wanted - sent);
+                    let page = crate::store::sales::page(
+                        &app.store,
+                        &filter,
+                        Direction::Forward,
+                        cursor,
+                        size,
+                        None,
+                    )
+                    .await
+                    .map_err(engine_error)?;
+                    let next = page.rows.last().map(SaleCursor::of);
+                    let batch = sale_batch(&page.rows, &catalogue, &schema)?;
+                    let sent = sent + page.rows.len() as u64;
+                    Ok(Some((batch, (next, sent, !page.has_more))))
+                }
+            },
+        );
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), pages))
+    }
+}
+
+fn sale_batch(
+    rows: &[sale::Model],
+    catalogue: &Catalogue,
+    schema: &SchemaRef,
+) -> datafusion::common::Result<RecordBatch> {
+    let n = rows.len();
+    let mut id = Int64Builder::with_capacity(n);
+    let mut sold_on = Date32Builder::with_capacity(n);
+    let mut model = StringBuilder::with_capacity(n, n * 8);
+    let mut country = StringBuilder::with_capacity(n, n * 2);
+    let mut region = StringBuilder::with_capacity(n, n * 8);
+    let mut body = StringBuilder::with_capacity(n, n * 6);
+    let mut fuel = StringBuilder::with_capacity(n, n * 8);
+    let mut transmission = StringBuilder::with_capacity(n, n * 9);
+    let mut color = StringBuilder::with_capacity(n, n * 6);
+    let mut units = Int64Builder::with_capacity(n);
+    let mut price = Float64Builder::with_capacity(n);
+    let mut revenue = Float64Builder::with_capacity(n);
+    let mut precision = StringBuilder::with_capacity(n, n * 3);
+    for row in rows {
+        let catalogued = catalogue.model_by_id(row.model_id);
+        id.append_value(row.id);
+        sold_on.append_value(days_since_epoch(row.sold_on));
+        model.append_value(catalogued.map_or("UNKNOWN", |m| m.name.as_str()));
+        body.append_value(catalogued.map_or("UNKNOWN", |m| m.body_type.as_str()));
+        country.append_value(&row.country_code);
+        region.append_value(
+            catalogue.country_by_code(&row.country_code).map_or("UNKNOWN", |c| c.region.as_str()),
+        );
+        fuel.append_value(&row.fuel_type);
+        transmission.append_value(&row.transmission);
+        color.append_option(row.color.as_deref());
+        units.append_value(i64::from(row.units));
+        price.append_option(row.unit_price);
+        revenue.append_option(row.revenue);
+        precision.append_value(&row.date_precision);
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(sold_on.finish()),
+        Arc::new(model.finish()),
+        Arc::new(country.finish()),
+        Arc::new(region.finish()),
+        Arc::new(body.finish()),
+        Arc::new(fuel.finish()),
+        Arc::new(transmission.finish()),
+        Arc::new(color.finish()),
+        Arc::new(units.finish()),
+        Arc::new(price.finish()),
+        Arc::new(revenue.finish()),
+        Arc::new(precision.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}

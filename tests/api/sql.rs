@@ -1,0 +1,318 @@
+//! The PostgreSQL-protocol SQL endpoint with real clients: psql here, psycopg, SQLAlchemy and
+//! pandas (tests/clients/sql.py), and the PostgreSQL JDBC driver (tests/clients/jdbc). Sums are
+//! checked against the GraphQL API's answers for the same filter and viewer.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use salesgraph::auth::Role;
+use serde_json::{Value, json};
+
+use super::clients::clients_dir;
+use super::common::TestServer;
+
+async fn sql_server(rows: u64) -> TestServer {
+    let db = super::seeded_server_db(rows).await;
+    TestServer::start_with(db, |settings| {
+        settings.sql_listen = salesgraph::config::SqlListen(Some("127.0.0.1:0".parse().expect("address")));
+    })
+    .await
+}
+
+/// Runs psql against the endpoint as `token`, unaligned and tuples only, with verbose errors
+/// (so that they carry their SQLSTATE).
+async fn psql(server: &TestServer, token: &str, commands: &[&str]) -> Output {
+    let address = server.sql.expect("the SQL endpoint is on");
+    let mut command = tokio::process::Command::new("psql");
+    command
+        .arg(format!(
+            "host={} port={} user=bi dbname=salesgraph sslmode=disable",
+            address.ip(),
+            address.port()
+        ))
+        .args(["-X", "-A", "-t", "-v", "VERBOSITY=verbose"])
+        .env("PGPASSWORD", token)
+        .env("PGCONNECT_TIMEOUT", "10");
+    for sql in commands {
+        command.args(["-c", sql]);
+    }
+    command.output().await.expect("psql runs (apt-get install postgresql-client)")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// `country|units` lines into a map.
+fn sums(output: &Output) -> BTreeMap<String, i64> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once('|')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Units by country from `salesSummary` for `filter`, as `viewer` sees them.
+async fn api_units_by_country(server: &TestServer, token: &str, filter: Value) -> BTreeMap<String, i64> {
+    let (status, _, body) = server
+        .post(
+            Some(token),
+            "query($f: SalesFilter) { salesSummary(filter: $f, groupBy: [COUNTRY]) { country { code } units } }",
+            json!({ "f": filter }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["salesSummary"]
+        .as_array()
+        .unwrap_or_else(|| panic!("groups: {body}"))
+        .iter()
+        .map(|group| {
+            (
+                group["country"]["code"].as_str().expect("code").to_string(),
+                group["units"].as_i64().expect("units"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_lists_the_tables_and_columns_and_a_group_by_matches_sales_summary() {
+    let server = sql_server(3_000).await;
+    let token = server.admin_token();
+
+    let listed = psql(&server, &token, &["\\dt"]).await;
+    assert!(listed.status.success(), "{}", text(&listed));
+    let tables = String::from_utf8_lossy(&listed.stdout);
+    for table in ["sales", "sales_monthly", "car_models", "countries"] {
+        assert!(
+            tables.lines().any(|line| line.split('|').nth(1) == Some(table)),
+            "\\dt lists {table}:\n{tables}"
+        );
+    }
+
+    let described = psql(&server, &token, &["\\d sales"]).await;
+    assert!(described.status.success(), "{}", text(&described));
+    let columns = String::from_utf8_lossy(&described.stdout);
+    for (column, kind) in [
+        ("id", "bigint"),
+        ("sold_on", "date"),
+        ("model", "text"),
+        ("country", "text"),
+        ("region", "text"),
+        ("units", "bigint"),
+        ("unit_price_usd", "double precision"),
+        ("revenue", "double precision"),
+    ] {
+        let line = columns.lines().find(|line| line.split('|').next() == Some(column));
+        let line = line.unwrap_or_else(|| panic!("\\d sales lists {column}:\n{columns}"));
+        assert!(line.contains(kind), "{column} is {kind}: {line}");
+    }
+
+    let grouped = psql(
+        &server,
+        &token,
+        &["SELECT country, SUM(units) FROM sales_monthly \
+           WHERE month >= DATE '2024-01-01' AND month <= DATE '2024-06-30' GROUP BY country ORDER BY country"],
+    )
+    .await;
+    assert!(grouped.status.success(), "{}", text(&grouped));
+    let by_sql = sums(&grouped);
+    let by_api =
+        api_units_by_country(&server, &token, json!({ "from": "2024-01-01", "to": "2024-06-30" })).await;
+    assert!(by_api.len() > 3, "{by_api:?}");
+    assert_eq!(by_sql, by_api);
+
+    // The rows themselves add up to the same: the fact table and the rollup agree.
+    let from_rows = psql(
+        &server,
+        &token,
+        &["SELECT country, SUM(units) FROM sales WHERE sold_on BETWEEN '2024-01-01' AND '2024-06-30' \
+           GROUP BY country ORDER BY 1"],
+    )
+    .await;
+    assert!(from_rows.status.success(), "{}", text(&from_rows));
+    assert_eq!(sums(&from_rows), by_api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_sees_what_its_token_may_see() {
+    let server = sql_server(2_000).await;
+
+    // A manager's every table holds only its regions' rows.
+    let manager = server.token(Role::Manager, &["Europe"]);
+    let monthly =
+        psql(&server, &manager, &["SELECT country, SUM(units) FROM sales_monthly GROUP BY 1 ORDER BY 1"])
+            .await;
+    assert!(monthly.status.success(), "{}", text(&monthly));
+    let api = api_units_by_country(&server, &manager, json!({})).await;
+    assert!(!api.is_empty());
+    assert_eq!(sums(&monthly), api, "sales_monthly: the manager's countries and sums");
+    let rows =
+        psql(&server, &manager, &["SELECT country, SUM(units) FROM sales GROUP BY 1 ORDER BY 1"]).await;
+    assert_eq!(sums(&rows), api, "sales: {}", text(&rows));
+    let regions = psql(&server, &manager, &["SELECT DISTINCT region FROM countries"]).await;
+    assert_eq!(String::from_utf8_lossy(&regions.stdout).trim(), "Europe", "{}", text(&regions));
+    // Naming another region's market returns nothing rather than its rows.
+    let outside = psql(&server, &manager, &["SELECT COUNT(*) FROM sales_monthly WHERE country = 'US'"]).await;
+    assert_eq!(String::from_utf8_lossy(&outside.stdout).trim(), "0", "{}", text(&outside));
+
+    // An analyst may count cars but not see money, whichever way the column is reached.
+    let analyst = server.token(Role::Analyst, &[]);
+    let units = psql(&server, &analyst, &["SELECT SUM(units) FROM sales_monthly"]).await;
+    assert!(units.status.success(), "{}", text(&units));
+    for sql in [
+        "SELECT SUM(revenue) FROM sales_monthly",
+        "SELECT * FROM sales LIMIT 1",
+        "SELECT model FROM sales_monthly WHERE revenue > 0 LIMIT 1",
+        "SELECT name FROM car_models ORDER BY base_price DESC LIMIT 1",
+        "SELECT units FROM (SELECT units, unit_price_usd FROM sales) AS s WHERE unit_price_usd > 1",
+    ] {
+        let refused = psql(&server, &analyst, &[sql]).await;
+        let said = text(&refused);
+        assert!(!refused.status.success(), "{sql}: {said}");
+        assert!(said.contains("42501"), "{sql}: {said}");
+        assert!(said.contains("may not see money"), "{sql}: {said}");
+    }
+    let named = text(&psql(&server, &analyst, &["SELECT SUM(revenue) FROM sales_monthly"]).await);
+    assert!(named.contains("\"revenue\""), "the refused column is named: {named}");
+
+    // An executive reads the rollup, not the sale rows.
+    let executive = server.token(Role::Executive, &[]);
+    let rollup = psql(&server, &executive, &["SELECT SUM(revenue) > 0 FROM sales_monthly"]).await;
+    assert_eq!(String::from_utf8_lossy(&rollup.stdout).trim(), "t", "{}", text(&rollup));
+    let rows = psql(&server, &executive, &["SELECT COUNT(*) FROM sales"]).await;
+    assert!(!rows.status.success());
+    assert!(text(&rows).contains("42501") && text(&rows).contains("\"sales\""), "{}", text(&rows));
+
+    // A token that is not one: refused at login with the reason.
+    let wrong = psql(&server, "not-a-token", &["SELECT 1"]).await;
+    assert!(!wrong.status.success());
+    assert!(text(&wrong).contains("password authentication failed"), "{}", text(&wrong));
+    assert!(text(&wrong).contains("salesgraph token"), "{}", text(&wrong));
+    let forged = salesgraph::auth::TokenKeys::hs256(b"another-secret-entirely-of-some-length")
+        .issue(
+            &salesgraph::auth::Viewer::new("mallory", Role::Admin, vec![]),
+            std::time::Duration::from_secs(60),
+        )
+        .expect("token");
+    let refused = psql(&server, &forged, &["SELECT 1"]).await;
+    assert!(text(&refused).contains("bad signature"), "{}", text(&refused));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_is_read_only() {
+    let server = sql_server(200).await;
+    let admin = server.admin_token();
+    for sql in [
+        "INSERT INTO countries VALUES ('ZZ', 'Nowhere', 'Europe')",
+        "DELETE FROM sales",
+        "CREATE TABLE notes (text VARCHAR)",
+        "DROP TABLE sales",
+    ] {
+        let refused = psql(&server, &admin, &[sql]).await;
+        assert!(!refused.status.success(), "{sql}: {}", text(&refused));
+    }
+    let counted = psql(&server, &admin, &["SELECT COUNT(*) FROM countries WHERE code = 'ZZ'"]).await;
+    assert_eq!(String::from_utf8_lossy(&counted.stdout).trim(), "0");
+    let tables = psql(&server, &admin, &["\\dt"]).await;
+    assert!(!String::from_utf8_lossy(&tables.stdout).contains("notes"));
+}
+
+/// Whether `python3` has the SQL clients (tests/clients/requirements.txt).
+fn python_sql_clients() -> bool {
+    let ready = std::process::Command::new("python3")
+        .args(["-c", "import psycopg, sqlalchemy, pandas"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Python clients first: pip install -r tests/clients/requirements.txt"
+        );
+        println!(
+            "skipped: run `pip install -r tests/clients/requirements.txt` to connect with psycopg and SQLAlchemy"
+        );
+    }
+    ready
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_sqlalchemy_and_pandas_connect_as_superset_does() {
+    if !python_sql_clients() {
+        return;
+    }
+    let server = sql_server(2_000).await;
+    let address = server.sql.expect("on");
+    let admin = server.admin_token();
+    let manager = server.token(Role::Manager, &["Europe"]);
+    let expected = json!({
+        "units_2024_by_country": api_units_by_country(&server, &admin, json!({ "from": "2024-01-01", "to": "2024-12-31" })).await,
+        "units_de_2024": api_units_by_country(&server, &admin, json!({ "from": "2024-01-01", "to": "2024-12-31", "countries": ["DE"] })).await.get("DE"),
+        "manager_units_by_country": api_units_by_country(&server, &manager, json!({})).await,
+        "tokens": {
+            "admin": admin,
+            "manager": manager,
+            "analyst": server.token(Role::Analyst, &[]),
+            "executive": server.token(Role::Executive, &[]),
+        },
+    });
+    let output = tokio::process::Command::new("python3")
+        .arg(clients_dir().join("sql.py"))
+        .arg(address.ip().to_string())
+        .arg(address.port().to_string())
+        .arg(expected.to_string())
+        .output()
+        .await
+        .expect("python3 runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("checks pass"), "{report}");
+}
+
+/// The PostgreSQL JDBC driver's jar: Debian's libpostgresql-jdbc-java, which .ci/run installs.
+fn jdbc_driver() -> Option<&'static std::path::Path> {
+    let jar = std::path::Path::new("/usr/share/java/postgresql.jar");
+    if jar.exists() && std::process::Command::new("java").arg("-version").output().is_ok() {
+        return Some(jar);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install Java and libpostgresql-jdbc-java (see .ci/run)"
+    );
+    println!(
+        "skipped: needs java and /usr/share/java/postgresql.jar (apt-get install libpostgresql-jdbc-java)"
+    );
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jdbc_driver_reads_the_metadata_and_runs_a_prepared_statement() {
+    let Some(jar) = jdbc_driver() else { return };
+    let server = sql_server(2_000).await;
+    let address = server.sql.expect("on");
+    let admin = server.admin_token();
+    let de_2024 = api_units_by_country(
+        &server,
+        &admin,
+        json!({ "from": "2024-01-01", "to": "2024-12-31", "countries": ["DE"] }),
+    )
+    .await;
+    let output = tokio::process::Command::new("java")
+        .arg("-cp")
+        .arg(jar)
+        .arg(clients_dir().join("jdbc/SqlClient.java"))
+        .arg(format!("jdbc:postgresql://{}:{}/salesgraph?sslmode=disable", address.ip(), address.port()))
+        .arg(&admin)
+        .arg(de_2024.get("DE").copied().unwrap_or(0).to_string())
+        .arg("not-a-token")
+        .output()
+        .await
+        .expect("java runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("checks pass"), "{report}");
+}
