@@ -26,7 +26,7 @@ def start():
         binary = os.path.join(target, "release", "salesgraph")
     work = tempfile.mkdtemp()
     env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/hostile.db", SALESGRAPH_JWT_SECRET="bench-secret",
-               SALESGRAPH_LISTEN=f"127.0.0.1:{PORT}", SALESGRAPH_RATE_LIMIT="0", SALESGRAPH_CACHE="off",
+               SALESGRAPH_LISTEN=f"127.0.0.1:{PORT}", SALESGRAPH_SQL_LISTEN="off", SALESGRAPH_RATE_LIMIT="0", SALESGRAPH_CACHE="off",
                RUST_LOG="error")
     subprocess.run([binary, "seed", "--rows", "20000", "--seed", "1"], env=env, check=True, capture_output=True)
     tokens = {role: subprocess.run([binary, "token", "--role", role, "--sub", f"hostile-{role}"], env=env,
