@@ -197,11 +197,10 @@ fn typed_column(name: &str, values: &[&Value]) -> PolarsResult<Column> {
             .collect();
         return Ok(Column::new(name, flags));
     }
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let day = |value: &Value| {
         let Value::String(text) = value else { return None };
         let date = (text.len() == 10).then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())??;
-        i32::try_from((date - epoch).num_days()).ok()
+        Some(crate::domain::days_since_epoch(date))
     };
     if present().all(|value| day(value).is_some()) {
         let days: Vec<Option<i32>> = values.iter().map(|value| day(value)).collect();

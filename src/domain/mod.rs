@@ -30,6 +30,16 @@ pub fn date_out_of_range(date: NaiveDate) -> Option<String> {
     })
 }
 
+/// Days since 1970-01-01: how Arrow's and Parquet's date columns hold a date.
+pub fn days_since_epoch(date: NaiveDate) -> i32 {
+    (date - NaiveDate::default()).num_days() as i32
+}
+
+/// The date `days` after 1970-01-01, when chrono can hold it.
+pub fn date_of_days_since_epoch(days: i32) -> Option<NaiveDate> {
+    NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(days)))
+}
+
 /// `YYYY-MM-DD`: as the driver stores a date in SQLite and as the API writes one, without going
 /// through a format string (chrono's formatter was the largest item of an import's parameter
 /// building).

@@ -293,18 +293,9 @@ impl TableProvider for SalesgraphTable {
                 Ok(Arc::new(plan))
             }
             "sales_monthly" => {
-                let batch = monthly_rows(
-                    &snapshot,
-                    &filter,
-                    &self.schema,
-                    &projection_or_all(projection.as_ref(), &all),
-                )?;
-                let projected = projection.as_ref().map(|_| (0..batch.num_columns()).collect());
-                Ok(MemorySourceConfig::try_new_exec(
-                    &[vec![batch]],
-                    batch_schema(&self.schema, projection.as_ref()),
-                    projected,
-                )?)
+                // Only the columns asked for are built: the batch is already the projection.
+                let batch = monthly_rows(&snapshot, &filter, &self.schema, columns)?;
+                Ok(MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None)?)
             }
             "car_models" => {
                 let batch = model_rows(&catalogue, &self.schema)?;
@@ -315,17 +306,6 @@ impl TableProvider for SalesgraphTable {
                 Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection)?)
             }
         }
-    }
-}
-
-fn projection_or_all(projection: Option<&Vec<usize>>, all: &[usize]) -> Vec<usize> {
-    projection.cloned().unwrap_or_else(|| all.to_vec())
-}
-
-fn batch_schema(schema: &SchemaRef, projection: Option<&Vec<usize>>) -> SchemaRef {
-    match projection {
-        Some(columns) => Arc::new(schema.project(columns).unwrap_or_else(|_| schema.as_ref().clone())),
-        None => schema.clone(),
     }
 }
 
@@ -364,9 +344,7 @@ fn text_of(value: &ScalarValue) -> Option<&str> {
 
 fn date_of(value: &ScalarValue) -> Option<NaiveDate> {
     match value {
-        ScalarValue::Date32(Some(days)) => {
-            NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(i64::from(*days)))
-        }
+        ScalarValue::Date32(Some(days)) => crate::domain::date_of_days_since_epoch(*days),
         other => text_of(other).and_then(crate::domain::parse_iso_day),
     }
 }
@@ -482,11 +460,6 @@ fn narrow_to<'a>(
     }
 }
 
-fn days_since_epoch(day: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (day - epoch).num_days() as i32
-}
-
 /// The cube's rows the filter keeps, as a batch of the `columns` asked for (in their order).
 fn monthly_rows(
     snapshot: &crate::data::Snapshot,
@@ -512,7 +485,9 @@ fn monthly_rows(
                     let mut b = Date32Builder::with_capacity(kept.len());
                     for &row in &kept {
                         b.append_option(
-                            Month::from_index(facts.month[row]).first_day().map(days_since_epoch),
+                            Month::from_index(facts.month[row])
+                                .first_day()
+                                .map(crate::domain::days_since_epoch),
                         );
                     }
                     Arc::new(b.finish())
@@ -687,7 +662,7 @@ fn sale_batch(
     for row in rows {
         let catalogued = catalogue.model_by_id(row.model_id);
         id.append_value(row.id);
-        sold_on.append_value(days_since_epoch(row.sold_on));
+        sold_on.append_value(crate::domain::days_since_epoch(row.sold_on));
         model.append_value(catalogued.map_or("UNKNOWN", |m| m.name.as_str()));
         body.append_value(catalogued.map_or("UNKNOWN", |m| m.body_type.as_str()));
         country.append_value(&row.country_code);

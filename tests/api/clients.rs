@@ -16,6 +16,23 @@ pub(super) fn clients_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
+/// Whether `python3` imports `modules` (comma-separated; tests/clients/requirements.txt installs
+/// them); otherwise false after saying how to get them, which CI (CI=true) does not accept.
+pub(super) fn python_has(modules: &str, to_do: &str) -> bool {
+    let ready = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Python clients first: pip install -r tests/clients/requirements.txt"
+        );
+        println!("skipped: run `pip install -r tests/clients/requirements.txt` to {to_do}");
+    }
+    ready
+}
+
 /// Debian's Chromium, when it and playwright-core (`npm ci --prefix tests/clients`) are here;
 /// otherwise None after saying why, which CI (CI=true, set by .ci/run) does not accept.
 pub(super) fn chromium_with_playwright() -> Option<&'static std::path::Path> {

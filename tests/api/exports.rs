@@ -141,16 +141,7 @@ async fn exports_keep_the_policy_and_name_what_cannot_be_a_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pandas_and_pyarrow_read_the_exports_with_the_json_answers_values_and_types() {
     let script = clients_dir().join("exports.py");
-    let ready = std::process::Command::new("python3")
-        .args(["-c", "import pandas, pyarrow"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install the Python clients first: pip install -r tests/clients/requirements.txt"
-        );
-        println!("skipped: run `pip install -r tests/clients/requirements.txt` to read exports with pandas");
+    if !super::clients::python_has("pandas, pyarrow", "read exports with pandas") {
         return;
     }
     let server = super::seeded_server(400).await;

@@ -220,27 +220,9 @@ async fn the_endpoint_is_read_only() {
     assert!(!String::from_utf8_lossy(&tables.stdout).contains("notes"));
 }
 
-/// Whether `python3` has the SQL clients (tests/clients/requirements.txt).
-fn python_sql_clients() -> bool {
-    let ready = std::process::Command::new("python3")
-        .args(["-c", "import psycopg, sqlalchemy, pandas"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install the Python clients first: pip install -r tests/clients/requirements.txt"
-        );
-        println!(
-            "skipped: run `pip install -r tests/clients/requirements.txt` to connect with psycopg and SQLAlchemy"
-        );
-    }
-    ready
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_sqlalchemy_and_pandas_connect_as_superset_does() {
-    if !python_sql_clients() {
+    if !super::clients::python_has("psycopg, sqlalchemy, pandas", "connect with psycopg and SQLAlchemy") {
         return;
     }
     let server = sql_server(2_000).await;
