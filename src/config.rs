@@ -152,6 +152,17 @@ pub struct ServeSettings {
     #[arg(long, env = "SALESGRAPH_SQL_MEMORY_MIB", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     pub sql_memory_mib: u32,
+    /// The longest one SQL statement may run, its rows included: past it the statement ends
+    /// with SQLSTATE 57014. A client's `SET statement_timeout` may lower it, never raise it.
+    #[arg(long, env = "SALESGRAPH_SQL_STATEMENT_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub sql_statement_timeout: Duration,
+    /// PEM certificate chain for TLS on the SQL endpoint (with `SALESGRAPH_SQL_TLS_KEY`). When
+    /// set, a connection must use TLS (`sslmode=require`): the password is a token.
+    #[arg(long, env = "SALESGRAPH_SQL_TLS_CERT", requires = "sql_tls_key")]
+    pub sql_tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `SALESGRAPH_SQL_TLS_CERT`.
+    #[arg(long, env = "SALESGRAPH_SQL_TLS_KEY", requires = "sql_tls_cert")]
+    pub sql_tls_key: Option<PathBuf>,
 }
 
 /// Where the SQL endpoint listens: an address, or nowhere.
@@ -225,6 +236,9 @@ impl Default for ServeSettings {
             sql_listen: SqlListen(None),
             sql_max_connections: 64,
             sql_memory_mib: 512,
+            sql_statement_timeout: Duration::from_secs(120),
+            sql_tls_cert: None,
+            sql_tls_key: None,
         }
     }
 }

@@ -18,17 +18,23 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use super::statement::{CancelSignal, Cancels, STATEMENT_TIMEOUT_KEY};
 use super::tables::ConnectionViewer;
 use crate::app::AppContext;
 
-/// The client metadata key datafusion-postgres reads a statement's time limit from.
-const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+/// Where a logged-in connection registers, so that cancel requests naming its process id and
+/// secret key reach its statements.
+pub struct Cancelling {
+    pub cancels: Arc<Cancels>,
+    pub signal: Arc<CancelSignal>,
+}
 
 pub struct Login {
     app: Arc<AppContext>,
     viewer: Arc<ConnectionViewer>,
     connections: Arc<ConnectionManager>,
     process_ids: Arc<RandomPidSecretKeyGenerator>,
+    cancelling: Cancelling,
     parameters: DefaultServerParameterProvider,
     peer: SocketAddr,
 }
@@ -39,13 +45,14 @@ impl Login {
         viewer: Arc<ConnectionViewer>,
         connections: Arc<ConnectionManager>,
         process_ids: Arc<RandomPidSecretKeyGenerator>,
+        cancelling: Cancelling,
         peer: SocketAddr,
     ) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // A viewer is never a superuser, and the endpoint never writes.
         parameters.is_superuser = false;
         parameters.default_transaction_read_only = true;
-        Self { app, viewer, connections, process_ids, parameters, peer }
+        Self { app, viewer, connections, process_ids, cancelling, parameters, peer }
     }
 }
 
@@ -59,6 +66,15 @@ impl StartupHandler for Login {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                // With a certificate configured the token must not cross the network in clear.
+                if self.app.settings.sql_tls_cert.is_some() && !client.is_secure() {
+                    tracing::info!(target: "audit", peer = %self.peer, outcome = "28000", "sql connection refused: no TLS");
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "this endpoint accepts only TLS connections: connect with sslmode=require".into(),
+                    ))));
+                }
                 pgwire::api::auth::protocol_negotiation(client, startup).await?;
                 pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -97,10 +113,13 @@ impl StartupHandler for Login {
                     "sql connection"
                 );
                 self.viewer.log_in(viewer, until);
-                let timeout_ms = self.app.settings.request_timeout.as_millis().to_string();
+                let timeout_ms = self.app.settings.sql_statement_timeout.as_millis().to_string();
                 client.metadata_mut().insert(STATEMENT_TIMEOUT_KEY.to_string(), timeout_ms);
                 let (pid, secret_key) = self.process_ids.generate(client);
                 client.set_pid_and_secret_key(pid, secret_key.clone());
+                let registration =
+                    self.cancelling.cancels.register(pid, secret_key.clone(), self.cancelling.signal.clone());
+                client.session_extensions().insert(registration);
                 let (handle, guard) = self.connections.register(pid, secret_key);
                 client.session_extensions().insert::<Arc<ConnectionHandle>>(handle);
                 client.session_extensions().insert::<ConnectionGuard>(guard);

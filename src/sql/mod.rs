@@ -6,7 +6,9 @@
 mod compat;
 mod login;
 mod read_only;
+mod statement;
 pub mod tables;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub enum SqlError {
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("setting up the SQL engine: {0}")]
     Engine(String),
+    #[error("SALESGRAPH_SQL_TLS_CERT/KEY: {path} {reason}")]
+    Tls { path: String, reason: String },
 }
 
 /// The endpoint, bound and ready to serve.
@@ -49,15 +53,17 @@ pub struct SqlEndpoint {
     shared: Arc<Shared>,
 }
 
-/// What every connection shares: the application, the engine's catalogue and settings, and
-/// the registry that cancel requests find a connection's running query in.
+/// What every connection shares: the application, the engine's catalogue and settings, the
+/// registries that cancel requests find a connection's running statement in, and TLS.
 struct Shared {
     app: Arc<AppContext>,
     base: SessionContext,
     catalog_queries: Arc<compat::CatalogSubqueries>,
     connections: Arc<ConnectionManager>,
+    cancels: Arc<statement::Cancels>,
     process_ids: Arc<pgwire::api::RandomPidSecretKeyGenerator>,
     slots: Arc<tokio::sync::Semaphore>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
 }
 
 impl SqlEndpoint {
@@ -65,6 +71,15 @@ impl SqlEndpoint {
         let listener =
             TcpListener::bind(address).await.map_err(|source| SqlError::Bind { address, source })?;
         let settings = &app.settings;
+        let tls = match (&settings.sql_tls_cert, &settings.sql_tls_key) {
+            (Some(certificate), Some(key)) => Some(tls::acceptor(certificate, key)?),
+            _ => {
+                if !address.ip().is_loopback() {
+                    tracing::warn!(%address, "SQL endpoint without TLS on a non-loopback address: tokens travel in clear text; set SALESGRAPH_SQL_TLS_CERT and SALESGRAPH_SQL_TLS_KEY");
+                }
+                None
+            }
+        };
         let base = engine(&app, settings.sql_memory_mib as usize).await?;
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.sql_max_connections as usize));
         let catalog_queries = Arc::new(
@@ -74,8 +89,10 @@ impl SqlEndpoint {
             base,
             catalog_queries,
             connections: Arc::new(ConnectionManager::new()),
+            cancels: Arc::default(),
             process_ids: Arc::new(pgwire::api::RandomPidSecretKeyGenerator::default()),
             slots,
+            tls,
             app,
         });
         Ok(Self { listener, shared })
@@ -87,7 +104,11 @@ impl SqlEndpoint {
 
     /// Accepts connections until the task is dropped; each runs on its own task.
     pub async fn serve(self) {
-        tracing::info!(address = ?self.listener.local_addr().ok(), "SQL endpoint listening");
+        tracing::info!(
+            address = ?self.listener.local_addr().ok(),
+            tls = self.shared.tls.is_some(),
+            "SQL endpoint listening"
+        );
         loop {
             let (socket, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
@@ -102,8 +123,9 @@ impl SqlEndpoint {
                 continue;
             };
             let handlers = Connection::new(&self.shared, peer);
+            let tls = self.shared.tls.clone();
             tokio::spawn(async move {
-                if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                if let Err(error) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                     tracing::debug!(%error, %peer, "SQL connection ended with an error");
                 }
                 drop(slot);
@@ -143,13 +165,14 @@ async fn engine(app: &Arc<AppContext>, memory_mib: usize) -> Result<SessionConte
 struct Connection {
     login: Arc<login::Login>,
     session: Arc<AuditedSession>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<statement::CancelRequests>,
     errors: Arc<SqlStates>,
 }
 
 impl Connection {
     fn new(shared: &Shared, peer: SocketAddr) -> Self {
         let viewer = Arc::new(ConnectionViewer::default());
+        let cancel_signal = Arc::new(statement::CancelSignal::default());
         let mut state = shared.base.state();
         state.config_mut().set_extension(viewer.clone());
         let service = DfSessionService::new_with_hooks(
@@ -162,10 +185,19 @@ impl Connection {
                 viewer.clone(),
                 shared.connections.clone(),
                 shared.process_ids.clone(),
+                login::Cancelling { cancels: shared.cancels.clone(), signal: cancel_signal.clone() },
                 peer,
             )),
-            session: Arc::new(AuditedSession { inner: service, viewer: viewer.clone() }),
-            cancel: Arc::new(DefaultCancelHandler::new(shared.connections.clone())),
+            session: Arc::new(AuditedSession {
+                inner: service,
+                viewer: viewer.clone(),
+                cancel_signal,
+                longest: shared.app.settings.sql_statement_timeout,
+            }),
+            cancel: Arc::new(statement::CancelRequests::new(
+                shared.cancels.clone(),
+                DefaultCancelHandler::new(shared.connections.clone()),
+            )),
             errors: Arc::new(SqlStates { viewer }),
         }
     }
@@ -193,10 +225,13 @@ impl PgWireServerHandlers for Connection {
     }
 }
 
-/// datafusion-postgres' session, with each statement that ran written to the audit log.
+/// datafusion-postgres' session, with each statement bounded in time and by cancel requests
+/// (`statement`) and written to the audit log.
 struct AuditedSession {
     inner: DfSessionService,
     viewer: Arc<ConnectionViewer>,
+    cancel_signal: Arc<statement::CancelSignal>,
+    longest: std::time::Duration,
 }
 
 impl AuditedSession {
@@ -233,9 +268,10 @@ impl SimpleQueryHandler for AuditedSession {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let responses = SimpleQueryHandler::do_query(&self.inner, client, query).await?;
+        let bounds = statement::StatementBounds::start(client, &self.cancel_signal, self.longest);
+        let responses = bounds.plan(SimpleQueryHandler::do_query(&self.inner, client, query)).await?;
         self.audit("simple", query);
-        Ok(responses)
+        Ok(responses.into_iter().map(|response| bounds.bound(response)).collect())
     }
 }
 
@@ -260,9 +296,11 @@ impl ExtendedQueryHandler for AuditedSession {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let response = ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows).await?;
+        let bounds = statement::StatementBounds::start(client, &self.cancel_signal, self.longest);
+        let response =
+            bounds.plan(ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows)).await?;
         self.audit("extended", &portal.statement.statement.0);
-        Ok(response)
+        Ok(bounds.bound(response))
     }
 }
 

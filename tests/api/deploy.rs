@@ -105,6 +105,32 @@ async fn the_kubernetes_manifests_are_complete_and_consistent() {
     );
     salesgraph::access::AccessPolicy::load(policy).await.expect("the ConfigMap's policy loads");
 
+    // The SQL endpoint listens beyond loopback, so it takes TLS with the key pair of a mounted
+    // TLS secret.
+    let sql_listen =
+        env("SALESGRAPH_SQL_LISTEN")["value"].as_str().expect("SALESGRAPH_SQL_LISTEN").to_string();
+    assert!(sql_listen.starts_with("0.0.0.0:"), "{sql_listen}");
+    let tls_volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["secret"]["secretName"].is_string())
+        .expect("a volume from the SQL endpoint's TLS secret");
+    let tls_mount = container["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["name"] == tls_volume["name"])
+        .expect("the TLS secret is mounted");
+    let tls_folder = tls_mount["mountPath"].as_str().expect("mountPath");
+    for (variable, file) in [("SALESGRAPH_SQL_TLS_CERT", "tls.crt"), ("SALESGRAPH_SQL_TLS_KEY", "tls.key")] {
+        assert_eq!(
+            env(variable)["value"],
+            format!("{tls_folder}/{file}"),
+            "{variable}: the key of a kubernetes.io/tls secret"
+        );
+    }
+
     // The probes answer on their paths on a real server.
     let server = TestServer::start(TestDb::new().await).await;
     for probe in ["readinessProbe", "livenessProbe"] {

@@ -6,15 +6,21 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use salesgraph::auth::Role;
+use salesgraph::config::ServeSettings;
 use serde_json::{Value, json};
 
 use super::clients::clients_dir;
 use super::common::TestServer;
 
 async fn sql_server(rows: u64) -> TestServer {
+    sql_server_with(rows, |_| {}).await
+}
+
+async fn sql_server_with(rows: u64, tweak: impl FnOnce(&mut ServeSettings)) -> TestServer {
     let db = super::seeded_server_db(rows).await;
     TestServer::start_with(db, |settings| {
         settings.sql_listen = salesgraph::config::SqlListen(Some("127.0.0.1:0".parse().expect("address")));
+        tweak(settings);
     })
     .await
 }
@@ -22,21 +28,24 @@ async fn sql_server(rows: u64) -> TestServer {
 /// Runs psql against the endpoint as `token`, unaligned and tuples only, with verbose errors
 /// (so that they carry their SQLSTATE).
 async fn psql(server: &TestServer, token: &str, commands: &[&str]) -> Output {
+    psql_command(server, token, "sslmode=disable", commands)
+        .output()
+        .await
+        .expect("psql runs (apt-get install postgresql-client)")
+}
+
+fn psql_command(server: &TestServer, token: &str, tls: &str, commands: &[&str]) -> tokio::process::Command {
     let address = server.sql.expect("the SQL endpoint is on");
     let mut command = tokio::process::Command::new("psql");
     command
-        .arg(format!(
-            "host={} port={} user=bi dbname=salesgraph sslmode=disable",
-            address.ip(),
-            address.port()
-        ))
+        .arg(format!("host={} port={} user=bi dbname=salesgraph {tls}", address.ip(), address.port()))
         .args(["-X", "-A", "-t", "-v", "VERBOSITY=verbose"])
         .env("PGPASSWORD", token)
         .env("PGCONNECT_TIMEOUT", "10");
     for sql in commands {
         command.args(["-c", sql]);
     }
-    command.output().await.expect("psql runs (apt-get install postgresql-client)")
+    command
 }
 
 fn text(output: &Output) -> String {
@@ -297,4 +306,131 @@ async fn the_jdbc_driver_reads_the_metadata_and_runs_a_prepared_statement() {
     println!("{report}");
     assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(report.contains("checks pass"), "{report}");
+}
+
+/// A statement that runs for minutes: three copies of the sales rows' units joined with each
+/// other (8 billion combinations over 2,000 rows), one column each so that memory stays small.
+const ENDLESS: &str = "SELECT COUNT(*) FROM (SELECT units FROM sales) a, (SELECT units FROM sales) b, \
+     (SELECT units FROM sales) c WHERE a.units + b.units + c.units < 0";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_ends_at_the_time_limit_whatever_the_session_sets() {
+    let server = sql_server_with(2_000, |settings| {
+        settings.sql_statement_timeout = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let token = server.admin_token();
+    let started = std::time::Instant::now();
+    let ended = psql(&server, &token, &["SET statement_timeout = 0", ENDLESS]).await;
+    let elapsed = started.elapsed();
+    let said = text(&ended);
+    assert!(!ended.status.success(), "{said}");
+    assert!(said.contains("57014") && said.contains("statement timeout"), "{said}");
+    assert!(elapsed < std::time::Duration::from_secs(8), "ended after {elapsed:?}: {said}");
+
+    // A session may ask for less than the server's limit.
+    let ended = psql(&server, &token, &["SET statement_timeout = '300ms'", ENDLESS]).await;
+    assert!(text(&ended).contains("57014"), "{}", text(&ended));
+    // Not yet bounded in time: right after a stopped statement, the next one can wait seconds
+    // for the engine's workers, so only its ending with 57014 is checked here.
+
+    // The connection's next statement runs as usual.
+    let after = psql(&server, &token, &["SELECT COUNT(*) FROM countries WHERE code = 'DE'"]).await;
+    assert_eq!(String::from_utf8_lossy(&after.stdout).trim(), "1", "{}", text(&after));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_cancels_a_running_statement_on_interrupt() {
+    let server = sql_server(2_000).await;
+    let token = server.admin_token();
+    let running = psql_command(&server, &token, "sslmode=disable", &[ENDLESS])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql runs (apt-get install postgresql-client)");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let pid = running.id().expect("psql is running");
+    // psql answers SIGINT with a cancel request on a new connection, as on Ctrl-C.
+    let interrupted = tokio::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
+    assert!(interrupted.expect("kill runs").success());
+    let cancelled_at = std::time::Instant::now();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), running.wait_with_output())
+        .await
+        .expect("the statement ends within 10 s of the cancel request")
+        .expect("psql's output");
+    let said = text(&ended);
+    assert!(said.contains("57014") && said.contains("user request"), "{said}");
+    assert!(cancelled_at.elapsed() < std::time::Duration::from_secs(5), "{:?}", cancelled_at.elapsed());
+}
+
+/// A self-signed certificate and key for `localhost` and 127.0.0.1, made by openssl.
+fn self_signed_certificate(folder: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (certificate, key) = (folder.join("sql.crt"), folder.join("sql.key"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl runs (apt-get install openssl)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    (certificate, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_certificate_connections_use_tls_and_clear_text_is_refused() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let (certificate, key) = self_signed_certificate(folder.path());
+    let server = sql_server_with(500, |settings| {
+        settings.sql_tls_cert = Some(certificate.clone());
+        settings.sql_tls_key = Some(key.clone());
+    })
+    .await;
+    let token = server.admin_token();
+    let verified = format!("sslmode=verify-full sslrootcert={}", certificate.display());
+    let secure =
+        psql_command(&server, &token, &verified, &["SELECT COUNT(*) FROM countries WHERE code = 'DE'"])
+            .output()
+            .await
+            .expect("psql runs");
+    let said = text(&secure);
+    assert!(String::from_utf8_lossy(&secure.stdout).trim().ends_with('1'), "{said}");
+
+    let clear = psql(&server, &token, &["SELECT 1"]).await;
+    let said = text(&clear);
+    assert!(!clear.status.success(), "{said}");
+    assert!(said.contains("only TLS connections") && said.contains("sslmode=require"), "{said}");
+}
+
+#[tokio::test]
+async fn a_certificate_that_cannot_be_read_stops_the_start_naming_the_file() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let (certificate, _) = self_signed_certificate(folder.path());
+    let not_a_key = folder.path().join("empty.key");
+    std::fs::write(&not_a_key, "").expect("write");
+    let db = super::seeded_server_db(50).await;
+    let mut settings = ServeSettings {
+        sql_listen: salesgraph::config::SqlListen(Some("127.0.0.1:0".parse().expect("address"))),
+        sql_tls_cert: Some(certificate),
+        sql_tls_key: Some(not_a_key),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        no_seed: true,
+        ..ServeSettings::default()
+    };
+    settings.jwt_secret = Some(super::common::TEST_SECRET.into());
+    let refused = salesgraph::startup::Application::build(&db.url, settings).await;
+    let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains("empty.key") && message.contains("private key"), "{message}");
 }
