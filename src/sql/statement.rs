@@ -145,7 +145,6 @@ impl StatementBounds {
                     rows,
                     signal: self.signal.clone(),
                     started_at: self.started_at,
-                    deadline: self.deadline,
                     timer: Box::pin(tokio::time::sleep_until(self.deadline)),
                     ended: false,
                 });
@@ -169,7 +168,6 @@ struct BoundedRows {
     rows: SendableRowStream,
     signal: Arc<CancelSignal>,
     started_at: u64,
-    deadline: Instant,
     timer: Pin<Box<Sleep>>,
     ended: bool,
 }
@@ -199,7 +197,7 @@ impl Stream for BoundedRows {
         }
         // A clock read per row is cheap next to encoding it; the timer below is only armed
         // when the engine has nothing ready.
-        if Instant::now() >= self.deadline {
+        if Instant::now() >= self.timer.deadline() {
             return self.stop(timed_out());
         }
         match self.rows.as_mut().poll_next(cx) {
