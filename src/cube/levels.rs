@@ -6,10 +6,9 @@
 
 use std::ops::Range;
 
-use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::{ColumnSlices, Columns, Sums, col};
+use super::{ColumnSlices, Columns, Sums};
 use crate::domain::ResolvedFilter;
 
 /// Which dimensions of a cube row a level keeps apart; it sums over the others, which read as
@@ -71,60 +70,41 @@ struct GroupKey {
 #[derive(Clone)]
 pub struct Level {
     kept: LevelDimensions,
-    frame: DataFrame,
+    columns: Columns,
     /// (month index, first row of that month), ascending: a month range is a slice.
     month_starts: Vec<(i32, usize)>,
 }
 
 impl Level {
     /// A level of `columns`, whose rows must come sorted by month.
-    pub(super) fn from_columns(kept: LevelDimensions, c: Columns) -> PolarsResult<Self> {
+    pub(super) fn from_columns(kept: LevelDimensions, columns: Columns) -> Self {
         let mut month_starts: Vec<(i32, usize)> = Vec::new();
-        for (row, month) in c.month.iter().enumerate() {
+        for (row, month) in columns.month.iter().enumerate() {
             if month_starts.last().is_none_or(|(m, _)| m != month) {
                 month_starts.push((*month, row));
             }
         }
-        let height = c.month.len();
-        let frame = DataFrame::new(
-            height,
-            vec![
-                Column::new(col::MONTH.into(), c.month),
-                Column::new(col::MODEL_ID.into(), c.model_id),
-                Column::new(col::COUNTRY.into(), c.country),
-                Column::new(col::FUEL_TYPE.into(), c.fuel_type),
-                Column::new(col::TRANSMISSION.into(), c.transmission),
-                Column::new(col::UNITS.into(), c.units),
-                Column::new(col::REVENUE.into(), c.revenue),
-                Column::new(col::PRICED_UNITS.into(), c.priced_units),
-                Column::new(col::ROWS.into(), c.rows),
-                Column::new(col::COARSE_ROWS.into(), c.coarse_rows),
-            ],
-        )?;
-        let level = Self { kept, frame, month_starts };
-        // The kernels read the columns as plain slices: check once that they can.
-        level.facts()?;
-        Ok(level)
+        Self { kept, columns, month_starts }
     }
 
     pub fn kept(&self) -> LevelDimensions {
         self.kept
     }
 
-    /// The frame's columns as slices. Each column is one chunk without nulls, as built.
-    pub fn facts(&self) -> PolarsResult<ColumnSlices<'_>> {
-        let f = &self.frame;
-        Ok(ColumnSlices {
-            month: f.column(col::MONTH)?.i32()?.cont_slice()?,
-            model_id: f.column(col::MODEL_ID)?.i32()?.cont_slice()?,
-            country: f.column(col::COUNTRY)?.u32()?.cont_slice()?,
-            fuel_type: f.column(col::FUEL_TYPE)?.u32()?.cont_slice()?,
-            transmission: f.column(col::TRANSMISSION)?.u32()?.cont_slice()?,
-            units: f.column(col::UNITS)?.i64()?.cont_slice()?,
-            revenue: f.column(col::REVENUE)?.f64()?.cont_slice()?,
-            priced_units: f.column(col::PRICED_UNITS)?.i64()?.cont_slice()?,
-            rows: f.column(col::ROWS)?.i64()?.cont_slice()?,
-        })
+    /// The level's columns as slices, for the kernels' tight loops.
+    pub fn facts(&self) -> ColumnSlices<'_> {
+        let c = &self.columns;
+        ColumnSlices {
+            month: &c.month,
+            model_id: &c.model_id,
+            country: &c.country,
+            fuel_type: &c.fuel_type,
+            transmission: &c.transmission,
+            units: &c.units,
+            revenue: &c.revenue,
+            priced_units: &c.priced_units,
+            rows: &c.rows,
+        }
     }
 
     /// The rows of the months `first..=last` (month indices), as a row range of [`ColumnSlices`].
@@ -141,21 +121,21 @@ impl Level {
     }
 
     pub fn len(&self) -> usize {
-        self.frame.height()
+        self.columns.month.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frame.height() == 0
+        self.columns.month.is_empty()
     }
 
     pub fn estimated_bytes(&self) -> usize {
-        self.frame.estimated_size()
+        self.columns.heap_bytes() + self.month_starts.capacity() * size_of::<(i32, usize)>()
     }
 
     /// This level summed over the dimensions `kept` drops, month by month.
-    pub(super) fn coarsen(&self, kept: LevelDimensions) -> PolarsResult<Level> {
-        let facts = self.facts()?;
-        let coarse_rows = self.frame.column(col::COARSE_ROWS)?.i64()?.cont_slice()?;
+    pub(super) fn coarsen(&self, kept: LevelDimensions) -> Level {
+        let facts = self.facts();
+        let coarse_rows = &self.columns.coarse_rows;
         let mut c = Columns::default();
         let mut groups: FxHashMap<GroupKey, (Sums, i64)> = FxHashMap::default();
         let mut ordered: Vec<(GroupKey, (Sums, i64))> = Vec::new();

@@ -1,4 +1,4 @@
-//! The columnar in-memory view for analytics: the monthly rollup held as a polars frame of coded
+//! The columnar in-memory view for analytics: the monthly rollup held as plain vectors of coded
 //! columns (markets by position in a dictionary, fuels and gearboxes by code; regions and body
 //! types looked up from markets and models). Its size follows the rollup (months × models ×
 //! markets × fuels × gearboxes), not the number of sale rows; it is rebuilt after every ingest.
@@ -13,7 +13,6 @@ pub mod recent_rows;
 
 use std::sync::Arc;
 
-use polars::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use rustc_hash::FxHashMap;
@@ -28,26 +27,8 @@ use crate::domain::{DatePrecision, FuelType, Month, ParseEnumError, ResolvedFilt
 pub enum CubeError {
     #[error("database error while loading the cube: {0}")]
     Database(#[from] DbErr),
-    #[error("columnar engine error: {0}")]
-    Polars(#[from] PolarsError),
     #[error("the rollup cannot be loaded: {0}")]
     Invalid(String),
-}
-
-/// Column names of the cube's frame.
-pub mod col {
-    /// Months since year 0 (year × 12 + month − 1): cheap to compare and to group.
-    pub const MONTH: &str = "month";
-    pub const MODEL_ID: &str = "model_id";
-    /// Position in the cube's [`Dictionary`](super::Dictionary) of markets.
-    pub const COUNTRY: &str = "country";
-    pub const FUEL_TYPE: &str = "fuel_type";
-    pub const TRANSMISSION: &str = "transmission";
-    pub const UNITS: &str = "units";
-    pub const REVENUE: &str = "revenue";
-    pub const PRICED_UNITS: &str = "priced_units";
-    pub const ROWS: &str = "rows";
-    pub const COARSE_ROWS: &str = "coarse_rows";
 }
 
 /// Month index of a date ([`Month::index`]): what the cube's month column holds.
@@ -437,8 +418,7 @@ pub struct CoarseDatedGroup {
 
 impl Cube {
     pub fn empty(version: i64) -> Self {
-        Self::from_groups(version, Dictionary::default(), Vec::new())
-            .expect("an empty frame of fixed columns always builds")
+        Self::from_groups(version, Dictionary::default(), Vec::new()).expect("no groups are in month order")
     }
 
     /// Loads the rollup. Reads the version first: if an ingest lands meanwhile, the cube is at
@@ -532,9 +512,8 @@ impl Cube {
             c.rows.push(group.sums.rows);
             c.coarse_rows.push(group.coarse_rows);
         }
-        let base = Level::from_columns(LevelDimensions::ALL, c)?;
-        let coarser =
-            LevelDimensions::COARSER.iter().map(|kept| base.coarsen(*kept)).collect::<PolarsResult<_>>()?;
+        let base = Level::from_columns(LevelDimensions::ALL, c);
+        let coarser = LevelDimensions::COARSER.iter().map(|kept| base.coarsen(*kept)).collect();
         Ok(Self {
             version,
             base,
@@ -619,7 +598,7 @@ impl Cube {
     }
 
     /// The base level's columns as slices.
-    pub fn facts(&self) -> PolarsResult<ColumnSlices<'_>> {
+    pub fn facts(&self) -> ColumnSlices<'_> {
         self.base.facts()
     }
 
@@ -672,7 +651,7 @@ impl Cube {
         rows: u64,
     ) -> Option<chrono::NaiveDate> {
         let level = self.level(LevelDimensions::needed_by(filter));
-        let facts = level.facts().ok()?;
+        let facts = level.facts();
         let coded = CodedFilter::new(&self.dictionary, filter);
         let mut found: u64 = 0;
         let months = level.month_starts();
@@ -698,7 +677,7 @@ impl Cube {
     /// (month indices).
     pub fn region_spans(&self) -> std::collections::BTreeMap<String, RegionSpan> {
         let mut spans = std::collections::BTreeMap::new();
-        let Ok(facts) = self.base.facts() else { return spans };
+        let facts = self.base.facts();
         let mut by_position: rustc_hash::FxHashMap<u32, RegionSpan> = rustc_hash::FxHashMap::default();
         for row in 0..facts.month.len() {
             let Some(region) = self.dictionary.region_of(facts.country[row]) else { continue };
@@ -734,18 +713,20 @@ impl Cube {
         self.base.is_empty()
     }
 
-    /// Approximate heap bytes of every level's frame.
+    /// Approximate heap bytes of every level's columns.
     pub fn estimated_bytes(&self) -> usize {
         self.base.estimated_bytes() + self.coarser.iter().map(Level::estimated_bytes).sum::<usize>()
     }
 
     /// Units over the whole cube (a cheap consistency check against the sale table).
-    pub fn total_units(&self) -> PolarsResult<i64> {
-        Ok(self.facts()?.units.iter().sum())
+    pub fn total_units(&self) -> i64 {
+        self.facts().units.iter().sum()
     }
 }
 
-#[derive(Default)]
+/// A level's coded columns, one value per group of a month; the month column holds month
+/// indices ([`Month::index`]), the country column positions in the [`Dictionary`]'s markets.
+#[derive(Default, Clone)]
 struct Columns {
     month: Vec<i32>,
     model_id: Vec<i32>,
@@ -760,6 +741,11 @@ struct Columns {
 }
 
 impl Columns {
+    fn heap_bytes(&self) -> usize {
+        let per_row = 2 * size_of::<i32>() + 3 * size_of::<u32>() + 4 * size_of::<i64>() + size_of::<f64>();
+        self.month.capacity() * per_row
+    }
+
     fn with_capacity(n: usize) -> Self {
         Self {
             month: Vec::with_capacity(n),
@@ -880,8 +866,8 @@ mod tests {
     fn empty_cube_has_the_schema() {
         let cube = Cube::empty(3);
         assert!(cube.is_empty());
-        assert_eq!(cube.total_units().unwrap(), 0);
-        assert!(cube.facts().is_ok());
+        assert_eq!(cube.total_units(), 0);
+        assert!(cube.facts().month.is_empty());
         assert_eq!(cube.month_rows(i32::MIN, i32::MAX), 0..0);
     }
 }

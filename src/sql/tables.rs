@@ -470,7 +470,7 @@ fn monthly_rows(
     let cube = &snapshot.cube;
     let catalogue = &snapshot.catalogue;
     let dictionary = cube.dictionary();
-    let facts = cube.facts().map_err(engine_error)?;
+    let facts = cube.facts();
     let first = filter.from.map_or(i32::MIN, |from| Month::of(from).index());
     let last = filter.to.map_or(i32::MAX, |to| Month::of(to).index());
     let coded = crate::cube::CodedFilter::new(dictionary, filter);

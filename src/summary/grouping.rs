@@ -549,7 +549,7 @@ mod tests {
         let mut dims = request.group_by.clone();
         dims.dedup();
         let mut grouper = Grouper::new(cube.dictionary(), &catalogue, filter, &dims, request.granularity);
-        grouper.add_cube_rows(&cube.facts().unwrap(), cube.month_rows(i32::MIN, i32::MAX));
+        grouper.add_cube_rows(&cube.facts(), cube.month_rows(i32::MIN, i32::MAX));
         grouper.finish(&dims, request)
     }
 
@@ -625,7 +625,7 @@ mod tests {
                 grouper = grouper.with_months(first, last);
             }
             let dense = grouper.dense.is_some();
-            grouper.add_cube_rows(&cube.facts().unwrap(), cube.month_rows(i32::MIN, i32::MAX));
+            grouper.add_cube_rows(&cube.facts(), cube.month_rows(i32::MIN, i32::MAX));
             // A model the cube's dictionary lacks falls outside the array.
             let late = Sums { units: 1_000, revenue: 0.0, priced_units: 0, rows: 1 };
             grouper.add(JAN + 3, 77, 0, 0, 0, late);

@@ -112,8 +112,6 @@ impl AggregateRow {
 pub enum SummaryError {
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
-    #[error("columnar engine error: {0}")]
-    Polars(#[from] polars::prelude::PolarsError),
     #[error("sale rows the summary cannot read: {0}")]
     Invalid(String),
     #[error("aggregation worker failed: {0}")]
@@ -226,7 +224,7 @@ pub async fn summarize(
     let rows = split.whole_months.map_or(0..0, |(first, last)| level.month_rows(first, last));
     let inline = rows.len() <= INLINE_ROWS;
     // The months the facts lie in: the whole months the cube holds, and the edge months.
-    let held = level.facts()?.month;
+    let held = level.facts().month;
     let span =
         [held.get(rows.start).copied(), rows.end.checked_sub(1).and_then(|last| held.get(last).copied())]
             .into_iter()
@@ -239,7 +237,7 @@ pub async fn summarize(
         let (cube, catalogue, filter, request) =
             (cube.clone(), catalogue.clone(), filter.clone(), request.clone());
         move || -> Result<Vec<AggregateRow>, SummaryError> {
-            let facts = cube.level(needed).facts()?;
+            let facts = cube.level(needed).facts();
             let mut grouper =
                 Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, request.granularity);
             if let Some((first, last)) = span {
@@ -458,7 +456,7 @@ mod tests {
                 ..Default::default()
             };
             let mut grouper = Grouper::new(cube.dictionary(), &catalogue, filter, dims, request.granularity);
-            grouper.add_cube_rows(&level.facts().unwrap(), level.month_rows(i32::MIN, i32::MAX));
+            grouper.add_cube_rows(&level.facts(), level.month_rows(i32::MIN, i32::MAX));
             grouper.finish(dims, &request)
         };
         let base = cube.level(LevelDimensions::ALL);
