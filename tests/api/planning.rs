@@ -353,6 +353,7 @@ async fn forecasts_chosen_by_their_backtest_never_lose_to_seasonal_naive_in_a_ma
         .collect();
     markets.sort_by_key(|(_, units)| std::cmp::Reverse(*units));
     let (mut inside, mut judged, mut ratios) = (0.0, 0.0, Vec::new());
+    let (mut all_worse, mut all_series, mut markets_over) = (0, 0, Vec::new());
     for (country, _) in markets.iter().take(10) {
         let data = server.data(MARKET_FORECAST, json!({ "f": { "countries": [country] } })).await;
         let forecast = &data["forecast"];
@@ -361,24 +362,25 @@ async fn forecasts_chosen_by_their_backtest_never_lose_to_seasonal_naive_in_a_ma
         };
         let backtest = &forecast["backtest"];
         let (smape, baseline) = (figure(backtest, "smape"), figure(backtest, "baselineSmape"));
-        assert!(
-            smape <= baseline + 1e-9,
-            "{country}: sMAPE {smape:.1} worse than seasonal naive {baseline:.1}"
-        );
+        if smape > baseline + 1e-9 {
+            markets_over.push(format!("{country}: sMAPE {smape:.1} worse than seasonal naive {baseline:.1}"));
+        }
         let predictions = forecast["predictions"].as_array().expect("predictions");
         let worse: Vec<String> = predictions
             .iter()
             .filter(|p| figure(&p["backtest"], "smape") > figure(&p["backtest"], "baselineSmape") + 1e-9)
             .map(|p| format!("{} {}", p["method"], p["backtest"]))
             .collect();
-        // Large, smooth series where the chosen method and seasonal naive both err by about 5%
-        // still go either way: the bound of a tenth is not met yet, a quarter is.
-        assert!(
-            worse.len() * 4 <= predictions.len(),
-            "{country}: {} of {} series worse than seasonal naive: {worse:?}",
+        eprintln!(
+            "{country}: sMAPE {smape:.2} against {baseline:.2}, {} of {} series worse",
             worse.len(),
             predictions.len()
         );
+        all_worse += worse.len();
+        all_series += predictions.len();
+        if worse.len() * 10 > predictions.len() {
+            markets_over.push(format!("{country}: {} of {}: {worse:?}", worse.len(), predictions.len()));
+        }
         assert!(predictions.iter().all(|p| !p["method"].as_str().expect("method").is_empty()));
         let coverage = figure(backtest, "coverage");
         inside += coverage * predictions.len() as f64;
@@ -391,6 +393,8 @@ async fn forecasts_chosen_by_their_backtest_never_lose_to_seasonal_naive_in_a_ma
         }
     }
     let coverage = inside / judged;
+    eprintln!("{all_worse} of {all_series} series worse than seasonal naive; pooled coverage {coverage:.3}");
+    assert!(markets_over.is_empty(), "markets that lose to seasonal naive: {markets_over:#?}");
     assert!((0.75..=0.85).contains(&coverage), "pooled coverage {coverage:.3}");
     ratios.sort_by(f64::total_cmp);
     assert!(!ratios.is_empty() && ratios[ratios.len() / 2] < 2.0, "upper/lower {ratios:?}");
