@@ -33,7 +33,6 @@ env = dict(
     SALESGRAPH_JWT_SECRET=SECRET,
     SALESGRAPH_LISTEN=f"127.0.0.1:{HTTP_PORT}",
     SALESGRAPH_SQL_LISTEN=f"127.0.0.1:{SQL_PORT}",
-    SALESGRAPH_WARM_FORECASTS="off",
     RUST_LOG="warn",
 )
 token = subprocess.run(
