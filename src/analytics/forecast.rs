@@ -1,6 +1,6 @@
 //! Monthly forecasts, each series by the method its own backtest chose. The candidates, simplest
 //! first: seasonal naive; Croston's method with the Syntetos–Boylan correction, for intermittent
-//! or lumpy demand; AutoETS on units as sold (error, trend and damping chosen by AICc); MSTL
+//! or lumpy demand; AutoETS on units as sold (error, trend and damping chosen by AICc); and MSTL
 //! (seasonal-trend decomposition by LOESS, period 12) with an AutoETS trend on log(1 + units), so
 //! that seasonality and growth act multiplicatively. ETS and MSTL come from augurs. Every
 //! forecast carries a rolling-origin backtest against seasonal naive.

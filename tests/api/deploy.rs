@@ -28,6 +28,15 @@ fn kind<'a>(documents: &'a [Value], kind: &str) -> &'a Value {
     documents.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} manifest"))
 }
 
+/// The first item of the list `list` that `matches`, or a panic saying what was looked for.
+fn item<'a>(list: &'a Value, what: &str, matches: impl Fn(&Value) -> bool) -> &'a Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("no list for {what}"))
+        .iter()
+        .find(|v| matches(v))
+        .unwrap_or_else(|| panic!("{what}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_manifests_are_complete_and_consistent() {
     let documents = manifests();
@@ -86,12 +95,7 @@ async fn the_kubernetes_manifests_are_complete_and_consistent() {
     // The policy: mounted from the ConfigMap where SALESGRAPH_POLICY points, equal to the
     // repository's and loadable.
     let mount = &container["volumeMounts"][0];
-    let volume = pod["volumes"]
-        .as_array()
-        .expect("volumes")
-        .iter()
-        .find(|v| v["name"] == mount["name"])
-        .expect("volume");
+    let volume = item(&pod["volumes"], "volume", |v| v["name"] == mount["name"]);
     assert_eq!(volume["configMap"]["name"], config["metadata"]["name"]);
     let policy_path = env("SALESGRAPH_POLICY")["value"].as_str().expect("SALESGRAPH_POLICY").to_string();
     let file = policy_path
@@ -110,18 +114,11 @@ async fn the_kubernetes_manifests_are_complete_and_consistent() {
     let sql_listen =
         env("SALESGRAPH_SQL_LISTEN")["value"].as_str().expect("SALESGRAPH_SQL_LISTEN").to_string();
     assert!(sql_listen.starts_with("0.0.0.0:"), "{sql_listen}");
-    let tls_volume = pod["volumes"]
-        .as_array()
-        .expect("volumes")
-        .iter()
-        .find(|v| v["secret"]["secretName"].is_string())
-        .expect("a volume from the SQL endpoint's TLS secret");
-    let tls_mount = container["volumeMounts"]
-        .as_array()
-        .expect("volumeMounts")
-        .iter()
-        .find(|m| m["name"] == tls_volume["name"])
-        .expect("the TLS secret is mounted");
+    let tls_volume = item(&pod["volumes"], "a volume from the SQL endpoint's TLS secret", |v| {
+        v["secret"]["secretName"].is_string()
+    });
+    let tls_mount =
+        item(&container["volumeMounts"], "the TLS secret is mounted", |m| m["name"] == tls_volume["name"]);
     let tls_folder = tls_mount["mountPath"].as_str().expect("mountPath");
     for (variable, file) in [("SALESGRAPH_SQL_TLS_CERT", "tls.crt"), ("SALESGRAPH_SQL_TLS_KEY", "tls.key")] {
         assert_eq!(
