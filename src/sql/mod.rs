@@ -149,8 +149,9 @@ async fn engine(app: &Arc<AppContext>, memory_mib: usize) -> Result<SessionConte
     let context = SessionContext::new_with_config_rt(config, runtime);
     let catalog =
         context.catalog(DATABASE).ok_or_else(|| SqlError::Engine(format!("no catalog {DATABASE}")))?;
+    let sale_reads = Arc::new(tokio::sync::Semaphore::new(tables::SALE_READS_AT_ONCE));
     let tables = TABLES.map(|spec| -> (&str, Arc<dyn datafusion::catalog::TableProvider>) {
-        (spec.name, Arc::new(SalesgraphTable::new(app.clone(), spec)))
+        (spec.name, Arc::new(SalesgraphTable::new(app.clone(), spec, sale_reads.clone())))
     });
     catalog
         .register_schema("public", Arc::new(read_only::FixedTables::new(tables)))

@@ -1,5 +1,5 @@
 //! The four tables of the SQL endpoint, read from the same data as the GraphQL API: the sale
-//! rows from the database (streamed page by page), the monthly rollup from the in-memory cube,
+//! rows from the database (one streamed statement per read), the monthly rollup from the in-memory cube,
 //! and the catalogue. Each scan applies the connection's policy below the SQL engine: a
 //! manager's rows are cut to its regions, a column the role may not see refuses the scan, and a
 //! table the role may not read refuses it too, whatever SQL asked for them.
@@ -23,14 +23,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use entity::sale;
 
 use crate::access::{AccessPolicy, scope_for};
 use crate::app::AppContext;
 use crate::auth::Viewer;
 use crate::domain::{FuelType, Month, ResolvedFilter, Transmission};
 use crate::store::catalogue::Catalogue;
-use crate::store::sales::{Direction, SaleCursor};
 
 /// Who a connection runs as, and until when (seconds since the epoch, its token's expiry):
 /// empty until its login succeeds, then fixed for its life.
@@ -209,6 +207,8 @@ pub struct SalesgraphTable {
     app: Arc<AppContext>,
     spec: &'static TableSpec,
     schema: SchemaRef,
+    /// Turns to read `sales`, shared by every table of the endpoint ([`SALE_READS_AT_ONCE`]).
+    sale_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for TableSpec {
@@ -224,8 +224,12 @@ impl std::fmt::Debug for SalesgraphTable {
 }
 
 impl SalesgraphTable {
-    pub fn new(app: Arc<AppContext>, spec: &'static TableSpec) -> Self {
-        Self { app, schema: spec.schema(), spec }
+    pub fn new(
+        app: Arc<AppContext>,
+        spec: &'static TableSpec,
+        sale_reads: Arc<tokio::sync::Semaphore>,
+    ) -> Self {
+        Self { app, schema: spec.schema(), spec, sale_reads }
     }
 }
 
@@ -280,12 +284,21 @@ impl TableProvider for SalesgraphTable {
         let projection = projection.cloned();
         match self.spec.name {
             "sales" => {
-                let stream =
-                    SaleRows { app: self.app.clone(), catalogue, filter, schema: self.schema.clone(), limit };
+                let schema = Arc::new(self.schema.project(columns)?);
+                let columns: Vec<SaleColumn> = columns.iter().map(|at| SaleColumn::ALL[*at]).collect();
+                let read = SaleRead {
+                    app: self.app.clone(),
+                    catalogue,
+                    filter,
+                    columns,
+                    schema: schema.clone(),
+                    limit,
+                };
+                let stream = SaleRows { read, reads: self.sale_reads.clone() };
                 let plan = StreamingTableExec::try_new(
-                    self.schema.clone(),
+                    schema,
                     vec![Arc::new(stream)],
-                    projection.as_ref(),
+                    None,
                     Vec::new(),
                     false,
                     limit,
@@ -577,120 +590,258 @@ fn country_rows(
     Ok(RecordBatch::try_new(schema.clone(), arrays)?)
 }
 
-/// Rows read from the database per batch: large enough that a page's query costs little per
-/// row, small enough that a full scan holds only a few thousand rows at a time.
-const PAGE_ROWS: u64 = 8_192;
+/// Rows per batch of `sales`: large enough that a batch costs little per row, small enough that
+/// a full read holds only a few thousand rows at a time.
+const BATCH_ROWS: usize = 8_192;
 
-/// The sale rows the filter keeps, newest first, read a page at a time as the client takes them.
+/// Batches a read of `sales` keeps ready ahead of the client.
+const BATCHES_AHEAD: usize = 2;
+
+/// Reads of `sales` that hold a database connection at once. Each holds one for as long as its
+/// client takes rows; the rest wait their turn, so that the API's own queries always find a
+/// connection in the pool.
+pub const SALE_READS_AT_ONCE: usize = 2;
+
+/// A column of `sales` and the stored column it is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SaleColumn {
+    Id,
+    SoldOn,
+    Model,
+    Country,
+    Region,
+    BodyType,
+    FuelType,
+    Transmission,
+    Color,
+    Units,
+    UnitPrice,
+    Revenue,
+    DatePrecision,
+}
+
+impl SaleColumn {
+    /// In the order of [`SALES`]' columns.
+    const ALL: [SaleColumn; 13] = [
+        SaleColumn::Id,
+        SaleColumn::SoldOn,
+        SaleColumn::Model,
+        SaleColumn::Country,
+        SaleColumn::Region,
+        SaleColumn::BodyType,
+        SaleColumn::FuelType,
+        SaleColumn::Transmission,
+        SaleColumn::Color,
+        SaleColumn::Units,
+        SaleColumn::UnitPrice,
+        SaleColumn::Revenue,
+        SaleColumn::DatePrecision,
+    ];
+
+    fn stored(self) -> &'static str {
+        match self {
+            SaleColumn::Id => "id",
+            SaleColumn::SoldOn => "sold_on",
+            SaleColumn::Model | SaleColumn::BodyType => "model_id",
+            SaleColumn::Country | SaleColumn::Region => "country_code",
+            SaleColumn::FuelType => "fuel_type",
+            SaleColumn::Transmission => "transmission",
+            SaleColumn::Color => "color",
+            SaleColumn::Units => "units",
+            SaleColumn::UnitPrice => "unit_price",
+            SaleColumn::Revenue => "revenue",
+            SaleColumn::DatePrecision => "date_precision",
+        }
+    }
+}
+
+/// The sale rows the filter keeps, in the order they are stored: one statement streamed from
+/// the database, only the columns the query uses read and built, once a turn to read is free.
 struct SaleRows {
-    app: Arc<AppContext>,
-    catalogue: Arc<Catalogue>,
-    filter: ResolvedFilter,
-    schema: SchemaRef,
-    limit: Option<usize>,
+    read: SaleRead,
+    reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SaleRows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SaleRows").field("filter", &self.filter).field("limit", &self.limit).finish()
+        f.debug_struct("SaleRows")
+            .field("filter", &self.read.filter)
+            .field("columns", &self.read.columns)
+            .field("limit", &self.read.limit)
+            .finish()
     }
 }
 
 impl PartitionStream for SaleRows {
     fn schema(&self) -> &SchemaRef {
-        &self.schema
+        &self.read.schema
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let app = self.app.clone();
-        let catalogue = self.catalogue.clone();
-        let filter = self.filter.clone();
-        let schema = self.schema.clone();
-        let wanted = self.limit.map_or(u64::MAX, |limit| limit as u64);
-        let pages = futures_util::stream::try_unfold(
-            (None::<SaleCursor>, 0_u64, false),
-            move |(cursor, sent, done)| {
-                let app = app.clone();
-                let catalogue = catalogue.clone();
-                let filter = filter.clone();
-                let schema = schema.clone();
-                async move {
-                    if done || sent >= wanted {
-                        return Ok(None);
-                    }
-                    let size = PAGE_ROWS.min(wanted - sent);
-                    let page = crate::store::sales::page(
-                        &app.store,
-                        &filter,
-                        Direction::Forward,
-                        cursor,
-                        size,
-                        None,
-                    )
-                    .await
-                    .map_err(engine_error)?;
-                    let next = page.rows.last().map(SaleCursor::of);
-                    let batch = sale_batch(&page.rows, &catalogue, &schema)?;
-                    let sent = sent + page.rows.len() as u64;
-                    Ok(Some((batch, (next, sent, !page.has_more))))
-                }
-            },
-        );
-        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), pages))
+        let (sender, receiver) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+        let read = self.read.clone();
+        let reads = self.reads.clone();
+        // The read runs on its own so that the database keeps producing while the engine encodes;
+        // it stops when the client stops taking rows (the receiver is dropped).
+        tokio::spawn(async move {
+            let Ok(_turn) = reads.acquire_owned().await else { return };
+            if let Err(error) = read.send_to(&sender).await {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        let batches = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|batch| (batch, receiver))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.read.schema.clone(), batches))
     }
 }
 
-fn sale_batch(
-    rows: &[sale::Model],
-    catalogue: &Catalogue,
-    schema: &SchemaRef,
-) -> datafusion::common::Result<RecordBatch> {
-    let n = rows.len();
-    let mut id = Int64Builder::with_capacity(n);
-    let mut sold_on = Date32Builder::with_capacity(n);
-    let mut model = StringBuilder::with_capacity(n, n * 8);
-    let mut country = StringBuilder::with_capacity(n, n * 2);
-    let mut region = StringBuilder::with_capacity(n, n * 8);
-    let mut body = StringBuilder::with_capacity(n, n * 6);
-    let mut fuel = StringBuilder::with_capacity(n, n * 8);
-    let mut transmission = StringBuilder::with_capacity(n, n * 9);
-    let mut color = StringBuilder::with_capacity(n, n * 6);
-    let mut units = Int64Builder::with_capacity(n);
-    let mut price = Float64Builder::with_capacity(n);
-    let mut revenue = Float64Builder::with_capacity(n);
-    let mut precision = StringBuilder::with_capacity(n, n * 3);
-    for row in rows {
-        let catalogued = catalogue.model_by_id(row.model_id);
-        id.append_value(row.id);
-        sold_on.append_value(crate::domain::days_since_epoch(row.sold_on));
-        model.append_value(catalogued.map_or("UNKNOWN", |m| m.name.as_str()));
-        body.append_value(catalogued.map_or("UNKNOWN", |m| m.body_type.as_str()));
-        country.append_value(&row.country_code);
-        region.append_value(
-            catalogue.country_by_code(&row.country_code).map_or("UNKNOWN", |c| c.region.as_str()),
-        );
-        fuel.append_value(&row.fuel_type);
-        transmission.append_value(&row.transmission);
-        color.append_option(row.color.as_deref());
-        units.append_value(i64::from(row.units));
-        price.append_option(row.unit_price);
-        revenue.append_option(row.revenue);
-        precision.append_value(&row.date_precision);
+/// One read of `sales`: what it reads, and for whom the rows are named.
+#[derive(Clone)]
+struct SaleRead {
+    app: Arc<AppContext>,
+    catalogue: Arc<Catalogue>,
+    filter: ResolvedFilter,
+    /// The projected columns, in the order of `schema`.
+    columns: Vec<SaleColumn>,
+    schema: SchemaRef,
+    limit: Option<usize>,
+}
+
+type BatchSender = tokio::sync::mpsc::Sender<datafusion::common::Result<RecordBatch>>;
+
+impl SaleRead {
+    async fn send_to(&self, sender: &BatchSender) -> datafusion::common::Result<()> {
+        use futures_util::StreamExt;
+        let mut stored: Vec<&str> = Vec::new();
+        let at: Vec<usize> = self
+            .columns
+            .iter()
+            .map(|column| {
+                let name = column.stored();
+                stored.iter().position(|s| *s == name).unwrap_or_else(|| {
+                    stored.push(name);
+                    stored.len() - 1
+                })
+            })
+            .collect();
+        if stored.is_empty() {
+            // Counting rows needs no column, but a statement selects at least one.
+            stored.push("id");
+        }
+        let mut rows = crate::store::sales::stream(
+            &self.app.store,
+            &self.filter,
+            &stored,
+            self.limit.map(|limit| limit as u64),
+        )
+        .await
+        .map_err(engine_error)?;
+        let mut batch = SaleBatch::new(&self.columns);
+        while let Some(row) = rows.next().await {
+            batch.push(&row.map_err(engine_error)?, &self.columns, &at, &self.catalogue)?;
+            if batch.rows == BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, SaleBatch::new(&self.columns));
+                if sender.send(full.finish(&self.schema)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if batch.rows > 0 {
+            let _ = sender.send(batch.finish(&self.schema)).await;
+        }
+        Ok(())
     }
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(sold_on.finish()),
-        Arc::new(model.finish()),
-        Arc::new(country.finish()),
-        Arc::new(region.finish()),
-        Arc::new(body.finish()),
-        Arc::new(fuel.finish()),
-        Arc::new(transmission.finish()),
-        Arc::new(color.finish()),
-        Arc::new(units.finish()),
-        Arc::new(price.finish()),
-        Arc::new(revenue.finish()),
-        Arc::new(precision.finish()),
-    ];
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+/// The arrays of one batch of `sales` being filled.
+struct SaleBatch {
+    arrays: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+enum ColumnBuilder {
+    Int(Int64Builder),
+    Date(Date32Builder),
+    Float(Float64Builder),
+    Text(StringBuilder),
+}
+
+impl SaleBatch {
+    fn new(columns: &[SaleColumn]) -> Self {
+        let arrays = columns
+            .iter()
+            .map(|column| match column {
+                SaleColumn::Id | SaleColumn::Units => {
+                    ColumnBuilder::Int(Int64Builder::with_capacity(BATCH_ROWS))
+                }
+                SaleColumn::SoldOn => ColumnBuilder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
+                SaleColumn::UnitPrice | SaleColumn::Revenue => {
+                    ColumnBuilder::Float(Float64Builder::with_capacity(BATCH_ROWS))
+                }
+                _ => ColumnBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8)),
+            })
+            .collect();
+        Self { arrays, rows: 0 }
+    }
+
+    /// Appends a stored row: `at` says where each column's stored value is in it.
+    fn push(
+        &mut self,
+        row: &sea_orm::QueryResult,
+        columns: &[SaleColumn],
+        at: &[usize],
+        catalogue: &Catalogue,
+    ) -> datafusion::common::Result<()> {
+        for ((builder, column), index) in self.arrays.iter_mut().zip(columns).zip(at) {
+            let index = *index;
+            match (builder, column) {
+                (ColumnBuilder::Int(ints), SaleColumn::Id) => ints.append_value(stored(row, index)?),
+                (ColumnBuilder::Int(ints), _) => ints.append_value(i64::from(stored::<i32>(row, index)?)),
+                (ColumnBuilder::Date(dates), _) => {
+                    dates.append_value(crate::domain::days_since_epoch(stored(row, index)?))
+                }
+                (ColumnBuilder::Float(floats), _) => floats.append_option(stored::<Option<f64>>(row, index)?),
+                (ColumnBuilder::Text(texts), SaleColumn::Model | SaleColumn::BodyType) => {
+                    let model = catalogue.model_by_id(stored(row, index)?);
+                    texts.append_value(model.map_or("UNKNOWN", |m| {
+                        if *column == SaleColumn::Model { m.name.as_str() } else { m.body_type.as_str() }
+                    }));
+                }
+                (ColumnBuilder::Text(texts), SaleColumn::Region) => {
+                    let code: String = stored(row, index)?;
+                    texts.append_value(
+                        catalogue.country_by_code(&code).map_or("UNKNOWN", |c| c.region.as_str()),
+                    );
+                }
+                (ColumnBuilder::Text(texts), SaleColumn::Color) => {
+                    texts.append_option(stored::<Option<String>>(row, index)?)
+                }
+                (ColumnBuilder::Text(texts), _) => texts.append_value(stored::<String>(row, index)?),
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(self, schema: &SchemaRef) -> datafusion::common::Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self
+            .arrays
+            .into_iter()
+            .map(|builder| -> ArrayRef {
+                match builder {
+                    ColumnBuilder::Int(mut ints) => Arc::new(ints.finish()),
+                    ColumnBuilder::Date(mut dates) => Arc::new(dates.finish()),
+                    ColumnBuilder::Float(mut floats) => Arc::new(floats.finish()),
+                    ColumnBuilder::Text(mut texts) => Arc::new(texts.finish()),
+                }
+            })
+            .collect();
+        let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(self.rows));
+        Ok(RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?)
+    }
+}
+
+fn stored<T: sea_orm::TryGetable>(row: &sea_orm::QueryResult, index: usize) -> datafusion::common::Result<T> {
+    row.try_get_by_index(index).map_err(engine_error)
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::NaiveDate;
 use entity::sale;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryStream, StreamTrait};
 
 use super::Store;
 use super::sql;
@@ -156,6 +156,28 @@ pub async fn page(
         rows.reverse();
     }
     Ok(Page { rows, has_more })
+}
+
+/// The `columns` of the sale rows `filter` keeps, at most `limit` of them, in the order the
+/// database stores them, as one statement whose rows arrive as the caller takes them: a full
+/// read holds a few rows at a time and costs one query, not one per page. The stream holds a
+/// pooled connection until it ends or is dropped.
+pub async fn stream(
+    store: &Store,
+    filter: &ResolvedFilter,
+    columns: &[&str],
+    limit: Option<u64>,
+) -> Result<QueryStream, DbErr> {
+    let mut select = Query::select();
+    select
+        .columns(columns.iter().map(|c| Alias::new(*c)))
+        .from(Alias::new("sale"))
+        .cond_where(sql::filter_condition(filter));
+    if let Some(limit) = limit {
+        select.limit(limit);
+    }
+    store.count_query();
+    store.read().stream_raw(store.backend().build(&select)).await
 }
 
 /// How many rows a span of days holds and their lowest and highest ids. Ids are never reused

@@ -145,6 +145,54 @@ async fn psql_lists_the_tables_and_columns_and_a_group_by_matches_sales_summary(
     assert_eq!(sums(&from_rows), by_api);
 }
 
+/// The sale rows are read with only the columns a statement uses, several of them derived from
+/// one stored column (region from the country, body type from the model): each projection must
+/// still describe the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_column_of_the_sale_rows_agrees_with_the_catalogue_and_the_rollup() {
+    let server = sql_server(3_000).await;
+    let token = server.admin_token();
+    let one = |sql: &'static str| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let output = psql(server, &token, &[sql]).await;
+            assert!(output.status.success(), "{sql}: {}", text(&output));
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        }
+    };
+    let counted = one("SELECT COUNT(*) FROM sales").await;
+    assert_eq!(counted, one("SELECT SUM(sale_rows) FROM sales_monthly").await);
+    assert!(counted.parse::<i64>().expect("a count") >= 3_000, "{counted}");
+    let regions =
+        "SELECT COUNT(*) FROM sales s JOIN countries c ON s.country = c.code WHERE s.region = c.region";
+    assert_eq!(one(regions).await, counted, "every row's region is its country's");
+    let bodies =
+        "SELECT COUNT(*) FROM sales s JOIN car_models m ON s.model = m.name WHERE s.body_type = m.body_type";
+    assert_eq!(one(bodies).await, counted, "every row's body type is its model's");
+    assert_eq!(
+        one("SELECT SUM(units) FROM sales").await,
+        one("SELECT SUM(units) FROM sales_monthly").await,
+        "the rows' units are the rollup's"
+    );
+    let by_region =
+        psql(&server, &token, &["SELECT region, SUM(units) FROM sales GROUP BY 1 ORDER BY 1"]).await;
+    let rolled_up =
+        psql(&server, &token, &["SELECT region, SUM(units) FROM sales_monthly GROUP BY 1 ORDER BY 1"]).await;
+    assert!(sums(&by_region).len() > 1, "{}", text(&by_region));
+    assert_eq!(sums(&by_region), sums(&rolled_up));
+    let first =
+        one("SELECT id, sold_on, model, country, region, body_type, fuel_type, transmission, color, \
+                     units, unit_price_usd, revenue, date_precision FROM sales ORDER BY id LIMIT 1")
+        .await;
+    let fields: Vec<&str> = first.split('|').collect();
+    assert_eq!(fields.len(), 13, "{first}");
+    assert!(fields[1].len() == 10 && ["DAY", "MONTH", "QUARTER", "YEAR"].contains(&fields[12]), "{first}");
+    // A limit below a filter still keeps only the filter's rows.
+    let limited = one("SELECT country FROM sales WHERE country = 'DE' LIMIT 5").await;
+    assert_eq!(limited.lines().collect::<Vec<_>>(), vec!["DE"; 5], "{limited}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_connection_sees_what_its_token_may_see() {
     let server = sql_server(2_000).await;
