@@ -684,7 +684,14 @@ impl PartitionStream for SaleRows {
         // The read runs on its own so that the database keeps producing while the engine encodes;
         // it stops when the client stops taking rows (the receiver is dropped).
         tokio::spawn(async move {
-            let Ok(_turn) = reads.acquire_owned().await else { return };
+            // A statement that ends while it waits (cancelled, timed out) gives up its turn.
+            let _turn = tokio::select! {
+                turn = reads.acquire_owned() => match turn {
+                    Ok(turn) => turn,
+                    Err(_) => return,
+                },
+                () = sender.closed() => return,
+            };
             if let Err(error) = read.send_to(&sender).await {
                 let _ = sender.send(Err(error)).await;
             }
