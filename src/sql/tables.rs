@@ -23,6 +23,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use entity::sale;
+use sea_orm::IdenStatic;
 
 use crate::access::{AccessPolicy, scope_for};
 use crate::app::AppContext;
@@ -638,19 +640,20 @@ impl SaleColumn {
         SaleColumn::DatePrecision,
     ];
 
-    fn stored(self) -> &'static str {
+    /// The entity's column it is read from.
+    fn stored(self) -> sale::Column {
         match self {
-            SaleColumn::Id => "id",
-            SaleColumn::SoldOn => "sold_on",
-            SaleColumn::Model | SaleColumn::BodyType => "model_id",
-            SaleColumn::Country | SaleColumn::Region => "country_code",
-            SaleColumn::FuelType => "fuel_type",
-            SaleColumn::Transmission => "transmission",
-            SaleColumn::Color => "color",
-            SaleColumn::Units => "units",
-            SaleColumn::UnitPrice => "unit_price",
-            SaleColumn::Revenue => "revenue",
-            SaleColumn::DatePrecision => "date_precision",
+            SaleColumn::Id => sale::Column::Id,
+            SaleColumn::SoldOn => sale::Column::SoldOn,
+            SaleColumn::Model | SaleColumn::BodyType => sale::Column::ModelId,
+            SaleColumn::Country | SaleColumn::Region => sale::Column::CountryCode,
+            SaleColumn::FuelType => sale::Column::FuelType,
+            SaleColumn::Transmission => sale::Column::Transmission,
+            SaleColumn::Color => sale::Column::Color,
+            SaleColumn::Units => sale::Column::Units,
+            SaleColumn::UnitPrice => sale::Column::UnitPrice,
+            SaleColumn::Revenue => sale::Column::Revenue,
+            SaleColumn::DatePrecision => sale::Column::DatePrecision,
         }
     }
 }
@@ -720,13 +723,13 @@ type BatchSender = tokio::sync::mpsc::Sender<datafusion::common::Result<RecordBa
 impl SaleRead {
     async fn send_to(&self, sender: &BatchSender) -> datafusion::common::Result<()> {
         use futures_util::StreamExt;
-        let mut stored: Vec<&str> = Vec::new();
+        let mut stored: Vec<sale::Column> = Vec::new();
         let at: Vec<usize> = self
             .columns
             .iter()
             .map(|column| {
                 let name = column.stored();
-                stored.iter().position(|s| *s == name).unwrap_or_else(|| {
+                stored.iter().position(|s| s.as_str() == name.as_str()).unwrap_or_else(|| {
                     stored.push(name);
                     stored.len() - 1
                 })
@@ -734,7 +737,7 @@ impl SaleRead {
             .collect();
         if stored.is_empty() {
             // Counting rows needs no column, but a statement selects at least one.
-            stored.push("id");
+            stored.push(sale::Column::Id);
         }
         let mut rows = crate::store::sales::stream(
             &self.app.store,

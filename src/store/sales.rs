@@ -165,12 +165,12 @@ pub async fn page(
 pub async fn stream(
     store: &Store,
     filter: &ResolvedFilter,
-    columns: &[&str],
+    columns: &[sale::Column],
     limit: Option<u64>,
 ) -> Result<QueryStream, DbErr> {
     let mut select = Query::select();
     select
-        .columns(columns.iter().map(|c| Alias::new(*c)))
+        .columns(columns.iter().copied())
         .from(Alias::new("sale"))
         .cond_where(sql::filter_condition(filter));
     if let Some(limit) = limit {
