@@ -22,13 +22,17 @@ use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures_util::Sink;
 use pgwire::api::cancel::DefaultCancelHandler;
-use pgwire::api::portal::Portal;
+use pgwire::api::portal::{Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::Response;
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, DEFAULT_NAME, ErrorHandler, PgWireConnectionState,
+    PgWireServerHandlers,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Execute;
 use tokio::net::TcpListener;
 
 use crate::app::AppContext;
@@ -136,12 +140,16 @@ impl SqlEndpoint {
 
 /// The engine every connection's session starts from: the four tables in `salesgraph.public`,
 /// `pg_catalog` and `information_schema` for the tools' catalogue queries, and a memory limit
-/// so that no query can take the server's memory.
+/// so that no query can take the server's memory. Each statement runs in one partition: BI
+/// tools send many small statements at once, and splitting each over the cores costs more in
+/// hand-overs than it gains (docs/benchmarks.md#sql-endpoint); a statement's rows are made on
+/// a task of their own (`statement`), so it still runs beside the connection that sends them.
 async fn engine(app: &Arc<AppContext>, memory_mib: usize) -> Result<SessionContext, SqlError> {
     let failed = |e: &dyn std::fmt::Display| SqlError::Engine(e.to_string());
     let config = SessionConfig::new()
         .with_information_schema(true)
-        .with_default_catalog_and_schema(DATABASE, "public");
+        .with_default_catalog_and_schema(DATABASE, "public")
+        .with_target_partitions(1);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(memory_mib.saturating_mul(1024 * 1024), 1.0)
         .build_arc()
@@ -303,6 +311,93 @@ impl ExtendedQueryHandler for AuditedSession {
         self.audit("extended", &portal.statement.statement.0);
         Ok(bounds.bound(response))
     }
+
+    /// An Execute that asks for every row (max_rows 0, what psycopg, SQLAlchemy and most
+    /// drivers send) streams them to the socket as the engine makes them, so that memory stays
+    /// bounded by the socket's buffers whatever the result's size; pgwire's own handling
+    /// gathers such a result whole before sending it. Executes with a row limit (JDBC's
+    /// fetch size, named cursors) hold at most that many rows and keep pgwire's handling.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let portal_name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let unstarted = match client.portal_store().get_portal(portal_name) {
+            Some(Entry::Value(portal)) if message.max_rows == 0 => {
+                let state = portal.state();
+                let initial = matches!(*state.lock().await, PortalExecutionState::Initial);
+                initial.then_some(portal)
+            }
+            _ => None,
+        };
+        let Some(portal) = unstarted else { return self._on_execute(client, message).await };
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let response = ExtendedQueryHandler::do_query(self, client, &portal, 0).await?;
+        // Executing the portal again answers no rows, as PostgreSQL's finished portals do.
+        *portal.state().lock().await = PortalExecutionState::Finished;
+        let status = send_whole_response(client, response).await?;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        Ok(())
+    }
+}
+
+/// Sends one Execute's whole response, its rows as they come, and answers the connection's
+/// transaction status after it (the cases other than rows as pgwire answers them).
+async fn send_whole_response<C>(
+    client: &mut C,
+    response: Response,
+) -> PgWireResult<pgwire::messages::response::TransactionStatus>
+where
+    C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::PortalStore: PortalStore,
+    C::Error: std::fmt::Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    use futures_util::SinkExt;
+    use pgwire::api::query::{send_execution_response, send_query_response};
+    let status = client.transaction_status();
+    Ok(match response {
+        Response::Query(rows) => {
+            send_query_response(client, rows, false).await?;
+            status
+        }
+        Response::EmptyQuery => {
+            let empty = pgwire::messages::response::EmptyQueryResponse::new();
+            client.feed(PgWireBackendMessage::EmptyQueryResponse(empty)).await?;
+            status
+        }
+        Response::Execution(tag) => {
+            send_execution_response(client, tag).await?;
+            status
+        }
+        Response::TransactionStart(tag) => {
+            send_execution_response(client, tag).await?;
+            status.to_in_transaction_state()
+        }
+        Response::TransactionEnd(tag) => {
+            send_execution_response(client, tag).await?;
+            client.portal_store().rm_portal(DEFAULT_NAME);
+            status.to_idle_state()
+        }
+        Response::Error(error) => {
+            client.send(PgWireBackendMessage::ErrorResponse((*error).into())).await?;
+            status.to_error_state()
+        }
+        Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "25006".into(),
+                "COPY is not available: the SQL endpoint is read-only".into(),
+            ))));
+        }
+    })
 }
 
 /// Gives errors their PostgreSQL codes, so that tools show what went wrong: a refused scan is

@@ -142,7 +142,7 @@ impl StatementBounds {
             Response::Query(mut query) => {
                 let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures_util::stream::empty()));
                 query.data_rows = Box::pin(BoundedRows {
-                    rows,
+                    rows: Box::pin(RowsMadeApart::spawn(rows)),
                     signal: self.signal.clone(),
                     started_at: self.started_at,
                     timer: Box::pin(tokio::time::sleep_until(self.deadline)),
@@ -161,6 +161,61 @@ fn timed_out() -> PgWireError {
 
 fn query_canceled(message: &str) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), "57014".into(), message.into())))
+}
+
+/// Rows in chunks of at most this many, so that the hand-over between the task that makes
+/// them and the connection's task costs little per row.
+const ROWS_PER_HAND_OVER: usize = 1_024;
+
+/// A statement's rows, made on a task of their own. The engine runs a statement in one
+/// partition (see `sql::engine`), so without this its operators would run inside the
+/// connection's poll, where a long join's loop would keep the cancel request and the deadline
+/// from being seen; here the connection only waits on a channel. It also lets encoding the
+/// rows and writing them to the socket use both cores.
+struct RowsMadeApart {
+    chunks: tokio::sync::mpsc::Receiver<Vec<PgWireResult<DataRow>>>,
+    current: std::vec::IntoIter<PgWireResult<DataRow>>,
+    maker: tokio::task::JoinHandle<()>,
+}
+
+impl RowsMadeApart {
+    fn spawn(rows: SendableRowStream) -> Self {
+        use futures_util::StreamExt;
+        let (sender, chunks) = tokio::sync::mpsc::channel(2);
+        let maker = tokio::spawn(async move {
+            let mut made = rows.ready_chunks(ROWS_PER_HAND_OVER);
+            while let Some(chunk) = made.next().await {
+                if sender.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Self { chunks, current: Vec::new().into_iter(), maker }
+    }
+}
+
+impl Drop for RowsMadeApart {
+    fn drop(&mut self) {
+        // Stops the engine's work at its next yield rather than at its next row.
+        self.maker.abort();
+    }
+}
+
+impl Stream for RowsMadeApart {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(row) = self.current.next() {
+                return Poll::Ready(Some(row));
+            }
+            match self.chunks.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.current = chunk.into_iter(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }
 
 /// A statement's rows, ending with 57014 on a cancel request or at the deadline.

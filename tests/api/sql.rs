@@ -311,6 +311,34 @@ async fn psycopg_sqlalchemy_and_pandas_connect_as_superset_does() {
     assert!(report.contains("checks pass"), "{report}");
 }
 
+/// An Execute that asks for every row sends them as they are made: psycopg's `cursor.stream`
+/// of eight billion rows gets its first 100,000 long before the statement's time limit, where a
+/// server that gathered the result before sending would end it at the limit with nothing sent
+/// (and memory growing all the while).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_protocol_read_streams_its_rows_as_they_are_made() {
+    if !super::clients::python_has("psycopg", "stream rows with psycopg") {
+        return;
+    }
+    let server = sql_server_with(2_000, |settings| {
+        settings.sql_statement_timeout = std::time::Duration::from_secs(10);
+    })
+    .await;
+    let address = server.sql.expect("on");
+    let output = tokio::process::Command::new("python3")
+        .arg(clients_dir().join("sql_stream.py"))
+        .arg(address.ip().to_string())
+        .arg(address.port().to_string())
+        .arg(server.admin_token())
+        .output()
+        .await
+        .expect("python3 runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("checks pass"), "{report}");
+}
+
 /// The PostgreSQL JDBC driver's jar: Debian's libpostgresql-jdbc-java, which .ci/run installs.
 fn jdbc_driver() -> Option<&'static std::path::Path> {
     let jar = std::path::Path::new("/usr/share/java/postgresql.jar");
