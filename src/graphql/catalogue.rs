@@ -2,137 +2,68 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use async_graphql::parser::types::Field;
-use async_graphql::{Context, ID, InputType, Object, Positioned, Result, ServerResult, SimpleObject, Value};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Value};
 use entity::{car_model, country};
 
 use super::enums::{self, BodyType};
 use super::error::ApiError;
 use super::loaders;
-use super::one_pass::{self, EntityAt, OnePass, one_pass_output};
+use super::one_pass::{EntityAt, one_pass_fields, one_pass_output};
 use super::scalars::Date;
 use super::{app, viewer};
 use crate::auth;
 use crate::domain::Scope;
 
 /// A car model of the catalogue. Pages and rankings repeat it, so it resolves in one pass
-/// (`super::one_pass`); [`CarModelFields`] declares it to the schema.
+/// (`super::one_pass`), declared once below.
 pub struct CarModel(pub car_model::Model);
 
-/// `CarModel` as the schema declares it, and the reference its one pass answers like.
-pub struct CarModelFields(pub car_model::Model);
-
-one_pass_output!(CarModel, twin: CarModelFields);
+one_pass_output!(CarModel, schema: CarModelSchema);
 
 /// A model of the catalogue in memory, borrowed: a page names the same few models on every row,
 /// and cloning one per row cost more than the rest of its resolution. Answers as [`CarModel`].
 pub struct CatalogueModel<'m>(pub &'m car_model::Model);
 
-impl OnePass for CarModel {
-    const TYPE_NAME: &'static str = "CarModel";
-
-    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        car_model_field(&self.0, field)
+one_pass_fields! {
+    /// A BMW model in the catalogue.
+    schema CarModelSchema as "CarModel";
+    fn car_model_field(model: &car_model::Model, _ctx, field) {
+        /// The model's id.
+        id "id": ID = ID(model.id.to_string());
+        /// The catalogue name, e.g. "3 Series", "X5", "iX".
+        name "name": &str = model.name.as_str();
+        /// The body style; UNKNOWN for imported models whose source did not say.
+        body_type "bodyType": BodyType = enums::body_type(&model.body_type);
+        /// Base price in USD before the country price index; null for imported models.
+        #[graphql(visible = "crate::access::visibility::car_model_base_price")]
+        base_price "basePrice": Option<f64> = model.base_price;
     }
-}
-
-impl OnePass for CatalogueModel<'_> {
-    const TYPE_NAME: &'static str = CarModel::TYPE_NAME;
-
-    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        car_model_field(self.0, field)
-    }
-}
-
-fn car_model_field(model: &car_model::Model, field: &Positioned<Field>) -> ServerResult<Value> {
-    Ok(match field.node.name.node.as_str() {
-        "id" => Value::String(model.id.to_string()),
-        "name" => Value::String(model.name.clone()),
-        "bodyType" => enums::body_type(&model.body_type).to_value(),
-        "basePrice" => one_pass::number_or_null(model.base_price),
-        _ => return Err(one_pass::unknown_field::<CarModel>(field)),
-    })
-}
-
-/// A BMW model in the catalogue.
-#[Object(name = "CarModel")]
-impl CarModelFields {
-    /// The model's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// The catalogue name, e.g. "3 Series", "X5", "iX".
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The body style; UNKNOWN for imported models whose source did not say.
-    async fn body_type(&self) -> BodyType {
-        enums::body_type(&self.0.body_type)
-    }
-
-    /// Base price in USD before the country price index; null for imported models.
-    #[graphql(visible = "crate::access::visibility::car_model_base_price")]
-    async fn base_price(&self) -> Option<f64> {
-        self.0.base_price
-    }
+    answered by CarModel as |model| &model.0;
+    answered by CatalogueModel<'_> as |model| model.0;
 }
 
 /// A market: an ISO 3166-1 country, or a region's unallocated market (XE …) for data kept by region.
-/// Resolved in one pass like [`CarModel`]; [`CountryFields`] declares it to the schema.
+/// Resolved in one pass like [`CarModel`].
 pub struct Country(pub country::Model);
 
-/// `Country` as the schema declares it, and the reference its one pass answers like.
-pub struct CountryFields(pub country::Model);
-
-one_pass_output!(Country, twin: CountryFields);
+one_pass_output!(Country, schema: CountrySchema);
 
 /// A market of the catalogue in memory, borrowed (see [`CatalogueModel`]). Answers as [`Country`].
 pub struct CatalogueCountry<'c>(pub &'c country::Model);
 
-impl OnePass for Country {
-    const TYPE_NAME: &'static str = "Country";
-
-    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        country_field(&self.0, field)
+one_pass_fields! {
+    /// A market: a country (or an unallocated region market from imports).
+    schema CountrySchema as "Country";
+    fn country_field(country: &country::Model, _ctx, field) {
+        /// ISO 3166-1 alpha-2 code, e.g. "DE".
+        code "code": &str = country.code.as_str();
+        /// English name, e.g. "Germany".
+        name "name": &str = country.name.as_str();
+        /// The catalogue region, e.g. "Europe".
+        region "region": &str = country.region.as_str();
     }
-}
-
-impl OnePass for CatalogueCountry<'_> {
-    const TYPE_NAME: &'static str = Country::TYPE_NAME;
-
-    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        country_field(self.0, field)
-    }
-}
-
-fn country_field(country: &country::Model, field: &Positioned<Field>) -> ServerResult<Value> {
-    Ok(match field.node.name.node.as_str() {
-        "code" => Value::String(country.code.clone()),
-        "name" => Value::String(country.name.clone()),
-        "region" => Value::String(country.region.clone()),
-        _ => return Err(one_pass::unknown_field::<Country>(field)),
-    })
-}
-
-/// A market: a country (or an unallocated region market from imports).
-#[Object(name = "Country")]
-impl CountryFields {
-    /// ISO 3166-1 alpha-2 code, e.g. "DE".
-    async fn code(&self) -> &str {
-        &self.0.code
-    }
-
-    /// English name, e.g. "Germany".
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The catalogue region, e.g. "Europe".
-    async fn region(&self) -> &str {
-        &self.0.region
-    }
+    answered by Country as |country| &country.0;
+    answered by CatalogueCountry<'_> as |country| country.0;
 }
 
 /// The caller, as its token says.

@@ -37,52 +37,6 @@ impl From<ModelName> for sea_orm::Value {
     }
 }
 
-/// Puts the catalogue's models among `ids` into the request's loader, so that each sale's
-/// `model` in the per-field twins is a cache hit; only ids the catalogue lacks are loaded (one
-/// query). Pages themselves resolve names through [`PageNames`]. A plain
-/// `load_many` waits out the loader's batching delay (1 ms, often 2 with the timer's
-/// granularity) even when the catalogue holds every id: most of a page's latency when the
-/// server is idle.
-#[cfg(test)]
-pub async fn prime_models(models: &Models, ids: impl IntoIterator<Item = i32>) -> async_graphql::Result<()> {
-    prime(models, ids, |loader, id| loader.catalogue.model_by_id(*id).cloned()).await
-}
-
-/// [`prime_models`] for the markets among `codes`.
-#[cfg(test)]
-pub async fn prime_countries(
-    countries: &Countries,
-    codes: impl IntoIterator<Item = String>,
-) -> async_graphql::Result<()> {
-    prime(countries, codes, |loader, code| loader.catalogue.country_by_code(code).cloned()).await
-}
-
-/// Feeds `loader` what `in_memory` finds for `keys`, then loads the rest.
-#[cfg(test)]
-async fn prime<K, L>(
-    loader: &DataLoader<L, HashMapCache>,
-    keys: impl IntoIterator<Item = K>,
-    in_memory: impl Fn(&L, &K) -> Option<L::Value>,
-) -> async_graphql::Result<()>
-where
-    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-    L: Loader<K, Error = async_graphql::Error>,
-{
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for key in keys {
-        match in_memory(loader.loader(), &key) {
-            Some(value) => found.push((key, value)),
-            None => missing.push(key),
-        }
-    }
-    loader.feed_many(found).await;
-    if !missing.is_empty() {
-        loader.load_many(missing).await?;
-    }
-    Ok(())
-}
-
 /// The models and markets a page's rows name: the catalogue in memory, and what it lacks (added
 /// by an import on another replica since this one's refresh) loaded before the rows resolve, in
 /// one query each through the request's loaders. Rows then find their names without awaiting.

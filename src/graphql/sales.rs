@@ -1,12 +1,12 @@
 //! Raw sale rows as a Relay connection over keyset cursors. A page repeats its row type a
 //! hundred times and more, so the connection, its edges and rows resolve in one pass each
-//! (`super::one_pass`), their `#[Object]` twins declaring them to the schema.
+//! (`super::one_pass`), each declared once with `one_pass_fields!`.
 
 use std::sync::Arc;
 
 use async_graphql::connection::PageInfo;
 use async_graphql::parser::types::Field;
-use async_graphql::{Context, ID, Object, Positioned, Result, ServerResult, Value};
+use async_graphql::{Context, ID, Object, Positioned, Result};
 use entity::sale;
 
 use super::catalogue::{CarModel, CatalogueCountry, CatalogueModel, Country};
@@ -14,7 +14,7 @@ use super::enums::{self, FuelType, Transmission};
 use super::error::ApiError;
 use super::filter::SalesFilter;
 use super::loaders::{Countries, Models, PageNames};
-use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
+use super::one_pass::{self, OnePassList, one_pass_fields, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::store::sales::{Direction, SaleCursor};
@@ -26,108 +26,47 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 /// One dealer's sales of one model on one day: a row of a page, with the names its page loaded.
 pub struct Sale(pub sale::Model, pub Arc<PageNames>);
 
-/// `Sale` as the schema declares it, and the reference its one pass answers like.
-pub struct SaleFields(pub sale::Model);
+one_pass_output!(Sale, schema: SaleSchema);
 
-/// One dealer's sales of one model on one day.
-#[Object(name = "Sale")]
-impl SaleFields {
-    /// The sale row's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+one_pass_fields! {
+    /// One dealer's sales of one model on one day.
+    schema SaleSchema as "Sale";
+    fn sale_field(sale: &Sale, ctx, field) {
+        /// The sale row's id.
+        id "id": ID = ID(sale.0.id.to_string());
+        /// The day of the sale (the first day of its month or year when the source was coarser).
+        sold_on "soldOn": Date = Date(sale.0.sold_on);
+        /// The model.
+        model "model": CarModel => match sale.1.model(sale.0.model_id) {
+            Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field)?,
+            None => return Err(missing_name(ctx, field, format!("sale {} has no model", sale.0.id))),
+        };
+        /// The market.
+        country "country": Country => match sale.1.country(&sale.0.country_code) {
+            Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field)?,
+            None => return Err(missing_name(ctx, field, format!("sale {} has no country", sale.0.id))),
+        };
+        /// Cars sold (at least 1).
+        units "units": i32 = sale.0.units;
+        /// Price per car in USD; null when the source had no price.
+        #[graphql(visible = "crate::access::visibility::sale_unit_price")]
+        unit_price "unitPrice": Option<f64> = sale.0.unit_price;
+        /// units × unitPrice in USD; null when the source had no price.
+        #[graphql(visible = "crate::access::visibility::sale_revenue")]
+        revenue "revenue": Option<f64> = sale.0.revenue;
+        /// What the car runs on; UNKNOWN for imported rows that did not say.
+        fuel_type "fuelType": FuelType = enums::fuel_type(&sale.0.fuel_type);
+        /// The gearbox; UNKNOWN for imported rows that did not say.
+        transmission "transmission": Transmission = enums::transmission(&sale.0.transmission);
+        /// Paint colour, e.g. "Black"; null when unknown.
+        color "color": Option<&str> = sale.0.color.as_deref();
     }
-
-    /// The day of the sale (the first day of its month or year when the source was coarser).
-    async fn sold_on(&self) -> Date {
-        Date(self.0.sold_on)
-    }
-
-    /// The model.
-    async fn model(&self, ctx: &Context<'_>) -> Result<CarModel> {
-        model_of(ctx, &self.0).await
-    }
-
-    /// The market.
-    async fn country(&self, ctx: &Context<'_>) -> Result<Country> {
-        country_of(ctx, &self.0).await
-    }
-
-    /// Cars sold (at least 1).
-    async fn units(&self) -> i32 {
-        self.0.units
-    }
-
-    /// Price per car in USD; null when the source had no price.
-    #[graphql(visible = "crate::access::visibility::sale_unit_price")]
-    async fn unit_price(&self) -> Option<f64> {
-        self.0.unit_price
-    }
-
-    /// units × unitPrice in USD; null when the source had no price.
-    #[graphql(visible = "crate::access::visibility::sale_revenue")]
-    async fn revenue(&self) -> Option<f64> {
-        self.0.revenue
-    }
-
-    /// What the car runs on; UNKNOWN for imported rows that did not say.
-    async fn fuel_type(&self) -> FuelType {
-        enums::fuel_type(&self.0.fuel_type)
-    }
-
-    /// The gearbox; UNKNOWN for imported rows that did not say.
-    async fn transmission(&self) -> Transmission {
-        enums::transmission(&self.0.transmission)
-    }
-
-    /// Paint colour, e.g. "Black"; null when unknown.
-    async fn color(&self) -> Option<&str> {
-        self.0.color.as_deref()
-    }
-}
-
-one_pass_output!(Sale, twin: SaleFields);
-
-impl OnePass for Sale {
-    const TYPE_NAME: &'static str = "Sale";
-
-    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        use async_graphql::InputType;
-        let (row, names) = (&self.0, &self.1);
-        Ok(match field.node.name.node.as_str() {
-            "id" => Value::String(row.id.to_string()),
-            "soldOn" => Value::String(crate::domain::iso_date(row.sold_on)),
-            "units" => Value::from(row.units),
-            "unitPrice" => one_pass::number_or_null(row.unit_price),
-            "revenue" => one_pass::number_or_null(row.revenue),
-            "fuelType" => enums::fuel_type(&row.fuel_type).to_value(),
-            "transmission" => enums::transmission(&row.transmission).to_value(),
-            "color" => row.color.as_deref().map_or(Value::Null, |color| Value::String(color.to_string())),
-            "model" => match names.model(row.model_id) {
-                Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field)?,
-                None => return Err(missing_name(ctx, field, format!("sale {} has no model", row.id))),
-            },
-            "country" => match names.country(&row.country_code) {
-                Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field)?,
-                None => return Err(missing_name(ctx, field, format!("sale {} has no country", row.id))),
-            },
-            _ => return Err(one_pass::unknown_field::<Self>(field)),
-        })
-    }
+    answered by Sale as |sale| sale;
 }
 
 /// The error of a row whose model or market neither the catalogue nor the database knows.
 fn missing_name(ctx: &Context<'_>, field: &Positioned<Field>, message: String) -> async_graphql::ServerError {
     ctx.set_error_path(async_graphql::Error::from(ApiError::internal(message)).into_server_error(field.pos))
-}
-
-async fn model_of(ctx: &Context<'_>, row: &sale::Model) -> Result<CarModel> {
-    let model = ctx.data::<Models>()?.load_one(row.model_id).await?;
-    model.map(CarModel).ok_or_else(|| ApiError::internal(format!("sale {} has no model", row.id)).into())
-}
-
-async fn country_of(ctx: &Context<'_>, row: &sale::Model) -> Result<Country> {
-    let country = ctx.data::<Countries>()?.load_one(row.country_code.clone()).await?;
-    country.map(Country).ok_or_else(|| ApiError::internal(format!("sale {} has no country", row.id)).into())
 }
 
 /// A row of a page with its place in the order: the cursor is written only when asked for.
@@ -139,35 +78,18 @@ impl SaleEdge {
     }
 }
 
-/// `SaleEdge` as the schema declares it (the shape of async-graphql's `Edge`).
-pub struct SaleEdgeFields(pub SaleEdge);
+one_pass_output!(SaleEdge, schema: SaleEdgeSchema);
 
-/// An edge in a connection.
-#[Object(name = "SaleEdge")]
-impl SaleEdgeFields {
-    /// The item at the end of the edge
-    async fn node(&self) -> &Sale {
-        &self.0.0
+one_pass_fields! {
+    /// An edge in a connection.
+    schema SaleEdgeSchema as "SaleEdge";
+    fn sale_edge_field(edge: &SaleEdge, ctx, field) {
+        /// The item at the end of the edge
+        node "node": &Sale => one_pass::resolve_nested(&edge.0, ctx, field)?;
+        /// A cursor for use in pagination
+        cursor "cursor": String = edge.cursor();
     }
-
-    /// A cursor for use in pagination
-    async fn cursor(&self) -> String {
-        self.0.cursor()
-    }
-}
-
-one_pass_output!(SaleEdge, twin: SaleEdgeFields);
-
-impl OnePass for SaleEdge {
-    const TYPE_NAME: &'static str = "SaleEdge";
-
-    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        match field.node.name.node.as_str() {
-            "node" => one_pass::resolve_nested(&self.0, ctx, field),
-            "cursor" => Ok(Value::String(self.cursor())),
-            _ => Err(one_pass::unknown_field::<Self>(field)),
-        }
-    }
+    answered by SaleEdge as |edge| edge;
 }
 
 /// A page of sale rows: the Relay connection's shape, as async-graphql's `Connection` has it.

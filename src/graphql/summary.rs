@@ -1,8 +1,7 @@
 //! Aggregates by any dimensions and period, and model rankings.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::parser::types::Field;
-use async_graphql::{Context, Object, Positioned, Result, ServerResult, SimpleObject, Value};
+use async_graphql::{Context, Object, Result, SimpleObject, Value};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -12,7 +11,7 @@ use super::enums::{
 };
 use super::error::ApiError;
 use super::filter::{DateRange, SalesFilter};
-use super::one_pass::{self, OnePass, OnePassList, one_pass_output};
+use super::one_pass::{self, OnePassList, one_pass_fields, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::data::Snapshot;
@@ -26,8 +25,7 @@ use crate::summary::{self, AggregateRow, SummaryRequest};
 pub const MAX_LIMIT: i32 = 10_000;
 
 /// One group of sales; the dimensions not grouped by are null. Summaries return hundreds of
-/// groups, so it resolves in one pass (`super::one_pass`); [`SalesAggregateFields`] declares it
-/// to the schema.
+/// groups, so it resolves in one pass (`super::one_pass`), declared once below.
 pub struct SalesAggregate {
     row: AggregateRow,
     catalogue: std::sync::Arc<Catalogue>,
@@ -70,229 +68,114 @@ impl SalesAggregate {
         let compared = Some(Compared::of(&row, metric));
         Self { row: row.current, catalogue, compared, windows: None }
     }
-
-    fn model(&self) -> Option<CarModel> {
-        let id = self.row.model_id?;
-        self.catalogue.model_by_id(id).cloned().map(CarModel)
-    }
-
-    fn country(&self) -> Option<Country> {
-        let code = self.row.country.as_deref()?;
-        self.catalogue.country(code).cloned().map(Country)
-    }
 }
 
-one_pass_output!(SalesAggregate, twin: SalesAggregateFields);
+one_pass_output!(SalesAggregate, schema: SalesAggregateSchema);
 
-impl OnePass for SalesAggregate {
-    const TYPE_NAME: &'static str = "SalesAggregate";
-
-    fn field_value<'a>(&'a self, ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        use async_graphql::InputType;
-        let row = &self.row;
-        let text = |value: Option<&String>| value.map_or(Value::Null, |v| Value::String(v.clone()));
-        Ok(match field.node.name.node.as_str() {
-            "period" => row.period.map_or(Value::Null, |day| Value::String(crate::domain::iso_date(day))),
-            "model" => match self.row.model_id.and_then(|id| self.catalogue.model_by_id(id)) {
+one_pass_fields! {
+    /// One group of sales; the dimensions not grouped by are null.
+    schema SalesAggregateSchema as "SalesAggregate";
+    fn sales_aggregate_field(group: &SalesAggregate, ctx, field) {
+        /// First day of the month, quarter or year (when grouped by PERIOD).
+        period "period": Option<Date> = group.row.period.map(Date);
+        /// The model.
+        model "model": Option<CarModel> =>
+            match group.row.model_id.and_then(|id| group.catalogue.model_by_id(id)) {
                 Some(model) => one_pass::resolve_nested(&CatalogueModel(model), ctx, field)?,
                 None => Value::Null,
-            },
-            "country" => match self.row.country.as_deref().and_then(|code| self.catalogue.country(code)) {
+            };
+        /// The market.
+        country "country": Option<Country> =>
+            match group.row.country.as_deref().and_then(|code| group.catalogue.country(code)) {
                 Some(country) => one_pass::resolve_nested(&CatalogueCountry(country), ctx, field)?,
                 None => Value::Null,
-            },
-            "region" => text(row.region.as_ref()),
-            "bodyType" => row.body_type.as_deref().map_or(Value::Null, |v| enums::body_type(v).to_value()),
-            "fuelType" => row.fuel_type.as_deref().map_or(Value::Null, |v| enums::fuel_type(v).to_value()),
-            "transmission" => {
-                row.transmission.as_deref().map_or(Value::Null, |v| enums::transmission(v).to_value())
-            }
-            "units" => Value::from(row.units),
-            "revenue" => one_pass::number_or_null(row.revenue()),
-            "averagePrice" => one_pass::number_or_null(row.average_price()),
-            "previous" => match &self.compared {
-                Some(compared) => one_pass::resolve_nested(&compared.previous, ctx, field)?,
-                None => Value::Null,
-            },
-            "change" => one_pass::number_or_null(self.compared.as_ref().map(|c| c.change)),
-            "changeRatio" => one_pass::number_or_null(self.compared.as_ref().and_then(|c| c.change_ratio)),
-            "runningTotal" => one_pass::number_or_null(self.windows.as_ref().and_then(|w| w.running_total)),
-            "shareOfTotal" => one_pass::number_or_null(self.windows.as_ref().and_then(|w| w.share_of_total)),
-            "rollingAverage" => {
-                let (_, months) = ctx.param_value::<i32>("months", None)?;
-                match rolling_months(months) {
-                    Ok(months) => one_pass::number_or_null(
-                        self.windows.as_ref().and_then(|w| w.rolling_average(months)),
-                    ),
-                    Err(error) => {
-                        let error: async_graphql::Error = error.into();
-                        ctx.add_error(ctx.set_error_path(error.into_server_error(field.pos)));
-                        Value::Null
-                    }
+            };
+        /// The region (when grouped by REGION).
+        region "region": Option<&str> = group.row.region.as_deref();
+        /// The body type (when grouped by BODY_TYPE).
+        body_type "bodyType": Option<BodyType> = group.row.body_type.as_deref().map(enums::body_type);
+        /// The fuel type (when grouped by FUEL_TYPE).
+        fuel_type "fuelType": Option<FuelType> = group.row.fuel_type.as_deref().map(enums::fuel_type);
+        /// The gearbox (when grouped by TRANSMISSION).
+        transmission "transmission": Option<Transmission> =
+            group.row.transmission.as_deref().map(enums::transmission);
+        /// Cars sold.
+        units "units": i64 = group.row.units;
+        /// Money taken in USD; null when no sale of the group had a price.
+        #[graphql(visible = "crate::access::visibility::sales_aggregate_revenue")]
+        revenue "revenue": Option<f64> = group.row.revenue();
+        /// Revenue per car in USD over the sales that had a price.
+        #[graphql(visible = "crate::access::visibility::sales_aggregate_average_price")]
+        average_price "averagePrice": Option<f64> = group.row.average_price();
+        /// The group over the range compared with (`compareTo` or `compareRange`); null when not
+        /// compared. A group that sold nothing then has 0 units.
+        previous "previous": Option<&PreviousSales> => match &group.compared {
+            Some(compared) => one_pass::resolve_nested(&compared.previous, ctx, field)?,
+            None => Value::Null,
+        };
+        /// The metric now less the metric then; null when not compared.
+        change "change": Option<f64> = group.compared.as_ref().map(|c| c.change);
+        /// The change as a part of the metric then (0.1 = +10%); null when not compared or when
+        /// the group had nothing then.
+        change_ratio "changeRatio": Option<f64> = group.compared.as_ref().and_then(|c| c.change_ratio);
+        /// Grouped by PERIOD: the metric from the first period of the group's year (within the
+        /// filter's range) to this one, year to date. Null otherwise.
+        running_total "runningTotal": Option<f64> = group.windows.as_ref().and_then(|w| w.running_total);
+        /// Grouped by PERIOD: the mean of the metric per period over the `months` ending with this
+        /// period (a period without sales counts 0). Null otherwise, and where the filter's range
+        /// does not hold the whole window.
+        rolling_average "rollingAverage"(
+            #[graphql(desc = "3, 6 or 12; a whole number of the grouping's periods.")] months: i32
+        ): Result<Option<f64>> => {
+            let (_, months) = ctx.param_value::<i32>("months", None)?;
+            match rolling_months(months) {
+                Ok(months) => {
+                    group.windows.as_ref().and_then(|w| w.rolling_average(months)).answer()
+                }
+                Err(error) => {
+                    let error: async_graphql::Error = error.into();
+                    ctx.add_error(ctx.set_error_path(error.into_server_error(field.pos)));
+                    Value::Null
                 }
             }
-            "rankWithin" => {
-                let (_, dimension) = ctx.param_value::<Dimension>("dimension", None)?;
-                self.windows
-                    .as_ref()
-                    .and_then(|w| w.rank_within(dimension.into()))
-                    .map_or(Value::Null, Value::from)
-            }
-            _ => return Err(one_pass::unknown_field::<Self>(field)),
-        })
+        };
+        /// The group's part of the filtered total of its period (of the whole answer without
+        /// PERIOD), 0 to 1; null when that total is 0.
+        share_of_total "shareOfTotal": Option<f64> = group.windows.as_ref().and_then(|w| w.share_of_total);
+        /// The group's rank by the metric (1 = largest, ties share a rank) among the groups with
+        /// its value of `dimension` and, unless that is PERIOD, its period: a model's rank within
+        /// its country. Null unless grouped by `dimension` and at least one other dimension.
+        rank_within "rankWithin"(
+            #[graphql(desc = "A dimension grouped by.")] dimension: Dimension
+        ): Option<i32> => {
+            let (_, dimension) = ctx.param_value::<Dimension>("dimension", None)?;
+            let rank = group.windows.as_ref().and_then(|w| w.rank_within(dimension.into()));
+            rank.map(|rank| rank as i32).answer()
+        };
     }
+    answered by SalesAggregate as |group| group;
 }
 
 /// What a group sold over the range it is compared with.
 #[derive(Debug, Clone)]
 pub struct PreviousSales(AggregateRow);
 
-one_pass_output!(PreviousSales, twin: PreviousSalesFields);
+one_pass_output!(PreviousSales, schema: PreviousSalesSchema);
 
-impl OnePass for PreviousSales {
-    const TYPE_NAME: &'static str = "PreviousSales";
-
-    fn field_value<'a>(&'a self, _ctx: &'a Context<'a>, field: &'a Positioned<Field>) -> ServerResult<Value> {
-        Ok(match field.node.name.node.as_str() {
-            "units" => Value::from(self.0.units),
-            "revenue" => one_pass::number_or_null(self.0.revenue()),
-            "averagePrice" => one_pass::number_or_null(self.0.average_price()),
-            _ => return Err(one_pass::unknown_field::<Self>(field)),
-        })
+one_pass_fields! {
+    /// What a group sold over the range it is compared with.
+    schema PreviousSalesSchema as "PreviousSales";
+    fn previous_sales_field(previous: &PreviousSales, _ctx, field) {
+        /// Cars sold.
+        units "units": i64 = previous.0.units;
+        /// Money taken in USD; null when no sale of the group had a price.
+        #[graphql(visible = "crate::access::visibility::previous_sales_revenue")]
+        revenue "revenue": Option<f64> = previous.0.revenue();
+        /// Revenue per car in USD over the sales that had a price.
+        #[graphql(visible = "crate::access::visibility::previous_sales_average_price")]
+        average_price "averagePrice": Option<f64> = previous.0.average_price();
     }
-}
-
-/// `PreviousSales` as the schema declares it.
-pub struct PreviousSalesFields(pub PreviousSales);
-
-/// What a group sold over the range it is compared with.
-#[Object(name = "PreviousSales")]
-impl PreviousSalesFields {
-    /// Cars sold.
-    async fn units(&self) -> i64 {
-        self.0.0.units
-    }
-
-    /// Money taken in USD; null when no sale of the group had a price.
-    #[graphql(visible = "crate::access::visibility::previous_sales_revenue")]
-    async fn revenue(&self) -> Option<f64> {
-        self.0.0.revenue()
-    }
-
-    /// Revenue per car in USD over the sales that had a price.
-    #[graphql(visible = "crate::access::visibility::previous_sales_average_price")]
-    async fn average_price(&self) -> Option<f64> {
-        self.0.0.average_price()
-    }
-}
-
-/// `SalesAggregate` as the schema declares it, and the reference its one pass answers like.
-pub struct SalesAggregateFields(pub SalesAggregate);
-
-/// One group of sales; the dimensions not grouped by are null.
-#[Object(name = "SalesAggregate")]
-impl SalesAggregateFields {
-    /// First day of the month, quarter or year (when grouped by PERIOD).
-    async fn period(&self) -> Option<Date> {
-        self.0.row.period.map(Date)
-    }
-
-    /// The model.
-    async fn model(&self) -> Option<CarModel> {
-        self.0.model()
-    }
-
-    /// The market.
-    async fn country(&self) -> Option<Country> {
-        self.0.country()
-    }
-
-    /// The region (when grouped by REGION).
-    async fn region(&self) -> Option<&str> {
-        self.0.row.region.as_deref()
-    }
-
-    /// The body type (when grouped by BODY_TYPE).
-    async fn body_type(&self) -> Option<BodyType> {
-        self.0.row.body_type.as_deref().map(enums::body_type)
-    }
-
-    /// The fuel type (when grouped by FUEL_TYPE).
-    async fn fuel_type(&self) -> Option<FuelType> {
-        self.0.row.fuel_type.as_deref().map(enums::fuel_type)
-    }
-
-    /// The gearbox (when grouped by TRANSMISSION).
-    async fn transmission(&self) -> Option<Transmission> {
-        self.0.row.transmission.as_deref().map(enums::transmission)
-    }
-
-    /// Cars sold.
-    async fn units(&self) -> i64 {
-        self.0.row.units
-    }
-
-    /// Money taken in USD; null when no sale of the group had a price.
-    #[graphql(visible = "crate::access::visibility::sales_aggregate_revenue")]
-    async fn revenue(&self) -> Option<f64> {
-        self.0.row.revenue()
-    }
-
-    /// Revenue per car in USD over the sales that had a price.
-    #[graphql(visible = "crate::access::visibility::sales_aggregate_average_price")]
-    async fn average_price(&self) -> Option<f64> {
-        self.0.row.average_price()
-    }
-
-    /// The group over the range compared with (`compareTo` or `compareRange`); null when not
-    /// compared. A group that sold nothing then has 0 units.
-    async fn previous(&self) -> Option<&PreviousSales> {
-        self.0.compared.as_ref().map(|c| &c.previous)
-    }
-
-    /// The metric now less the metric then; null when not compared.
-    async fn change(&self) -> Option<f64> {
-        self.0.compared.as_ref().map(|c| c.change)
-    }
-
-    /// The change as a part of the metric then (0.1 = +10%); null when not compared or when
-    /// the group had nothing then.
-    async fn change_ratio(&self) -> Option<f64> {
-        self.0.compared.as_ref().and_then(|c| c.change_ratio)
-    }
-
-    /// Grouped by PERIOD: the metric from the first period of the group's year (within the
-    /// filter's range) to this one, year to date. Null otherwise.
-    async fn running_total(&self) -> Option<f64> {
-        self.0.windows.as_ref().and_then(|w| w.running_total)
-    }
-
-    /// Grouped by PERIOD: the mean of the metric per period over the `months` ending with this
-    /// period (a period without sales counts 0). Null otherwise, and where the filter's range
-    /// does not hold the whole window.
-    async fn rolling_average(
-        &self,
-        #[graphql(desc = "3, 6 or 12; a whole number of the grouping's periods.")] months: i32,
-    ) -> Result<Option<f64>> {
-        let months = rolling_months(months)?;
-        Ok(self.0.windows.as_ref().and_then(|w| w.rolling_average(months)))
-    }
-
-    /// The group's part of the filtered total of its period (of the whole answer without
-    /// PERIOD), 0 to 1; null when that total is 0.
-    async fn share_of_total(&self) -> Option<f64> {
-        self.0.windows.as_ref().and_then(|w| w.share_of_total)
-    }
-
-    /// The group's rank by the metric (1 = largest, ties share a rank) among the groups with
-    /// its value of `dimension` and, unless that is PERIOD, its period: a model's rank within
-    /// its country. Null unless grouped by `dimension` and at least one other dimension.
-    async fn rank_within(
-        &self,
-        #[graphql(desc = "A dimension grouped by.")] dimension: Dimension,
-    ) -> Option<i32> {
-        self.0.windows.as_ref().and_then(|w| w.rank_within(dimension.into())).map(|rank| rank as i32)
-    }
+    answered by PreviousSales as |previous| previous;
 }
 
 /// A model's place in a ranking.
