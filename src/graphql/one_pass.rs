@@ -85,11 +85,6 @@ pub fn resolve_nested<'a, T: OnePass>(
     resolve_object(object, &nested)
 }
 
-/// A nullable `Float`: null for a missing value (and for NaN, which JSON cannot carry).
-pub fn number_or_null(value: Option<f64>) -> Value {
-    value.map_or(Value::Null, Value::from)
-}
-
 /// The error a one-pass field reports when the selection names a field the type lacks (which
 /// validation has already refused).
 pub fn unknown_field(type_name: &str, field: &Positioned<Field>) -> ServerError {
@@ -176,8 +171,6 @@ macro_rules! one_pass_fields {
         pub enum $schema {}
 
         impl $schema {
-            pub const TYPE_NAME: &'static str = $type_name;
-
             /// What a field of the schema would answer: nothing, as no value of it exists.
             fn never<T>(&self) -> T {
                 match *self {}

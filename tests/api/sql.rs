@@ -297,18 +297,7 @@ async fn psycopg_sqlalchemy_and_pandas_connect_as_superset_does() {
             "executive": server.token(Role::Executive, &[]),
         },
     });
-    let output = tokio::process::Command::new("python3")
-        .arg(clients_dir().join("sql.py"))
-        .arg(address.ip().to_string())
-        .arg(address.port().to_string())
-        .arg(expected.to_string())
-        .output()
-        .await
-        .expect("python3 runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(report.contains("checks pass"), "{report}");
+    run_python_client("sql.py", address, &expected.to_string()).await;
 }
 
 /// An Execute that asks for every row sends them as they are made: psycopg's `cursor.stream`
@@ -325,14 +314,25 @@ async fn an_extended_protocol_read_streams_its_rows_as_they_are_made() {
     })
     .await;
     let address = server.sql.expect("on");
+    run_python_client("sql_stream.py", address, &server.admin_token()).await;
+}
+
+/// Runs a Python client of tests/clients against the endpoint at `address` with `argument`,
+/// and requires it to end well with "checks pass".
+async fn run_python_client(script: &str, address: std::net::SocketAddr, argument: &str) {
     let output = tokio::process::Command::new("python3")
-        .arg(clients_dir().join("sql_stream.py"))
+        .arg(clients_dir().join(script))
         .arg(address.ip().to_string())
         .arg(address.port().to_string())
-        .arg(server.admin_token())
+        .arg(argument)
         .output()
         .await
         .expect("python3 runs");
+    assert_client_passed(&output);
+}
+
+/// A client's run ended well and said "checks pass".
+fn assert_client_passed(output: &Output) {
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}");
     assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
@@ -378,10 +378,7 @@ async fn the_jdbc_driver_reads_the_metadata_and_runs_a_prepared_statement() {
         .output()
         .await
         .expect("java runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(report.contains("checks pass"), "{report}");
+    assert_client_passed(&output);
 }
 
 /// A statement that runs for minutes: three copies of the sales rows' units joined with each
