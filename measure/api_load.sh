@@ -5,7 +5,8 @@
 # periods), a sales page, ask and the analytics (trend, seasonality,
 # segments, forecast) with wrk (Debian's package) at 16 connections for DURATION each. Prints
 # p50, p99 and req/s. QUERIES="trend forecast" picks some; CONNECTIONS=1 measures one at a time;
-# BENCH_REUSE=1 measures a BENCH_DATABASE_URL database as it is, without seeding it again.
+# BENCH_REUSE=1 measures a BENCH_DATABASE_URL database as it is, without seeding it again;
+# SALESGRAPH_BIN measures that binary instead of building this checkout's.
 #   measure/api_load.sh [ROWS] [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,7 @@ ROWS="${1:-1000000}"
 DURATION="${2:-10s}"
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
 mkdir -p measure/out
-cargo build --release --quiet
-BIN="$PWD/target/release/salesgraph"
+release_binary
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   # PostgreSQL (or any URL): seeded afresh each run, since its row count is not kept here.
   DB="$BENCH_DATABASE_URL"

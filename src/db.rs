@@ -84,6 +84,11 @@ pub fn backend_of(url: &str) -> DbBackend {
 /// query and is dropped when returned (sqlx pings every connection on release).
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
+/// Rows a SQLite connection's worker thread may read ahead of the task that takes them. sqlx's
+/// default (50) makes a long read hand its rows over almost one at a time, each a wake-up across
+/// threads; a deeper channel lets the worker run ahead in bursts while memory stays bounded.
+const SQLITE_ROW_BUFFER: usize = 1024;
+
 /// What every pool shares, and whether the URL names SQLite. Waiting longer than 4 s for a
 /// PostgreSQL connection means the database is gone or swamped: requests then fail with a clear
 /// error well within their own 10 s limit (SQLite waits out a long ingest's lock instead).
@@ -112,6 +117,7 @@ async fn connect_with(url: &str, bulk_load: bool, pool_size: u32) -> Result<Data
                 // only as used) keeps them from spilling to disk mid-transaction.
                 .pragma("cache_size", "-262144")
                 .pragma("temp_store", "memory")
+                .row_buffer_size(SQLITE_ROW_BUFFER)
         });
     } else {
         options
@@ -129,7 +135,10 @@ pub async fn connect_read_only(url: &str, pool_size: u32) -> Result<DatabaseConn
     let (mut options, sqlite) = base_options(url);
     if sqlite {
         options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
-            opts.read_only(true).busy_timeout(Duration::from_secs(30)).pragma("cache_size", "-65536")
+            opts.read_only(true)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-65536")
+                .row_buffer_size(SQLITE_ROW_BUFFER)
         });
     } else {
         options.max_connections(pool_size).min_connections(1).map_sqlx_postgres_opts(|opts| {
