@@ -27,7 +27,7 @@ pub enum Command {
     Serve(ServeSettings),
     /// (Re)generate the data set; equal arguments give identical data.
     Seed(SeedArgs),
-    /// Import sales from a CSV file in one transaction; prints rows read, landed and rejected.
+    /// Import sales from a CSV or Parquet file in one transaction; prints rows read, landed and rejected.
     Import(ImportArgs),
     /// Print a signed JWT for a role, using the configured secret.
     Token(TokenSettings),
@@ -73,7 +73,7 @@ pub struct SeedArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The CSV file (canonical header: sold_on,model,country,units,unit_price_usd,fuel_type,transmission,color).
+    /// The CSV or Parquet file (canonical columns: sold_on,model,country,units,unit_price_usd,fuel_type,transmission,color).
     pub file: PathBuf,
     /// Map a field to a column of the file, e.g. `--map sold_on=Date --map units=Quantity`
     /// (fields: sold_on, year, month, day, model, country, region, units, unit_price_usd,

@@ -7,7 +7,7 @@ use salesgraph::cli::{Cli, Command, HealthArgs, ImportArgs, SeedArgs};
 use salesgraph::config::{ServeSettings, TokenSettings};
 use salesgraph::db;
 use salesgraph::startup::{Application, shutdown_signal};
-use salesgraph::store::import::{ImportError, ImportOptions, import_csv};
+use salesgraph::store::import::{ImportError, ImportOptions, import_csv, import_parquet};
 use salesgraph::store::seed::{self, SeedOptions};
 use secrecy::ExposeSecret;
 
@@ -145,8 +145,12 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
-    let outcome = import_csv(&db, input, &options).await;
+    let outcome = if is_parquet(&args.file)? {
+        import_parquet(&db, file, &options).await
+    } else {
+        let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
+        import_csv(&db, input, &options).await
+    };
     db::end_bulk_load(&db).await.context("putting the database back into WAL mode")?;
     bar.finish_and_clear();
     match outcome {
@@ -166,6 +170,15 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Whether the file is Parquet: it starts with Parquet's magic bytes (whatever its name says).
+fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let read = file.read(&mut magic).with_context(|| format!("reading {}", path.display()))?;
+    Ok(read == magic.len() && &magic == b"PAR1")
 }
 
 /// GET /healthz over a plain TCP connection: the runtime image has no curl, and the binary

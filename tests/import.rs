@@ -1,4 +1,4 @@
-//! CSV import through the command line: formats, mapping, all-or-nothing, the rollup in step.
+//! CSV and Parquet import through the command line: formats, mapping, all-or-nothing, the rollup in step.
 
 mod common;
 
@@ -302,4 +302,92 @@ async fn two_imports_at_once_both_land_one_after_the_other() {
     }
     assert_eq!(db.scalar_i64("SELECT SUM(units) FROM sale").await, 80_000);
     db.assert_rollup_matches_sales().await;
+}
+
+/// A Parquet file as a data warehouse exports it: typed columns (a date, an integer, a float
+/// with nulls), another column order and an extra column the import ignores.
+fn write_parquet(
+    dir: &tempfile::TempDir,
+    name: &str,
+    rows: &[(&str, &str, &str, i64, Option<f64>, &str)],
+) -> String {
+    use polars::prelude::*;
+    let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+    let dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| day(r.0)).collect();
+    let columns: Vec<Column> = vec![
+        Series::new("model".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()).into(),
+        Series::new("sold_on".into(), dates).into(),
+        Series::new("country".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()).into(),
+        Series::new("units".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()).into(),
+        Series::new("unit_price_usd".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()).into(),
+        Series::new("fuel_type".into(), rows.iter().map(|r| r.5).collect::<Vec<_>>()).into(),
+        Series::new("dealer_note".into(), rows.iter().map(|_| "ignored").collect::<Vec<_>>()).into(),
+    ];
+    let mut frame = DataFrame::new(rows.len(), columns).expect("frame");
+    let path = dir.path().join(name);
+    let file = std::fs::File::create(&path).expect("create parquet");
+    ParquetWriter::new(file).finish(&mut frame).expect("write parquet");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parquet_file_lands_like_its_csv_and_a_bad_row_is_named_by_its_row() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_parquet(
+        &dir,
+        "bad.parquet",
+        &[
+            ("2024-03-05", "X5", "DE", 3, Some(70_000.0), "DIESEL"),
+            ("2024-03-06", "X5", "Atlantis", 1, None, "PETROL"),
+            ("2024-03-07", "X1", "FR", -2, None, "PETROL"),
+        ],
+    );
+    let out = db.cli(&["import", &bad]);
+    assert!(!out.status.success(), "a bad file must fail");
+    let report = common::stdout(&out);
+    assert!(report.contains("rows read: 3, landed: 0, rejected: 2"), "{report}");
+    assert!(report.contains("row 2:") && report.contains("Atlantis"), "{report}");
+    assert!(report.contains("row 3:") && report.contains("-2"), "{report}");
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM sale").await, 0, "a rejected file lands nothing");
+
+    // A name without the .parquet ending is still read as Parquet: the file says what it is.
+    let good = write_parquet(
+        &dir,
+        "export.dat",
+        &[
+            ("2024-03-05", "X5", "DE", 3, Some(70_000.0), "Diesel"),
+            ("2024-03-06", "3 Series", "Germany", 2, None, "petrol"),
+            ("2024-04-01", "Neue Klasse", "us", 4, Some(60_000.0), "ELECTRIC"),
+        ],
+    );
+    let out = db.cli(&["import", &good]);
+    assert!(out.status.success(), "{}\n{}", common::stdout(&out), common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("rows read: 3, landed: 3, rejected: 0"),
+        "{}",
+        common::stdout(&out)
+    );
+    assert_eq!(db.scalar_i64("SELECT SUM(units) FROM sale").await, 9);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM sale WHERE revenue IS NULL").await,
+        1,
+        "a null price has no revenue"
+    );
+    assert_eq!(db.scalar_i64("SELECT CAST(SUM(revenue) AS BIGINT) FROM sale").await, 210_000 + 240_000);
+    assert_eq!(
+        db.rows("SELECT CAST(sold_on AS TEXT) FROM sale ORDER BY sold_on").await,
+        vec!["2024-03-05", "2024-03-06", "2024-04-01"],
+        "dates land on their own day"
+    );
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM sale WHERE country_code = 'US'").await, 1);
+    db.assert_rollup_matches_sales().await;
+
+    // A file that only looks like Parquet is refused with what is wrong, and nothing lands.
+    let broken = dir.path().join("broken.parquet");
+    std::fs::write(&broken, b"PAR1 this is not a parquet file").expect("write");
+    let out = db.cli(&["import", &broken.display().to_string()]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("Parquet"), "{}", common::stderr(&out));
+    assert_eq!(db.scalar_i64("SELECT SUM(units) FROM sale").await, 9);
 }

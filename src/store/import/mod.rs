@@ -2,6 +2,7 @@
 //! one transaction — whole, or (with `--skip-invalid`) the good rows only; never half.
 
 pub mod mapping;
+mod parquet;
 pub mod parse;
 
 use std::io::Read;
@@ -42,7 +43,18 @@ impl Default for ImportOptions {
     }
 }
 
-/// A row that could not land, with the file's own line number (the header is line 1).
+/// How a report numbers the rows it names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Numbering {
+    /// The file's own line numbers (a CSV file: the header is line 1).
+    #[default]
+    Lines,
+    /// Rows counted from 1 (a Parquet file, which has no lines).
+    Rows,
+}
+
+/// A row that could not land, with its place in the file: the file's own line number (the
+/// header is line 1), or for a file without lines its row number from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     pub line: u64,
@@ -64,6 +76,8 @@ pub struct ImportReport {
     pub markets_added: Vec<String>,
     /// The coarsest date precision among landed rows (DAY when all rows had days).
     pub date_precision: Option<DatePrecision>,
+    /// What the errors' numbers count: lines or rows.
+    pub numbering: Numbering,
 }
 
 impl std::fmt::Display for ImportReport {
@@ -73,8 +87,12 @@ impl std::fmt::Display for ImportReport {
             "rows read: {}, landed: {}, rejected: {}",
             self.rows_read, self.rows_landed, self.rows_rejected
         )?;
+        let place = match self.numbering {
+            Numbering::Lines => "line",
+            Numbering::Rows => "row",
+        };
         for error in &self.errors {
-            write!(f, "\n  line {}: {}", error.line, error.reason)?;
+            write!(f, "\n  {place} {}: {}", error.line, error.reason)?;
         }
         if self.rows_rejected as usize > self.errors.len() {
             write!(f, "\n  … and {} more", self.rows_rejected as usize - self.errors.len())?;
@@ -129,6 +147,9 @@ enum Place {
     Unknown,
 }
 
+/// Where the reading thread hands lines over to the import.
+type LineSender = tokio::sync::mpsc::Sender<Vec<ReadLine>>;
+
 /// A line of the file as the reader saw it.
 struct ReadLine {
     line: u64,
@@ -163,14 +184,40 @@ pub async fn import_csv<R: Read + Send + 'static>(
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_string())
         .collect();
-    let columns = ColumnMap::resolve(&headers, &options.map, &options.set).map_err(ImportError::Setup)?;
+    let header_count = headers.len();
+    land(db, &headers, options, Numbering::Lines, move |columns, options, sender| {
+        read_lines(reader, columns, header_count, options, sender)
+    })
+    .await
+}
 
+/// Imports a Parquet file: its columns are the header, each value read as the text a CSV cell
+/// would hold (dates ISO), so that mapping, checks and landing are those of a CSV import.
+pub async fn import_parquet(
+    db: &DatabaseConnection,
+    file: std::fs::File,
+    options: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let file = parquet::ParquetFile::open(file).map_err(ImportError::Setup)?;
+    let headers = file.column_names();
+    land(db, &headers, options, Numbering::Rows, move |columns, options, sender| {
+        file.read_rows(columns, options, sender)
+    })
+    .await
+}
+
+/// Lands what `read` hands over, read on a blocking thread while the transaction writes.
+async fn land(
+    db: &DatabaseConnection,
+    headers: &[String],
+    options: &ImportOptions,
+    numbering: Numbering,
+    read: impl FnOnce(&ColumnMap, &ImportOptions, &LineSender) + Send + 'static,
+) -> Result<ImportReport, ImportError> {
+    let columns = ColumnMap::resolve(headers, &options.map, &options.set).map_err(ImportError::Setup)?;
     let (sender, mut lines) = tokio::sync::mpsc::channel::<Vec<ReadLine>>(4);
     let reading_options = options.clone();
-    let header_count = headers.len();
-    let reading = tokio::task::spawn_blocking(move || {
-        read_lines(reader, &columns, header_count, &reading_options, &sender)
-    });
+    let reading = tokio::task::spawn_blocking(move || read(&columns, &reading_options, &sender));
 
     let mut catalogue = Catalogue::load(db).await?;
     // The transaction is shared with the writing task: catalogue additions (rare) go through it
@@ -204,7 +251,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
             Ok::<IngestWriter, sea_orm::DbErr>(writer)
         })
     };
-    let mut report = ImportReport::default();
+    let mut report = ImportReport { numbering, ..ImportReport::default() };
     let mut batch: Vec<NewSale> = Vec::with_capacity(STREAM_BATCH);
     'reading: while let Some(chunk) = lines.recv().await {
         for ReadLine { line, counted, row } in chunk {
@@ -301,9 +348,9 @@ fn read_lines<R: Read>(
     columns: &ColumnMap,
     header_count: usize,
     options: &ImportOptions,
-    sender: &tokio::sync::mpsc::Sender<Vec<ReadLine>>,
+    sender: &LineSender,
 ) {
-    let mut chunk = Vec::with_capacity(READ_CHUNK);
+    let mut chunks = LineChunks::new(sender);
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -312,7 +359,9 @@ fn read_lines<R: Read>(
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
-                chunk.push(ReadLine { line, counted: false, row: Err(format!("unreadable CSV: {e}")) });
+                if !chunks.push(ReadLine { line, counted: false, row: Err(format!("unreadable CSV: {e}")) }) {
+                    return;
+                }
                 continue;
             }
         }
@@ -327,16 +376,38 @@ fn read_lines<R: Read>(
         } else {
             read_row(columns, &record, options)
         };
-        chunk.push(ReadLine { line, counted: true, row });
-        if chunk.len() >= READ_CHUNK {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
-            if sender.blocking_send(full).is_err() {
-                return;
-            }
+        if !chunks.push(ReadLine { line, counted: true, row }) {
+            return;
         }
     }
-    if !chunk.is_empty() {
-        let _ = sender.blocking_send(chunk);
+    chunks.finish();
+}
+
+/// Hands the lines read to the import [`READ_CHUNK`] at a time.
+struct LineChunks<'s> {
+    sender: &'s LineSender,
+    chunk: Vec<ReadLine>,
+}
+
+impl<'s> LineChunks<'s> {
+    fn new(sender: &'s LineSender) -> Self {
+        Self { sender, chunk: Vec::with_capacity(READ_CHUNK) }
+    }
+
+    /// False when the writer has gone (it failed): reading can stop.
+    fn push(&mut self, line: ReadLine) -> bool {
+        self.chunk.push(line);
+        if self.chunk.len() < READ_CHUNK {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(READ_CHUNK));
+        self.sender.blocking_send(full).is_ok()
+    }
+
+    fn finish(self) {
+        if !self.chunk.is_empty() {
+            let _ = self.sender.blocking_send(self.chunk);
+        }
     }
 }
 
