@@ -304,13 +304,12 @@ async fn two_imports_at_once_both_land_one_after_the_other() {
     db.assert_rollup_matches_sales().await;
 }
 
+/// A row of a test Parquet file: day, model, market, units, unit price, fuel type.
+type ParquetRow<'a> = (&'a str, &'a str, &'a str, i64, Option<f64>, &'a str);
+
 /// A Parquet file as a data warehouse exports it: typed columns (a date, an integer, a float
 /// with nulls), another column order and an extra column the import ignores.
-fn write_parquet(
-    dir: &tempfile::TempDir,
-    name: &str,
-    rows: &[(&str, &str, &str, i64, Option<f64>, &str)],
-) -> String {
+fn write_parquet(dir: &tempfile::TempDir, name: &str, rows: &[ParquetRow]) -> String {
     use polars::prelude::*;
     let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
     let dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| day(r.0)).collect();
