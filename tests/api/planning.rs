@@ -326,15 +326,22 @@ const MARKET_FORECAST: &str = "query($f: SalesFilter) {
   }
 }";
 
-/// The issue's acceptance set: 300,000 generated rows (seed 11), every model of each of the ten
-/// largest markets, 3 months ahead from the backtest's origins. Each series' method is chosen on
-/// months before the ones its errors are reported on, so these figures are not flattered.
+/// The issue's acceptance set: 300,000 generated rows, every model of each of the ten largest
+/// markets, 3 months ahead from the backtest's origins. Each series' method is chosen on months
+/// before the ones its errors are reported on, so these figures are not flattered. Three seeds,
+/// since one data set can pass by luck what another fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forecasts_chosen_by_their_backtest_never_lose_to_seasonal_naive_in_a_market() {
+    for seed in [11, 7, 23] {
+        forecasts_hold_up_on_a_generated_set(seed).await;
+    }
+}
+
+async fn forecasts_hold_up_on_a_generated_set(seed: u64) {
     let db = TestDb::new().await;
     db.seed(&SeedOptions {
         rows: 300_000,
-        seed: 11,
+        seed,
         from: date(2018, 1, 1),
         until: date(2025, 6, 30),
         seasonal: true,
@@ -393,9 +400,11 @@ async fn forecasts_chosen_by_their_backtest_never_lose_to_seasonal_naive_in_a_ma
         }
     }
     let coverage = inside / judged;
-    eprintln!("{all_worse} of {all_series} series worse than seasonal naive; pooled coverage {coverage:.3}");
-    assert!(markets_over.is_empty(), "markets that lose to seasonal naive: {markets_over:#?}");
-    assert!((0.75..=0.85).contains(&coverage), "pooled coverage {coverage:.3}");
+    eprintln!(
+        "seed {seed}: {all_worse} of {all_series} series worse than seasonal naive; pooled coverage {coverage:.3}"
+    );
+    assert!(markets_over.is_empty(), "seed {seed}: markets that lose to seasonal naive: {markets_over:#?}");
+    assert!((0.75..=0.85).contains(&coverage), "seed {seed}: pooled coverage {coverage:.3}");
     ratios.sort_by(f64::total_cmp);
-    assert!(!ratios.is_empty() && ratios[ratios.len() / 2] < 2.0, "upper/lower {ratios:?}");
+    assert!(!ratios.is_empty() && ratios[ratios.len() / 2] < 2.0, "seed {seed}: upper/lower {ratios:?}");
 }
