@@ -132,7 +132,9 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
         default_body: args.body,
         delimiter,
     };
-    let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut file =
+        std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let parquet = is_parquet(&mut file).with_context(|| format!("reading {}", args.file.display()))?;
     let db = db::connect_for_bulk_load(url).await.context("opening the database")?;
     let started = std::time::Instant::now();
     // Bytes of the file read so far, on a terminal only (indicatif draws nothing elsewhere).
@@ -145,7 +147,7 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let outcome = if is_parquet(&args.file)? {
+    let outcome = if parquet {
         import_parquet(&db, file, &options).await
     } else {
         let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
@@ -173,11 +175,11 @@ async fn import_command(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode>
 }
 
 /// Whether the file is Parquet: it starts with Parquet's magic bytes (whatever its name says).
-fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
-    use std::io::Read;
+fn is_parquet(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek};
     let mut magic = [0u8; 4];
-    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let read = file.read(&mut magic).with_context(|| format!("reading {}", path.display()))?;
+    let read = file.read(&mut magic)?;
+    file.rewind()?;
     Ok(read == magic.len() && &magic == b"PAR1")
 }
 

@@ -2,7 +2,7 @@
 //! file of any size is held a slice at a time. Each value becomes the text a CSV cell would hold
 //! (dates ISO, numbers as written), and the CSV import's checks take it from there.
 
-use polars::prelude::{Column, DataType, ParquetReader, SerReader};
+use polars::prelude::{Column, DataType, ParquetReader, SerReader, StringChunked};
 
 use super::mapping::ColumnMap;
 use super::{ImportOptions, LineChunks, LineSender, ReadLine, read_row};
@@ -49,11 +49,11 @@ impl ParquetFile {
                     return;
                 }
             };
-            let height = cells.first().map_or(0, Vec::len);
+            let height = cells.first().map_or(0, StringChunked::len);
             for row in 0..height {
                 record.clear();
                 for column in &cells {
-                    record.push_field(column[row].as_deref().unwrap_or(""));
+                    record.push_field(column.get(row).unwrap_or(""));
                 }
                 if record.iter().all(|cell| cell.trim().is_empty()) {
                     continue;
@@ -68,7 +68,7 @@ impl ParquetFile {
     }
 
     /// The rows from `offset` (at most [`SLICE_ROWS`]), column by column, as text.
-    fn slice_as_text(&self, offset: usize) -> Result<Vec<Vec<Option<String>>>, String> {
+    fn slice_as_text(&self, offset: usize) -> Result<Vec<StringChunked>, String> {
         let unreadable =
             |e: polars::prelude::PolarsError| format!("cannot read rows from {}: {e}", offset + 1);
         let file = self.file.try_clone().map_err(|e| e.to_string())?;
@@ -78,12 +78,13 @@ impl ParquetFile {
     }
 }
 
-/// A column's values as CSV cells: dates (and the day of a timestamp) ISO, nulls empty.
-fn as_text(column: &Column) -> polars::prelude::PolarsResult<Vec<Option<String>>> {
+/// A column's values as CSV cells: dates (and the day of a timestamp) ISO, nulls empty. One
+/// chunk, so that reading a cell by its row is a direct index.
+fn as_text(column: &Column) -> polars::prelude::PolarsResult<StringChunked> {
     let column = match column.dtype() {
         DataType::Datetime(..) => column.cast(&DataType::Date)?,
         _ => column.clone(),
     };
     let text = column.cast(&DataType::String)?;
-    Ok(text.str()?.iter().map(|cell| cell.map(str::to_string)).collect())
+    Ok(text.str()?.rechunk().into_owned())
 }
