@@ -65,8 +65,7 @@ impl Application {
         context.warm_forecasts();
         context.sync_held_months();
         let schema = build_schema(limits);
-        let router = router(HttpState { app: context.clone(), schema, parsed: Default::default() })
-            .layer(DefaultBodyLimit::max(max_body));
+        let router = router(HttpState::new(context.clone(), schema)).layer(DefaultBodyLimit::max(max_body));
         let listener =
             TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let sql = match context.settings.sql_listen.0 {

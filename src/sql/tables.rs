@@ -599,9 +599,9 @@ const BATCH_ROWS: usize = 8_192;
 /// Batches a read of `sales` keeps ready ahead of the client.
 const BATCHES_AHEAD: usize = 2;
 
-/// Reads of `sales` that hold a database connection at once. Each holds one for as long as its
-/// client takes rows; the rest wait their turn, so that the API's own queries always find a
-/// connection in the pool.
+/// Reads of `sales` at once. Each holds a database connection (a pooled one, or on SQLite one
+/// of its own and a blocking thread) for as long as its client takes rows; the rest wait their
+/// turn, so that the API's own queries always find a connection in the pool and a core free.
 pub const SALE_READS_AT_ONCE: usize = 2;
 
 /// A column of `sales` and the stored column it is built from.
@@ -723,21 +723,15 @@ type BatchSender = tokio::sync::mpsc::Sender<datafusion::common::Result<RecordBa
 impl SaleRead {
     async fn send_to(&self, sender: &BatchSender) -> datafusion::common::Result<()> {
         use futures_util::StreamExt;
-        let mut stored: Vec<sale::Column> = Vec::new();
-        let at: Vec<usize> = self
-            .columns
-            .iter()
-            .map(|column| {
-                let name = column.stored();
-                stored.iter().position(|s| s.as_str() == name.as_str()).unwrap_or_else(|| {
-                    stored.push(name);
-                    stored.len() - 1
-                })
+        let (stored, at) = self.stored_columns();
+        if let Some(path) = crate::store::sales::sqlite_file(&self.app.store) {
+            let (read, sender) = (self.clone(), sender.clone());
+            let runtime = tokio::runtime::Handle::current();
+            return tokio::task::spawn_blocking(move || {
+                read.send_from_sqlite(&path, &stored, &at, &sender, &runtime)
             })
-            .collect();
-        if stored.is_empty() {
-            // Counting rows needs no column, but a statement selects at least one.
-            stored.push(sale::Column::Id);
+            .await
+            .map_err(engine_error)?;
         }
         let mut rows = crate::store::sales::stream(
             &self.app.store,
@@ -761,6 +755,134 @@ impl SaleRead {
             let _ = sender.send(batch.finish(&self.schema)).await;
         }
         Ok(())
+    }
+
+    /// The stored columns the statement selects, and where each projected column's value is
+    /// among them.
+    fn stored_columns(&self) -> (Vec<sale::Column>, Vec<usize>) {
+        let mut stored: Vec<sale::Column> = Vec::new();
+        let at: Vec<usize> = self
+            .columns
+            .iter()
+            .map(|column| {
+                let name = column.stored();
+                stored.iter().position(|s| s.as_str() == name.as_str()).unwrap_or_else(|| {
+                    stored.push(name);
+                    stored.len() - 1
+                })
+            })
+            .collect();
+        if stored.is_empty() {
+            // Counting rows needs no column, but a statement selects at least one.
+            stored.push(sale::Column::Id);
+        }
+        (stored, at)
+    }
+
+    /// [`SaleRead::send_to`] for a SQLite file, on a blocking thread: the rows are built into
+    /// batches where SQLite steps to them.
+    fn send_from_sqlite(
+        &self,
+        path: &std::path::Path,
+        stored: &[sale::Column],
+        at: &[usize],
+        sender: &BatchSender,
+        runtime: &tokio::runtime::Handle,
+    ) -> datafusion::common::Result<()> {
+        let mut batch = SaleBatch::new(&self.columns);
+        let mut failure = None;
+        // Dropped when this read ends, which lets the watcher below go with its sender (the
+        // rows' stream ends only when every sender has gone).
+        let (_reading, read_ended) = tokio::sync::oneshot::channel::<()>();
+        let scanned = crate::store::sales::scan_sqlite(
+            &self.app.store,
+            path,
+            &self.filter,
+            stored,
+            self.limit.map(|limit| limit as u64),
+            |interrupt| {
+                // A statement whose reader has gone (cancelled, timed out, disconnected) ends
+                // even while it has found no row to hand over.
+                let sender = sender.clone();
+                runtime.spawn(async move {
+                    tokio::select! {
+                        () = sender.closed() => interrupt.interrupt(),
+                        _ = read_ended => {}
+                    }
+                });
+            },
+            |row| {
+                if let Err(error) = batch.push(row, &self.columns, at, &self.catalogue) {
+                    failure = Some(error);
+                    return false;
+                }
+                if batch.rows < BATCH_ROWS {
+                    return true;
+                }
+                let full = std::mem::replace(&mut batch, SaleBatch::new(&self.columns));
+                sender.blocking_send(full.finish(&self.schema)).is_ok()
+            },
+        );
+        if sender.is_closed() {
+            return Ok(());
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        scanned.map_err(engine_error)?;
+        if batch.rows > 0 {
+            let _ = sender.blocking_send(batch.finish(&self.schema));
+        }
+        Ok(())
+    }
+}
+
+/// A stored sale row, its values read by position: from sqlx (PostgreSQL, or SQLite in
+/// memory) or from a SQLite file directly.
+trait StoredRow {
+    fn id(&self, index: usize) -> datafusion::common::Result<i64>;
+    fn int(&self, index: usize) -> datafusion::common::Result<i32>;
+    fn date(&self, index: usize) -> datafusion::common::Result<NaiveDate>;
+    fn real(&self, index: usize) -> datafusion::common::Result<Option<f64>>;
+    fn text(&self, index: usize) -> datafusion::common::Result<Option<std::borrow::Cow<'_, str>>>;
+}
+
+impl StoredRow for sea_orm::QueryResult {
+    fn id(&self, index: usize) -> datafusion::common::Result<i64> {
+        stored(self, index)
+    }
+    fn int(&self, index: usize) -> datafusion::common::Result<i32> {
+        stored(self, index)
+    }
+    fn date(&self, index: usize) -> datafusion::common::Result<NaiveDate> {
+        stored(self, index)
+    }
+    fn real(&self, index: usize) -> datafusion::common::Result<Option<f64>> {
+        stored(self, index)
+    }
+    fn text(&self, index: usize) -> datafusion::common::Result<Option<std::borrow::Cow<'_, str>>> {
+        Ok(stored::<Option<String>>(self, index)?.map(std::borrow::Cow::Owned))
+    }
+}
+
+impl StoredRow for rusqlite::Row<'_> {
+    fn id(&self, index: usize) -> datafusion::common::Result<i64> {
+        self.get(index).map_err(engine_error)
+    }
+    fn int(&self, index: usize) -> datafusion::common::Result<i32> {
+        self.get(index).map_err(engine_error)
+    }
+    /// Stored as the text `YYYY-MM-DD`, as sqlx writes a date into SQLite.
+    fn date(&self, index: usize) -> datafusion::common::Result<NaiveDate> {
+        let text = self.get_ref(index).map_err(engine_error)?.as_str().map_err(engine_error)?;
+        text.parse().map_err(engine_error)
+    }
+    fn real(&self, index: usize) -> datafusion::common::Result<Option<f64>> {
+        self.get(index).map_err(engine_error)
+    }
+    fn text(&self, index: usize) -> datafusion::common::Result<Option<std::borrow::Cow<'_, str>>> {
+        let value = self.get_ref(index).map_err(engine_error)?;
+        Ok(value.as_str_or_null().map_err(engine_error)?.map(std::borrow::Cow::Borrowed))
     }
 }
 
@@ -798,7 +920,7 @@ impl SaleBatch {
     /// Appends a stored row: `at` says where each column's stored value is in it.
     fn push(
         &mut self,
-        row: &sea_orm::QueryResult,
+        row: &impl StoredRow,
         columns: &[SaleColumn],
         at: &[usize],
         catalogue: &Catalogue,
@@ -806,28 +928,26 @@ impl SaleBatch {
         for ((builder, column), index) in self.arrays.iter_mut().zip(columns).zip(at) {
             let index = *index;
             match (builder, column) {
-                (ColumnBuilder::Int(ints), SaleColumn::Id) => ints.append_value(stored(row, index)?),
-                (ColumnBuilder::Int(ints), _) => ints.append_value(i64::from(stored::<i32>(row, index)?)),
+                (ColumnBuilder::Int(ints), SaleColumn::Id) => ints.append_value(row.id(index)?),
+                (ColumnBuilder::Int(ints), _) => ints.append_value(i64::from(row.int(index)?)),
                 (ColumnBuilder::Date(dates), _) => {
-                    dates.append_value(crate::domain::days_since_epoch(stored(row, index)?))
+                    dates.append_value(crate::domain::days_since_epoch(row.date(index)?))
                 }
-                (ColumnBuilder::Float(floats), _) => floats.append_option(stored::<Option<f64>>(row, index)?),
+                (ColumnBuilder::Float(floats), _) => floats.append_option(row.real(index)?),
                 (ColumnBuilder::Text(texts), SaleColumn::Model | SaleColumn::BodyType) => {
-                    let model = catalogue.model_by_id(stored(row, index)?);
+                    let model = catalogue.model_by_id(row.int(index)?);
                     texts.append_value(model.map_or("UNKNOWN", |m| {
                         if *column == SaleColumn::Model { m.name.as_str() } else { m.body_type.as_str() }
                     }));
                 }
                 (ColumnBuilder::Text(texts), SaleColumn::Region) => {
-                    let code: String = stored(row, index)?;
+                    let code = row.text(index)?;
                     texts.append_value(
-                        catalogue.country_by_code(&code).map_or("UNKNOWN", |c| c.region.as_str()),
+                        code.and_then(|code| catalogue.country_by_code(&code))
+                            .map_or("UNKNOWN", |c| c.region.as_str()),
                     );
                 }
-                (ColumnBuilder::Text(texts), SaleColumn::Color) => {
-                    texts.append_option(stored::<Option<String>>(row, index)?)
-                }
-                (ColumnBuilder::Text(texts), _) => texts.append_value(stored::<String>(row, index)?),
+                (ColumnBuilder::Text(texts), _) => texts.append_option(row.text(index)?),
             }
         }
         self.rows += 1;

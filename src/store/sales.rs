@@ -1,11 +1,15 @@
-//! Sale rows: the row an ingest writes, keyset pages (newest first, ties by id) and the sums of
-//! partial months.
+//! Sale rows: the row an ingest writes, keyset pages (newest first, ties by id), the sums of
+//! partial months, and whole reads for the SQL endpoint.
+
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use chrono::NaiveDate;
 use entity::sale;
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryStream, StreamTrait};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, SqliteQueryBuilder,
+};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryStream, StreamTrait};
 
 use super::Store;
 use super::sql;
@@ -168,6 +172,12 @@ pub async fn stream(
     columns: &[sale::Column],
     limit: Option<u64>,
 ) -> Result<QueryStream, DbErr> {
+    let select = select_rows(filter, columns, limit);
+    store.count_query();
+    store.read().stream_raw(store.backend().build(&select)).await
+}
+
+fn select_rows(filter: &ResolvedFilter, columns: &[sale::Column], limit: Option<u64>) -> SelectStatement {
     let mut select = Query::select();
     select
         .columns(columns.iter().copied())
@@ -176,8 +186,60 @@ pub async fn stream(
     if let Some(limit) = limit {
         select.limit(limit);
     }
+    select
+}
+
+/// The SQLite file that `store`'s reads go to, when they go to a file rather than to
+/// PostgreSQL or a database in memory: [`scan_sqlite`] reads it.
+pub fn sqlite_file(store: &Store) -> Option<PathBuf> {
+    let read = store.read();
+    if read.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let options = read.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    path.is_file().then(|| path.to_path_buf())
+}
+
+/// Reads what [`stream`] reads, on a read-only connection of its own to the SQLite file at
+/// `path` (from [`sqlite_file`]), on the calling thread (a blocking one): `each` takes every row where it is read and
+/// stops the read by returning `false`. sqlx hands each row from its connection's thread to
+/// the task over a channel, which held a full read of `sales` near 220,000 rows a second; read
+/// here, rows are used where SQLite steps to them. `on_connection` gets the connection's
+/// interrupt handle as soon as it is open, so that a reader who has gone can end a statement
+/// that is still looking for its first row.
+pub fn scan_sqlite(
+    store: &Store,
+    path: &Path,
+    filter: &ResolvedFilter,
+    columns: &[sale::Column],
+    limit: Option<u64>,
+    on_connection: impl FnOnce(rusqlite::InterruptHandle),
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> bool,
+) -> Result<(), DbErr> {
+    let failed =
+        |e: rusqlite::Error| DbErr::Custom(format!("reading the sale rows from {}: {e}", path.display()));
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    // An ingest holds the file's write lock only while it commits (WAL): wait it out, as the
+    // pool's connections do.
+    connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(failed)?;
+    on_connection(connection.get_interrupt_handle());
+    // Values written into the statement rather than bound: they are the filter's dates, codes
+    // and ids, quoted by sea-query.
+    let statement = select_rows(filter, columns, limit).to_string(SqliteQueryBuilder);
     store.count_query();
-    store.read().stream_raw(store.backend().build(&select)).await
+    let mut statement = connection.prepare(&statement).map_err(failed)?;
+    let mut rows = statement.query([]).map_err(failed)?;
+    while let Some(row) = rows.next().map_err(failed)? {
+        if !each(row) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// How many rows a span of days holds and their lowest and highest ids. Ids are never reused
