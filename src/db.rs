@@ -59,7 +59,7 @@ pub async fn connect_for_bulk_load(url: &str) -> Result<DatabaseConnection, DbEr
             Ok(_) => db.execute_unprepared("PRAGMA synchronous = FULL").await.map(drop)?,
             Err(error) => tracing::debug!(%error, "the file is open elsewhere: loading in WAL mode"),
         }
-        db.execute_unprepared("PRAGMA busy_timeout = 30000").await?;
+        db.execute_unprepared(&format!("PRAGMA busy_timeout = {}", SQLITE_BUSY_TIMEOUT.as_millis())).await?;
     }
     Ok(db)
 }
@@ -83,6 +83,10 @@ pub fn backend_of(url: &str) -> DbBackend {
 /// path, where a pool that serves a steady load never idles). One that broke in use fails its own
 /// query and is dropped when returned (sqlx pings every connection on release).
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// How long a SQLite connection waits for another's write lock before it fails: long enough to
+/// wait out a large ingest's commit.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Rows a SQLite connection's worker thread may read ahead of the task that takes them. sqlx's
 /// default (50) makes a long read hand its rows over almost one at a time, each a wake-up across
@@ -112,7 +116,7 @@ async fn connect_with(url: &str, bulk_load: bool, pool_size: u32) -> Result<Data
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(!bulk_load)
-                .busy_timeout(Duration::from_secs(30))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 // Bulk ingests touch index pages all over the file; a large page cache (grown
                 // only as used) keeps them from spilling to disk mid-transaction.
                 .pragma("cache_size", "-262144")
@@ -136,7 +140,7 @@ pub async fn connect_read_only(url: &str, pool_size: u32) -> Result<DatabaseConn
     if sqlite {
         options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
             opts.read_only(true)
-                .busy_timeout(Duration::from_secs(30))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .pragma("cache_size", "-65536")
                 .row_buffer_size(SQLITE_ROW_BUFFER)
         });

@@ -12,8 +12,8 @@ use crate::cube::{month_date, month_index};
 use crate::data::Snapshot;
 use crate::domain::ResolvedFilter;
 use crate::store::Store;
+use crate::summary;
 use crate::summary::coarse_dates::{self, LeftOut};
-use crate::summary::{self, Dimension, SummaryRequest};
 
 pub const METHOD: &str = "Each model by the method its own backtest chose: seasonal naive, Croston SBA (intermittent demand only), AutoETS on units, or MSTL (period 12) with an AutoETS trend on log(1+units) (augurs), judged by sMAPE 3 months ahead over the 6 months before the backtest's 12, a more elaborate method winning only by 5%; too short to choose on: MSTL from 25 months of history, seasonal naive from 12; fitted on at most the last ten years. 80% intervals of each model's total and of each month calibrated on the backtest errors of the market's models nearest it in size (split-conformal quantiles of log errors; the method's own beyond the backtest's horizon)";
 
@@ -80,39 +80,35 @@ pub async fn forecast_models(
     let last_complete = if as_of == last_day_of_month(as_of) { as_of_month } else { as_of_month - 1 };
     let Some(train_to) = month_date(last_complete + 1).and_then(|d| d.pred_opt()) else { return Ok(empty) };
     let training = ResolvedFilter { to: Some(train_to), ..filter.clone() };
-    let request =
-        SummaryRequest { group_by: vec![Dimension::Model, Dimension::Period], ..Default::default() };
-    let rows = summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &training, &request).await?;
-
-    let mut series: BTreeMap<i32, BTreeMap<i32, f64>> = BTreeMap::new();
-    let mut first = i32::MAX;
-    for row in &rows {
-        if let (Some(model), Some(period)) = (row.model_id, row.period) {
-            let month = month_index(period);
-            first = first.min(month);
-            series.entry(model).or_default().insert(month, row.units as f64);
-        }
-    }
+    let sold =
+        summary::units_by_model_and_month(store, &snapshot.cube, &snapshot.catalogue, &training).await?;
+    let first = sold.iter().map(|sold| sold.month).min().unwrap_or(i32::MAX);
     let left_out = LeftOut::of(coarse_dates::left_out(&snapshot.cube, &training, Some(1)));
-    if series.is_empty() && !left_out.is_empty() {
+    if sold.is_empty() && !left_out.is_empty() {
         return Err(PlanningError::Invalid(format!(
             "a forecast needs sales dated by month or day; the selected sales are dated {}",
             left_out.dated()
         )));
     }
     let notes = if left_out.is_empty() { Vec::new() } else { vec![left_out.note("this forecast")] };
-    if series.is_empty() || first > last_complete {
+    if sold.is_empty() || first > last_complete {
         return Ok(ForecastResult { notes, ..empty });
     }
     let gap = (as_of_month - last_complete) as usize;
     let steps = gap + horizon;
+    // Each model's months from the first month sold in the market to the last whole one, months
+    // without a sale at zero; in model order, as a tie in predicted units is broken by the model.
+    let months = (last_complete - first + 1) as usize;
+    let mut series: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
+    for sold in &sold {
+        if let Some(slot) = usize::try_from(sold.month - first).ok().filter(|slot| *slot < months) {
+            series.entry(sold.model_id).or_insert_with(|| vec![0.0; months])[slot] = sold.units as f64;
+        }
+    }
     let jobs: Vec<(i32, Vec<f64>)> = series
         .into_iter()
-        .map(|(model, months)| {
-            (model, (first..=last_complete).map(|m| months.get(&m).copied().unwrap_or(0.0)).collect())
-        })
         // Models without a sale in the last year are off sale: nothing to forecast.
-        .filter(|(_, values): &(i32, Vec<f64>)| values.iter().rev().take(12).any(|v| *v > 0.0))
+        .filter(|(_, values)| values.iter().rev().take(12).any(|v| *v > 0.0))
         .collect();
     let first_month = month_date(as_of_month + 1);
     let memo = snapshot.forecast_memo.clone();

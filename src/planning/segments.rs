@@ -32,8 +32,6 @@ pub async fn segment_models(
     };
     let start = end.checked_sub_months(Months::new(24)).and_then(|d| d.succ_opt()).unwrap_or(end);
     let window = ResolvedFilter { from: Some(start), to: Some(end), ..filter.clone() };
-    let by_month =
-        SummaryRequest { group_by: vec![Dimension::Model, Dimension::Period], ..Default::default() };
     let by_fuel =
         SummaryRequest { group_by: vec![Dimension::Model, Dimension::FuelType], ..Default::default() };
     let last_year = ResolvedFilter {
@@ -41,16 +39,14 @@ pub async fn segment_models(
         ..window.clone()
     };
     let (monthly, fuels) = tokio::try_join!(
-        summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &window, &by_month),
+        summary::units_by_model_and_month(store, &snapshot.cube, &snapshot.catalogue, &window),
         summary::summarize(store, &snapshot.cube, &snapshot.catalogue, &last_year, &by_fuel),
     )?;
     let first = month_index(start);
     let mut months: BTreeMap<i32, [f64; 24]> = BTreeMap::new();
-    for row in &monthly {
-        if let (Some(model), Some(period)) = (row.model_id, row.period) {
-            let slot = (month_index(period) - first).clamp(0, 23) as usize;
-            months.entry(model).or_insert([0.0; 24])[slot] += row.units as f64;
-        }
+    for sold in &monthly {
+        let slot = (sold.month - first).clamp(0, 23) as usize;
+        months.entry(sold.model_id).or_insert([0.0; 24])[slot] += sold.units as f64;
     }
     let mut money: BTreeMap<i32, (f64, f64, f64, f64)> = BTreeMap::new();
     for row in &fuels {

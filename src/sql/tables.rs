@@ -744,11 +744,10 @@ impl SaleRead {
         let mut batch = SaleBatch::new(&self.columns);
         while let Some(row) = rows.next().await {
             batch.push(&row.map_err(engine_error)?, &self.columns, &at, &self.catalogue)?;
-            if batch.rows == BATCH_ROWS {
-                let full = std::mem::replace(&mut batch, SaleBatch::new(&self.columns));
-                if sender.send(full.finish(&self.schema)).await.is_err() {
-                    return Ok(());
-                }
+            if let Some(full) = batch.take_full(&self.columns, &self.schema)
+                && sender.send(full).await.is_err()
+            {
+                return Ok(());
             }
         }
         if batch.rows > 0 {
@@ -816,11 +815,10 @@ impl SaleRead {
                     failure = Some(error);
                     return false;
                 }
-                if batch.rows < BATCH_ROWS {
-                    return true;
+                match batch.take_full(&self.columns, &self.schema) {
+                    Some(full) => sender.blocking_send(full).is_ok(),
+                    None => true,
                 }
-                let full = std::mem::replace(&mut batch, SaleBatch::new(&self.columns));
-                sender.blocking_send(full.finish(&self.schema)).is_ok()
             },
         );
         if sender.is_closed() {
@@ -952,6 +950,15 @@ impl SaleBatch {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// The batch as a record batch once it holds [`BATCH_ROWS`] rows, this one starting afresh.
+    fn take_full(
+        &mut self,
+        columns: &[SaleColumn],
+        schema: &SchemaRef,
+    ) -> Option<datafusion::common::Result<RecordBatch>> {
+        (self.rows >= BATCH_ROWS).then(|| std::mem::replace(self, SaleBatch::new(columns)).finish(schema))
     }
 
     fn finish(self, schema: &SchemaRef) -> datafusion::common::Result<RecordBatch> {

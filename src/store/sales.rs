@@ -226,7 +226,7 @@ pub fn scan_sqlite(
     .map_err(failed)?;
     // An ingest holds the file's write lock only while it commits (WAL): wait it out, as the
     // pool's connections do.
-    connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(failed)?;
+    connection.busy_timeout(crate::db::SQLITE_BUSY_TIMEOUT).map_err(failed)?;
     on_connection(connection.get_interrupt_handle());
     // Values written into the statement rather than bound: they are the filter's dates, codes
     // and ids, quoted by sea-query.

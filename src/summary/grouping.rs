@@ -420,23 +420,46 @@ impl<'a> Grouper<'a> {
         name_at(self.dictionary.bodies(), &self.extras.bodies, body).unwrap_or("UNKNOWN").to_string()
     }
 
+    /// Every group's sums, those of the array among them.
+    fn take_groups(&mut self) -> FxHashMap<GroupKey, Sums> {
+        let by = self.by;
+        let mut groups = std::mem::take(&mut self.groups);
+        if let Some(dense) = self.dense.take() {
+            groups.reserve(dense.sums.iter().filter(|sums| sums.rows > 0).count());
+            // Every fact counts at least one sale row: a slot without rows was never touched.
+            for (index, sums) in dense.sums.iter().enumerate().filter(|(_, sums)| sums.rows > 0) {
+                *groups.entry(dense.key(index, by)).or_default() += *sums;
+            }
+        }
+        groups
+    }
+
+    /// The units of each group with rows, by model and period, in no order: what a grouper by
+    /// [`Dimension::Model`] and [`Dimension::Period`] summed, as bare numbers (the model and the
+    /// period read 0 when not grouped by).
+    pub fn finish_units_by_model_and_period(mut self) -> Vec<super::ModelMonthUnits> {
+        self.take_groups()
+            .into_iter()
+            .filter(|(_, sums)| sums.rows > 0)
+            .map(|(key, sums)| super::ModelMonthUnits {
+                model_id: key.model_id,
+                month: key.period,
+                units: sums.units,
+            })
+            .collect()
+    }
+
     /// The groups, named, ordered by the metric (then by the grouping keys, ascending) and cut
     /// to the limit. Without dimensions, one row of totals, even when nothing matched.
     pub fn finish(mut self, dims: &[Dimension], request: &SummaryRequest) -> Vec<AggregateRow> {
         let by = self.by;
-        if let Some(dense) = self.dense.take() {
-            // Every fact counts at least one sale row: a slot without rows was never touched.
-            for (index, sums) in dense.sums.iter().enumerate().filter(|(_, sums)| sums.rows > 0) {
-                *self.groups.entry(dense.key(index, by)).or_default() += *sums;
-            }
-        }
+        let groups = self.take_groups();
         if !by.any() {
-            let total = self.groups.get(&GroupKey::default()).copied().unwrap_or_default();
+            let total = groups.get(&GroupKey::default()).copied().unwrap_or_default();
             return vec![row_of(AggregateRow::default(), total)];
         }
         // A group can be left without rows when coarsely dated sales are taken out again.
-        let mut rows: Vec<AggregateRow> = self
-            .groups
+        let mut rows: Vec<AggregateRow> = groups
             .iter()
             .filter(|(_, sums)| sums.rows > 0)
             .map(|(key, sums)| {
@@ -590,6 +613,42 @@ mod tests {
         );
         let models = summarize(&cube, &all, &by(&[Dimension::Model, Dimension::Transmission]));
         assert_eq!(keyed(&models, |r| (r.model_id.unwrap(), r.transmission.clone().unwrap())).len(), 3);
+    }
+
+    /// The bare units by model and month are the named rows' figures, with and without the
+    /// array (a span of months given or not), under a filter.
+    #[test]
+    fn units_by_model_and_month_are_the_rows_figures() {
+        let cube = cube();
+        let catalogue = Catalogue::default();
+        let dims = [Dimension::Model, Dimension::Period];
+        let germany = ResolvedFilter {
+            countries: Some(std::iter::once("DE".to_string()).collect()),
+            ..ResolvedFilter::default()
+        };
+        for filter in [ResolvedFilter::default(), germany] {
+            let mut expected: Vec<(i32, i32, i64)> = summarize(&cube, &filter, &by(&dims))
+                .iter()
+                .map(|r| (r.model_id.unwrap(), crate::cube::month_index(r.period.unwrap()), r.units))
+                .collect();
+            expected.sort();
+            assert!(!expected.is_empty());
+            for span in [None, Some((JAN, JAN + 3))] {
+                let mut grouper =
+                    Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, Granularity::Month);
+                if let Some((first, last)) = span {
+                    grouper = grouper.with_months(first, last);
+                }
+                grouper.add_cube_rows(&cube.facts(), cube.month_rows(i32::MIN, i32::MAX));
+                let mut bare: Vec<(i32, i32, i64)> = grouper
+                    .finish_units_by_model_and_period()
+                    .iter()
+                    .map(|u| (u.model_id, u.month, u.units))
+                    .collect();
+                bare.sort();
+                assert_eq!(bare, expected, "span {span:?}");
+            }
+        }
     }
 
     #[test]

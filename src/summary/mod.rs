@@ -199,13 +199,54 @@ pub async fn summarize(
             dims.push(*d);
         }
     }
+    let finish = {
+        let (dims, request) = (dims.clone(), request.clone());
+        move |grouper: Grouper<'_>| grouper.finish(&dims, &request)
+    };
+    group(store, cube, catalogue, filter, dims, request.granularity, finish).await
+}
+
+/// Units sold of one model in one month (a month index), under a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelMonthUnits {
+    pub model_id: i32,
+    pub month: i32,
+    pub units: i64,
+}
+
+/// The sums [`summarize`] gives grouped by model and month, as bare numbers in no order: for
+/// callers that build monthly series (forecasts, segments), which need neither named rows nor
+/// their order.
+#[tracing::instrument(target = "salesgraph::trace", name = "units by model and month", skip_all)]
+pub async fn units_by_model_and_month(
+    store: &Store,
+    cube: &Arc<Cube>,
+    catalogue: &Arc<Catalogue>,
+    filter: &ResolvedFilter,
+) -> Result<Vec<ModelMonthUnits>, SummaryError> {
+    let dims = vec![Dimension::Model, Dimension::Period];
+    let finish = |grouper: Grouper<'_>| grouper.finish_units_by_model_and_period();
+    group(store, cube, catalogue, filter, dims, Granularity::Month, finish).await
+}
+
+/// Sums the filtered sales into a [`Grouper`] by `dims` (distinct), from the coarsest level of
+/// the cube that tells apart what they need and the partial months at the range's edges, and
+/// hands it to `finish`.
+async fn group<T: Send + 'static>(
+    store: &Store,
+    cube: &Arc<Cube>,
+    catalogue: &Arc<Catalogue>,
+    filter: &ResolvedFilter,
+    dims: Vec<Dimension>,
+    granularity: Granularity,
+    finish: impl for<'g> FnOnce(Grouper<'g>) -> T + Send + 'static,
+) -> Result<T, SummaryError> {
     let split = split_range(filter.from, filter.to);
     // A range that ends before it starts (an open end defaulted to the last sale, say) holds no
     // day; its split would name days outside it.
     let backwards = filter.from.zip(filter.to).is_some_and(|(from, to)| from > to);
     if filter.matches_nothing() || backwards {
-        return Ok(Grouper::new(cube.dictionary(), catalogue, filter, &dims, request.granularity)
-            .finish(&dims, request));
+        return Ok(finish(Grouper::new(cube.dictionary(), catalogue, filter, &dims, granularity)));
     }
     // Each partial month from its day groups when held, else from the sale rows: decided once
     // here, since a sync may finish loading them while this summary runs.
@@ -234,12 +275,10 @@ pub async fn summarize(
                 Some(span.map_or((month, month), |(first, last)| (first.min(month), last.max(month))))
             });
     let sum = {
-        let (cube, catalogue, filter, request) =
-            (cube.clone(), catalogue.clone(), filter.clone(), request.clone());
-        move || -> Result<Vec<AggregateRow>, SummaryError> {
+        let (cube, catalogue, filter) = (cube.clone(), catalogue.clone(), filter.clone());
+        move || -> Result<T, SummaryError> {
             let facts = cube.level(needed).facts();
-            let mut grouper =
-                Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, request.granularity);
+            let mut grouper = Grouper::new(cube.dictionary(), &catalogue, &filter, &dims, granularity);
             if let Some((first, last)) = span {
                 grouper = grouper.with_months(first, last);
             }
@@ -254,7 +293,7 @@ pub async fn summarize(
                     }
                 }
             }
-            let period_months = dims.contains(&Dimension::Period).then(|| request.granularity.months());
+            let period_months = dims.contains(&Dimension::Period).then(|| granularity.months());
             for group in coarse_dates::left_out(&cube, &filter, period_months) {
                 let country = grouper.country(&group.country);
                 grouper.add(
@@ -266,7 +305,7 @@ pub async fn summarize(
                     -group.sums,
                 );
             }
-            Ok(grouper.finish(&dims, &request))
+            Ok(finish(grouper))
         }
     };
     if inline {
