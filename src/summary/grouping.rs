@@ -425,7 +425,6 @@ impl<'a> Grouper<'a> {
         let by = self.by;
         let mut groups = std::mem::take(&mut self.groups);
         if let Some(dense) = self.dense.take() {
-            groups.reserve(dense.sums.iter().filter(|sums| sums.rows > 0).count());
             // Every fact counts at least one sale row: a slot without rows was never touched.
             for (index, sums) in dense.sums.iter().enumerate().filter(|(_, sums)| sums.rows > 0) {
                 *groups.entry(dense.key(index, by)).or_default() += *sums;
@@ -437,7 +436,7 @@ impl<'a> Grouper<'a> {
     /// The units of each group with rows, by model and period, in no order: what a grouper by
     /// [`Dimension::Model`] and [`Dimension::Period`] summed, as bare numbers (the model and the
     /// period read 0 when not grouped by).
-    pub fn finish_units_by_model_and_period(mut self) -> Vec<super::ModelMonthUnits> {
+    pub(super) fn finish_units_by_model_and_period(mut self) -> Vec<super::ModelMonthUnits> {
         self.take_groups()
             .into_iter()
             .filter(|(_, sums)| sums.rows > 0)
