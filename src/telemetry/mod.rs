@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Instrument;
 use tracing::Metadata;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::{FilterExt, dynamic_filter_fn, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, dynamic_filter_fn, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -68,25 +68,48 @@ impl Telemetry {
 /// when the `OTEL_*` variables ask for it.
 pub fn init_subscriber() -> Result<Telemetry, TelemetryError> {
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(log_filter.and(filter_fn(|metadata| !trace_only(metadata))));
     let provider = otlp::start()?;
-    let traces = provider.as_ref().map(|provider| {
-        use opentelemetry::trace::TracerProvider;
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(otlp::SERVICE_NAME))
-            .with_location(false)
-            .with_threads(false)
-            // A database query outside any request (the data-version poll, ingest) would be a
-            // trace of its own every second: only queries a traced span runs are exported.
-            .with_filter(dynamic_filter_fn(|metadata, cx| {
+    let logs = log_layer(log_filter);
+    // Two arms rather than an `Option` layer: a `None` layer stands for one that wants every
+    // callsite, which turns each `debug!`/`trace!` the libraries make on a request's way into
+    // a filter evaluation per call, even when only warnings are logged.
+    match &provider {
+        Some(provider) => tracing_subscriber::registry().with(logs).with(trace_layer(provider)).init(),
+        None => tracing_subscriber::registry().with(logs).init(),
+    }
+    Ok(Telemetry { provider })
+}
+
+/// The log lines: what `log_filter` lets through, without the spans made for traces only.
+/// The second filter rules out no level, and says so: without a hint the pair would have none,
+/// and `tracing` would ask the filters about every `debug!`/`trace!` callsite on every call
+/// rather than dismissing those below the log level with one comparison.
+fn log_layer<S>(log_filter: EnvFilter) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    let not_trace_only = filter_fn(|metadata| !trace_only(metadata)).with_max_level_hint(LevelFilter::TRACE);
+    tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(log_filter.and(not_trace_only))
+}
+
+fn trace_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use opentelemetry::trace::TracerProvider;
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(otlp::SERVICE_NAME))
+        .with_location(false)
+        .with_threads(false)
+        // A database query outside any request (the data-version poll, ingest) would be a
+        // trace of its own every second: only queries a traced span runs are exported.
+        .with_filter(
+            dynamic_filter_fn(|metadata, cx| {
                 traced(metadata)
                     && (!metadata.target().starts_with("sea_orm") || cx.lookup_current().is_some())
-            }))
-    });
-    tracing_subscriber::registry().with(logs).with(traces).init();
-    Ok(Telemetry { provider })
+            })
+            .with_max_level_hint(LevelFilter::INFO),
+        )
 }
 
 /// The id of a request: the caller's own `x-request-id` when it is a plain token (up to 64
@@ -171,6 +194,20 @@ pub async fn request_span(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing::Subscriber;
+
+    #[test]
+    fn levels_below_the_log_level_are_dismissed_without_asking_the_filters() {
+        let subscriber = tracing_subscriber::registry().with(log_layer(EnvFilter::new("warn")));
+        assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::WARN));
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(tracing::info_span!("request").is_disabled());
+            assert!(tracing::warn_span!(target: TRACE_TARGET, "graphql.operation").is_disabled());
+            assert!(!tracing::warn_span!("request").is_disabled());
+        });
+        let verbose = tracing_subscriber::registry().with(log_layer(EnvFilter::new("info,hyper=trace")));
+        assert_eq!(verbose.max_level_hint(), Some(LevelFilter::TRACE));
+    }
 
     #[test]
     fn plain_incoming_ids_are_kept_and_others_replaced() {
