@@ -39,10 +39,13 @@ fn trace_only(metadata: &Metadata<'_>) -> bool {
     metadata.is_span() && (metadata.target() == TRACE_TARGET || metadata.target().starts_with("sea_orm"))
 }
 
+/// The most detailed spans a trace takes: finer ones stay out of exported traces.
+const TRACED_MAX_LEVEL: tracing::Level = tracing::Level::INFO;
+
 /// The spans a trace is made of: salesgraph's (the request span among them) and sea-orm's.
 fn traced(metadata: &Metadata<'_>) -> bool {
     metadata.is_span()
-        && *metadata.level() <= tracing::Level::INFO
+        && *metadata.level() <= TRACED_MAX_LEVEL
         && (metadata.target().starts_with("salesgraph") || metadata.target().starts_with("sea_orm"))
 }
 
@@ -108,7 +111,7 @@ where
                 traced(metadata)
                     && (!metadata.target().starts_with("sea_orm") || cx.lookup_current().is_some())
             })
-            .with_max_level_hint(LevelFilter::INFO),
+            .with_max_level_hint(LevelFilter::from_level(TRACED_MAX_LEVEL)),
         )
 }
 
