@@ -3,13 +3,11 @@
 //! returned in `extensions.cost` to a client that asks with `x-salesgraph-cost: on`, so that
 //! the teams that own queries can see what they spend before the limit refuses them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation};
-use async_graphql::{Response, ServerError, ValidationResult, Value};
+use async_graphql::{Response, ValidationResult, Value};
 
-use super::operation_rules::GeneratedByAsk;
-use crate::app::AppContext;
+use crate::metrics::Metrics;
 
 /// The request header that asks for `extensions.cost`.
 pub const COST_HEADER: &str = "x-salesgraph-cost";
@@ -19,79 +17,64 @@ pub const COST_HEADER: &str = "x-salesgraph-cost";
 pub struct CostRequested;
 
 /// The limits an operation's cost is measured against.
-pub struct OperationCost {
+#[derive(Debug, Clone, Copy)]
+pub struct CostLimits {
     pub max_complexity: usize,
     pub max_depth: usize,
 }
 
-impl ExtensionFactory for OperationCost {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostOfOneRequest {
-            max_complexity: self.max_complexity,
-            max_depth: self.max_depth,
-            validated: Mutex::new(None),
-        })
-    }
-}
-
-struct CostOfOneRequest {
-    max_complexity: usize,
-    max_depth: usize,
+/// The cost of one request's operation: noted when validation measures it, reported when the
+/// operation has run.
+pub struct MeasuredCost {
+    limits: CostLimits,
     validated: Mutex<Option<(usize, usize)>>,
 }
 
+impl MeasuredCost {
+    pub fn new(limits: CostLimits) -> Self {
+        Self { limits, validated: Mutex::new(None) }
+    }
+
+    pub fn note(&self, validated: &ValidationResult) {
+        if let Ok(mut noted) = self.validated.lock() {
+            *noted = Some((validated.complexity, validated.depth));
+        }
+    }
+
+    /// Records the cost in `metrics` (given for the client's own operations, not for those
+    /// `ask` writes) and states it in `extensions.cost` when the client asked.
+    pub fn report(
+        &self,
+        operation_name: Option<&str>,
+        metrics: Option<&Metrics>,
+        requested: bool,
+        response: &mut Response,
+    ) {
+        let noted = self.validated.lock().ok().and_then(|noted| *noted);
+        let Some((complexity, depth)) = noted else { return };
+        if let Some(metrics) = metrics {
+            metrics.observe_operation_cost(operation_name, complexity);
+        }
+        if requested {
+            response.extensions.insert("cost".to_string(), cost_value(complexity, depth, self.limits));
+        }
+    }
+}
+
 /// `extensions.cost` of an answer.
-fn cost_value(complexity: usize, depth: usize, max_complexity: usize, max_depth: usize) -> Value {
+fn cost_value(complexity: usize, depth: usize, limits: CostLimits) -> Value {
     let number = |n: usize| Value::from(n as u64);
     Value::Object(
         [
             ("complexity", number(complexity)),
-            ("maxComplexity", number(max_complexity)),
+            ("maxComplexity", number(limits.max_complexity)),
             ("depth", number(depth)),
-            ("maxDepth", number(max_depth)),
+            ("maxDepth", number(limits.max_depth)),
         ]
         .into_iter()
         .map(|(name, value)| (async_graphql::Name::new(name), value))
         .collect(),
     )
-}
-
-#[async_trait::async_trait]
-impl Extension for CostOfOneRequest {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        if let Ok(mut validated) = self.validated.lock() {
-            *validated = Some((result.complexity, result.depth));
-        }
-        Ok(result)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let validated = self.validated.lock().ok().and_then(|validated| *validated);
-        let Some((complexity, depth)) = validated else { return response };
-        if ctx.data_opt::<GeneratedByAsk>().is_none()
-            && let Some(app) = ctx.data_opt::<Arc<AppContext>>()
-        {
-            app.metrics.observe_operation_cost(operation_name, complexity);
-        }
-        if ctx.data_opt::<CostRequested>().is_some() {
-            response.extensions.insert(
-                "cost".to_string(),
-                cost_value(complexity, depth, self.max_complexity, self.max_depth),
-            );
-        }
-        response
-    }
 }
 
 /// Whether a header value asks for the cost (`on`, `true`, `1`).

@@ -61,9 +61,13 @@ impl Default for SchemaLimits {
 pub fn build_schema(limits: SchemaLimits) -> AppSchema {
     let builder = Schema::build(Query::default(), import::MutationRoot, live::SubscriptionRoot)
         .enable_federation()
-        .extension(operation_rules::OperationRules)
+        .extension(operation_rules::OperationRules {
+            cost_limits: cost::CostLimits {
+                max_complexity: limits.max_complexity,
+                max_depth: limits.max_depth,
+            },
+        })
         .extension(FieldAccess)
-        .extension(cost::OperationCost { max_complexity: limits.max_complexity, max_depth: limits.max_depth })
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }

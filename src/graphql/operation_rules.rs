@@ -2,13 +2,19 @@
 //! queries), checked when its text is about to be parsed: the nesting limits (before the parser
 //! and the validator recurse), trusted documents (when configured) and, for operations that
 //! arrive on a WebSocket, the subject's rate limit, which HTTP applies per request earlier.
+//! The same extension measures what the operation costs ([`super::cost`]): async-graphql runs
+//! every extension's `resolve` hook, boxed, around every field, so each extension added to the
+//! schema is paid on each field of each answer, and these rules need none of their own.
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ServerResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 
+use super::cost::{CostLimits, CostRequested, MeasuredCost};
 use super::error::coded_server_error;
 
 use crate::access::RequestAccess;
@@ -24,16 +30,23 @@ pub struct OverWebSocket;
 #[derive(Debug, Clone, Copy)]
 pub struct GeneratedByAsk;
 
-pub struct OperationRules;
+/// The extension: one per schema, made with the limits the cost is measured against.
+pub struct OperationRules {
+    pub cost_limits: CostLimits,
+}
 
 impl ExtensionFactory for OperationRules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationRules)
+        Arc::new(RulesOfOneOperation { cost: MeasuredCost::new(self.cost_limits) })
     }
 }
 
+struct RulesOfOneOperation {
+    cost: MeasuredCost,
+}
+
 #[async_trait::async_trait]
-impl Extension for OperationRules {
+impl Extension for RulesOfOneOperation {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -67,5 +80,31 @@ impl Extension for OperationRules {
             }
         }
         next.run(ctx, query, variables).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        self.cost.note(&result);
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let metrics = ctx
+            .data_opt::<Arc<AppContext>>()
+            .filter(|_| ctx.data_opt::<GeneratedByAsk>().is_none())
+            .map(|app| &app.metrics);
+        let requested = ctx.data_opt::<CostRequested>().is_some();
+        self.cost.report(operation_name, metrics, requested, &mut response);
+        response
     }
 }
