@@ -5,6 +5,7 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use super::enums::{Comparison, Granularity, Metric};
 use super::error::ApiError;
 use super::filter::SalesFilter;
+use super::one_pass::{OnePassList, one_pass_fields, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::analytics::{seasonality, trend};
@@ -22,34 +23,52 @@ pub enum TrendDirection {
     Flat,
 }
 
-/// One period of a trend.
-#[derive(SimpleObject)]
+/// One period of a trend. A series repeats it once per period, so it resolves in one pass
+/// (`super::one_pass`), declared once below.
 pub struct TrendPoint {
-    /// First day of the period.
     pub period: Date,
-    /// Units, or revenue in USD, in the period.
     pub value: f64,
-    /// Trailing mean over a year of periods (two years for yearly series).
     pub moving_average: Option<f64>,
-    /// Change against the same period a year before (0.1 = +10%).
     pub year_over_year: Option<f64>,
-    /// True when the data or the filter covers the period only in part: not comparable.
     pub partial: bool,
-    /// The period `compareTo` compares this one with (the one before, or the same one a year
-    /// earlier; the same days of it where this one is partial); null without `compareTo` or
-    /// where that period lies before the data.
     pub previous: Option<f64>,
-    /// `value` less `previous`; null where `previous` is.
     pub change: Option<f64>,
-    /// `change` as a part of `previous` (0.1 = +10%); null where `previous` is null or 0.
     pub change_ratio: Option<f64>,
+}
+
+one_pass_output!(TrendPoint, schema: TrendPointSchema);
+
+one_pass_fields! {
+    /// One period of a trend.
+    schema TrendPointSchema as "TrendPoint";
+    fn trend_point_field(point: &TrendPoint, _ctx, field) {
+        /// First day of the period.
+        period "period": Date = point.period;
+        /// Units, or revenue in USD, in the period.
+        value "value": f64 = point.value;
+        /// Trailing mean over a year of periods (two years for yearly series).
+        moving_average "movingAverage": Option<f64> = point.moving_average;
+        /// Change against the same period a year before (0.1 = +10%).
+        year_over_year "yearOverYear": Option<f64> = point.year_over_year;
+        /// True when the data or the filter covers the period only in part: not comparable.
+        partial "partial": bool = point.partial;
+        /// The period `compareTo` compares this one with (the one before, or the same one a year
+        /// earlier; the same days of it where this one is partial); null without `compareTo` or
+        /// where that period lies before the data.
+        previous "previous": Option<f64> = point.previous;
+        /// `value` less `previous`; null where `previous` is.
+        change "change": Option<f64> = point.change;
+        /// `change` as a part of `previous` (0.1 = +10%); null where `previous` is null or 0.
+        change_ratio "changeRatio": Option<f64> = point.change_ratio;
+    }
+    answered by TrendPoint as |point| point;
 }
 
 /// A series with its direction and slope.
 #[derive(SimpleObject)]
 pub struct Trend {
     /// The series, one point per period, oldest first.
-    pub points: Vec<TrendPoint>,
+    pub points: OnePassList<TrendPoint>,
     /// UP, DOWN or FLAT, from the robust slope against the series' level.
     pub direction: TrendDirection,
     /// Robust (Theil–Sen, year-apart pairs) change per month, in the metric's unit.
@@ -169,24 +188,26 @@ impl AnalyticsQuery {
         let periods_per_year = (12 / granularity.months()) as usize;
         let analysis = trend::analyze(&series.values, &series.partial, periods_per_year);
         Ok(Trend {
-            points: series
-                .periods
-                .iter()
-                .zip(analysis.points)
-                .zip(previous)
-                .map(|((period, p), previous)| TrendPoint {
-                    period: Date(*period),
-                    value: p.value,
-                    moving_average: p.moving_average,
-                    year_over_year: p.year_over_year,
-                    partial: p.partial,
-                    previous,
-                    change: previous.map(|before| p.value - before),
-                    change_ratio: previous
-                        .filter(|before| *before != 0.0)
-                        .map(|before| p.value / before - 1.0),
-                })
-                .collect(),
+            points: OnePassList(
+                series
+                    .periods
+                    .iter()
+                    .zip(analysis.points)
+                    .zip(previous)
+                    .map(|((period, p), previous)| TrendPoint {
+                        period: Date(*period),
+                        value: p.value,
+                        moving_average: p.moving_average,
+                        year_over_year: p.year_over_year,
+                        partial: p.partial,
+                        previous,
+                        change: previous.map(|before| p.value - before),
+                        change_ratio: previous
+                            .filter(|before| *before != 0.0)
+                            .map(|before| p.value / before - 1.0),
+                    })
+                    .collect(),
+            ),
             direction: analysis.direction.into(),
             slope_per_month: analysis.slope_per_period / f64::from(granularity.months()),
             year_over_year: analysis.year_over_year,

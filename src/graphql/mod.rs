@@ -68,6 +68,7 @@ pub fn build_schema(limits: SchemaLimits) -> AppSchema {
             },
         })
         .extension(FieldAccess)
+        .data(ask::AskDocuments::default())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }

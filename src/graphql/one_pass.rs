@@ -109,7 +109,7 @@ macro_rules! answered_as_scalar {
         })+
     };
 }
-answered_as_scalar!(async_graphql::ID, i32, i64, f64, String, super::scalars::Date);
+answered_as_scalar!(async_graphql::ID, bool, i32, i64, f64, String, super::scalars::Date);
 
 macro_rules! answered_as_enum {
     ($($enum:ty),+) => {
@@ -304,6 +304,35 @@ impl<T: OnePass + OutputType> OutputType for OnePassList<T> {
     }
 }
 
+/// Rows of text cells (`[[String]!]!`), written in one pass: a table's cells are plain text
+/// and no cell is protected (the guard decides on the field that holds the table), so they need
+/// neither async-graphql's future per item nor its extension hook per item.
+pub struct TextRows(pub Vec<Vec<Option<String>>>);
+
+impl OutputType for TextRows {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<Vec<Option<String>>> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<Vec<Option<String>>> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<Vec<Option<String>>> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let cell =
+            |cell: &Option<String>| cell.as_ref().map_or(Value::Null, |text| Value::String(text.clone()));
+        Ok(Value::List(self.0.iter().map(|row| Value::List(row.iter().map(cell).collect())).collect()))
+    }
+}
+
 /// A one-pass object answered as item `index` of federation's `_entities` list. async-graphql
 /// resolves each representation under the list's own path, so an error inside one (a field the
 /// guard refuses) would lack the index a router needs to put it on the right entity.
@@ -378,11 +407,14 @@ mod tests {
     use crate::auth::{Role, Viewer};
     use crate::store::catalogue::Catalogue;
 
+    use crate::graphql::analytics::TrendPoint;
     use crate::graphql::catalogue::{CarModel, Country};
     use crate::graphql::loaders::PageNames;
     use crate::graphql::sales::{Sale, SaleEdge};
-    use crate::graphql::summary::SalesAggregate;
+    use crate::graphql::summary::{RankedModel, SalesAggregate};
     use crate::summary::AggregateRow;
+
+    use super::{OnePassList, TextRows};
 
     /// The one-pass types over the test's rows, models, markets and groups.
     struct OnePassLists(Vec<sale::Model>, Arc<Catalogue>);
@@ -409,6 +441,25 @@ mod tests {
 
         async fn groups(&self) -> Vec<SalesAggregate> {
             groups(&self.1).into_iter().map(|row| SalesAggregate::new(row, self.1.clone())).collect()
+        }
+
+        async fn points(&self) -> OnePassList<TrendPoint> {
+            OnePassList(trend_points())
+        }
+
+        async fn ranked(&self) -> OnePassList<RankedModel> {
+            OnePassList(
+                ranked(&self.1)
+                    .into_iter()
+                    .map(|(rank, model, row, share)| {
+                        RankedModel::uncompared(rank, CarModel(model), row, share)
+                    })
+                    .collect(),
+            )
+        }
+
+        async fn table(&self) -> TextRows {
+            TextRows(table())
         }
     }
 
@@ -448,6 +499,79 @@ mod tests {
 
             async fn groups(&self) -> Vec<SalesAggregate> {
                 super::groups(&self.1).into_iter().map(|row| SalesAggregate(row, self.1.clone())).collect()
+            }
+
+            async fn points(&self) -> Vec<TrendPoint> {
+                super::trend_points()
+                    .into_iter()
+                    .map(|p| TrendPoint {
+                        period: p.period,
+                        value: p.value,
+                        moving_average: p.moving_average,
+                        year_over_year: p.year_over_year,
+                        partial: p.partial,
+                        previous: p.previous,
+                        change: p.change,
+                        change_ratio: p.change_ratio,
+                    })
+                    .collect()
+            }
+
+            async fn ranked(&self) -> Vec<RankedModel> {
+                super::ranked(&self.1)
+                    .into_iter()
+                    .map(|(rank, model, row, share)| RankedModel { rank, model, row, share })
+                    .collect()
+            }
+
+            async fn table(&self) -> Vec<Vec<Option<String>>> {
+                super::table()
+            }
+        }
+
+        #[derive(async_graphql::SimpleObject)]
+        #[graphql(name = "TrendPoint")]
+        pub struct TrendPoint {
+            period: Date,
+            value: f64,
+            moving_average: Option<f64>,
+            year_over_year: Option<f64>,
+            partial: bool,
+            previous: Option<f64>,
+            change: Option<f64>,
+            change_ratio: Option<f64>,
+        }
+
+        pub struct RankedModel {
+            rank: i32,
+            model: car_model::Model,
+            row: AggregateRow,
+            share: f64,
+        }
+
+        #[Object(name = "RankedModel")]
+        impl RankedModel {
+            async fn rank(&self) -> i32 {
+                self.rank
+            }
+            async fn model(&self) -> CarModel {
+                CarModel(self.model.clone())
+            }
+            async fn units(&self) -> i64 {
+                self.row.units
+            }
+            #[graphql(visible = "crate::access::visibility::ranked_model_revenue")]
+            async fn revenue(&self) -> Option<f64> {
+                self.row.revenue()
+            }
+            async fn share(&self) -> f64 {
+                self.share
+            }
+            async fn change(&self) -> Option<f64> {
+                None
+            }
+            async fn change_ratio(&self) -> Option<f64> {
+                None
             }
         }
 
@@ -594,6 +718,56 @@ mod tests {
         ]
     }
 
+    /// Points with every optional figure present and absent, whole and partial.
+    fn trend_points() -> Vec<TrendPoint> {
+        let day =
+            |month| crate::graphql::scalars::Date(NaiveDate::from_ymd_opt(2024, month, 1).expect("date"));
+        vec![
+            TrendPoint {
+                period: day(1),
+                value: 120.0,
+                moving_average: None,
+                year_over_year: None,
+                partial: true,
+                previous: None,
+                change: None,
+                change_ratio: None,
+            },
+            TrendPoint {
+                period: day(2),
+                value: 1_234.5,
+                moving_average: Some(1_100.25),
+                year_over_year: Some(-0.125),
+                partial: false,
+                previous: Some(1_000.0),
+                change: Some(234.5),
+                change_ratio: Some(0.2345),
+            },
+        ]
+    }
+
+    /// Two places of a ranking, one with a price and one without.
+    fn ranked(catalogue: &Catalogue) -> Vec<(i32, entity::car_model::Model, AggregateRow, f64)> {
+        let model = |name: &str| catalogue.model_by_name(name).cloned().expect("catalogue model");
+        let row = |units, revenue_sum, priced_units| AggregateRow {
+            units,
+            revenue_sum,
+            priced_units,
+            rows: 2,
+            ..AggregateRow::default()
+        };
+        vec![(1, model("X5"), row(40, 2_600_000.5, 40), 0.8), (2, model("i4"), row(10, 0.0, 0), 0.2)]
+    }
+
+    /// Cells present and absent, in rows of different lengths.
+    fn table() -> Vec<Vec<Option<String>>> {
+        vec![
+            vec![Some("1".to_string()), Some("X5".to_string()), None],
+            vec![Some("2".to_string()), None, Some("0.25".to_string())],
+            vec![],
+        ]
+    }
+
     fn rows(catalogue: &Catalogue) -> Vec<sale::Model> {
         let model = |name: &str| catalogue.model_by_name(name).map(|m| m.id).expect("catalogue model");
         let row = |id, model_id, country: &str, price: Option<f64>, color: Option<&str>| sale::Model {
@@ -618,7 +792,11 @@ mod tests {
         let catalogue = Arc::new(Catalogue::builtin());
         let rows = rows(&catalogue);
         let policy = Arc::new(AccessPolicy::default_policy().await.expect("policy"));
-        let mut query = format!("{{ {list} {{ {selection} }} }}");
+        let mut query = if selection.is_empty() {
+            format!("{{ {list} }}")
+        } else {
+            format!("{{ {list} {{ {selection} }} }}")
+        };
         if selection.contains("...Row") {
             query.push_str(" fragment Row on Sale { color soldOn }");
         }
@@ -674,6 +852,16 @@ mod tests {
                  revenue averagePrice __typename"
                     .to_string(),
             ),
+            (
+                "points",
+                "period value movingAverage yearOverYear partial previous change changeRatio __typename"
+                    .to_string(),
+            ),
+            ("points", "v: value period again: value ... on TrendPoint { partial }".to_string()),
+            (
+                "ranked",
+                "rank model { name id } units revenue share change changeRatio __typename".to_string(),
+            ),
         ];
         for (list, selection) in &cases {
             for role in [Role::Admin, Role::Analyst] {
@@ -687,6 +875,14 @@ mod tests {
                 assert_eq!(one_pass_errors, reference_errors, "{role:?} {list} {selection}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn text_rows_answer_as_a_list_of_lists_of_strings() {
+        let (one_pass, reference, one_pass_errors, reference_errors) = both("table", "", Role::Analyst).await;
+        assert_eq!(one_pass, serde_json::json!([["1", "X5", null], ["2", null, "0.25"], []]));
+        assert_eq!(one_pass.to_string(), reference.to_string());
+        assert!(one_pass_errors.is_empty() && reference_errors.is_empty());
     }
 
     #[tokio::test]

@@ -178,7 +178,7 @@ one_pass_fields! {
     answered by PreviousSales as |previous| previous;
 }
 
-/// A model's place in a ranking.
+/// A model's place in a ranking. Resolved in one pass (`super::one_pass`), declared once below.
 pub struct RankedModel {
     rank: i32,
     model: CarModel,
@@ -187,51 +187,44 @@ pub struct RankedModel {
     compared: Option<Compared>,
 }
 
-/// A model's place in a ranking.
-#[Object]
+#[cfg(test)]
 impl RankedModel {
-    /// 1 for the first.
-    async fn rank(&self) -> i32 {
-        self.rank
+    /// A place in a ranking without a comparison.
+    pub(crate) fn uncompared(rank: i32, model: CarModel, row: AggregateRow, share: f64) -> Self {
+        Self { rank, model, row, share, compared: None }
     }
+}
 
-    /// The model.
-    async fn model(&self) -> &CarModel {
-        &self.model
-    }
+one_pass_output!(RankedModel, schema: RankedModelSchema);
 
-    /// Cars sold.
-    async fn units(&self) -> i64 {
-        self.row.units
+one_pass_fields! {
+    /// A model's place in a ranking.
+    schema RankedModelSchema as "RankedModel";
+    fn ranked_model_field(ranked: &RankedModel, ctx, field) {
+        /// 1 for the first.
+        rank "rank": i32 = ranked.rank;
+        /// The model.
+        model "model": CarModel => one_pass::resolve_nested(&ranked.model, ctx, field)?;
+        /// Cars sold.
+        units "units": i64 = ranked.row.units;
+        /// Money taken in USD; null when none of its sales had a price.
+        #[graphql(visible = "crate::access::visibility::ranked_model_revenue")]
+        revenue "revenue": Option<f64> = ranked.row.revenue();
+        /// Its part of the filtered total of the ranking metric, from 0 to 1.
+        share "share": f64 = ranked.share;
+        /// The model over the range compared with (`compareTo` or `compareRange`); null when not
+        /// compared.
+        previous "previous": Option<&PreviousSales> => match &ranked.compared {
+            Some(compared) => one_pass::resolve_nested(&compared.previous, ctx, field)?,
+            None => Value::Null,
+        };
+        /// The ranking metric now less then; null when not compared.
+        change "change": Option<f64> = ranked.compared.as_ref().map(|c| c.change);
+        /// The change as a part of the metric then (0.1 = +10%); null when not compared or when the
+        /// model had nothing then.
+        change_ratio "changeRatio": Option<f64> = ranked.compared.as_ref().and_then(|c| c.change_ratio);
     }
-
-    /// Money taken in USD; null when none of its sales had a price.
-    #[graphql(visible = "crate::access::visibility::ranked_model_revenue")]
-    async fn revenue(&self) -> Option<f64> {
-        self.row.revenue()
-    }
-
-    /// Its part of the filtered total of the ranking metric, from 0 to 1.
-    async fn share(&self) -> f64 {
-        self.share
-    }
-
-    /// The model over the range compared with (`compareTo` or `compareRange`); null when not
-    /// compared.
-    async fn previous(&self) -> Option<&PreviousSales> {
-        self.compared.as_ref().map(|c| &c.previous)
-    }
-
-    /// The ranking metric now less then; null when not compared.
-    async fn change(&self) -> Option<f64> {
-        self.compared.as_ref().map(|c| c.change)
-    }
-
-    /// The change as a part of the metric then (0.1 = +10%); null when not compared or when the
-    /// model had nothing then.
-    async fn change_ratio(&self) -> Option<f64> {
-        self.compared.as_ref().and_then(|c| c.change_ratio)
-    }
+    answered by RankedModel as |ranked| ranked;
 }
 
 /// Fields of the grouped-rows connection beside its edges.
@@ -542,7 +535,7 @@ impl SummaryQuery {
             desc = "Rank by the metric, or (when compared) by its change or relative change."
         )]
         rank_by: Option<RankBy>,
-    ) -> Result<Vec<RankedModel>> {
+    ) -> Result<OnePassList<RankedModel>> {
         let app = app(ctx)?;
         let filter = resolve_filter(ctx, filter.as_ref())?;
         let rank_by = rank_by.unwrap_or(RankBy::Metric);
@@ -566,21 +559,22 @@ impl SummaryQuery {
             },
         )?;
         let total = total.first().map_or(0.0, |t| t.value(metric));
-        Ok(rows
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, aggregate)| {
-                let model = snapshot.catalogue.model_by_id(aggregate.row.model_id?)?.clone();
-                let share = if total > 0.0 { aggregate.row.value(metric) / total } else { 0.0 };
-                Some(RankedModel {
-                    rank: i as i32 + 1,
-                    model: CarModel(model),
-                    row: aggregate.row,
-                    share,
-                    compared: aggregate.compared,
+        Ok(OnePassList(
+            rows.into_iter()
+                .enumerate()
+                .filter_map(|(i, aggregate)| {
+                    let model = snapshot.catalogue.model_by_id(aggregate.row.model_id?)?.clone();
+                    let share = if total > 0.0 { aggregate.row.value(metric) / total } else { 0.0 };
+                    Some(RankedModel {
+                        rank: i as i32 + 1,
+                        model: CarModel(model),
+                        row: aggregate.row,
+                        share,
+                        compared: aggregate.compared,
+                    })
                 })
-            })
-            .collect())
+                .collect(),
+        ))
     }
 }
 
