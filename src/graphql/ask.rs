@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, Variables};
 
 use super::enums::{BodyType, Comparison, FuelType, Granularity, Metric, SortOrder};
 use super::error::ApiError;
 use super::one_pass::TextRows;
+use super::parsed::ParsedQueries;
 use super::scalars::Date;
 use super::{AppSchema, access, app};
 use crate::ask::parser::Reading;
@@ -157,38 +157,6 @@ fn answer_of(question: String, answer: &Answer, cached: bool) -> AskAnswer {
     }
 }
 
-/// The documents `ask` writes, parsed once each. Their texts are a few dozen fixed shapes (the
-/// question's values travel as variables), and parsing one again for every question cost more
-/// than the rest of the inner query's setup.
-#[derive(Clone)]
-pub struct AskDocuments(moka::sync::Cache<String, ExecutableDocument>);
-
-/// Far more than the shapes `ask` writes: a bound, not a size that is ever reached.
-const ASK_DOCUMENTS_KEPT: u64 = 256;
-
-impl Default for AskDocuments {
-    fn default() -> Self {
-        Self(moka::sync::Cache::new(ASK_DOCUMENTS_KEPT))
-    }
-}
-
-impl AskDocuments {
-    /// The request for a generated document: parsed already when this text was seen before.
-    /// A text that does not parse goes to the schema unparsed, which names the error.
-    fn request(&self, document: &str) -> async_graphql::Request {
-        let mut request = async_graphql::Request::new(document);
-        let parsed = self.0.get(document).or_else(|| {
-            let parsed = async_graphql::parser::parse_query(document).ok()?;
-            self.0.insert(document.to_string(), parsed.clone());
-            Some(parsed)
-        });
-        if let Some(parsed) = parsed {
-            request.set_parsed_query(parsed);
-        }
-        request
-    }
-}
-
 /// White space collapsed: the same question typed twice is one cache entry.
 fn normalize(question: &str) -> String {
     question.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -264,11 +232,17 @@ impl AskQuery {
             return Ok(answer_of(question, &answer, false));
         };
         let schema = ctx.data::<AppSchema>()?;
-        let request = match ctx.data_opt::<AskDocuments>() {
-            Some(documents) => documents.request(&query.document),
-            None => async_graphql::Request::new(query.document.clone()),
+        let mut request = async_graphql::Request::new(query.document.clone())
+            .variables(Variables::from_json(query.variables.clone()));
+        // The documents `ask` writes are a few dozen fixed shapes (the question's values travel
+        // as variables): each is parsed once, which costs more than the rest of the inner
+        // query's setup. A text that does not parse goes to the schema, which names the error.
+        if let Some(parsed) = ctx
+            .data_opt::<ParsedQueries>()
+            .and_then(|documents| documents.get(&query.document, usize::MAX).ok())
+        {
+            request.set_parsed_query(parsed.document.clone());
         }
-        .variables(Variables::from_json(query.variables.clone()));
         let request = super::request_data(request, app, access.clone())
             .data(schema.clone())
             .data(super::operation_rules::GeneratedByAsk);

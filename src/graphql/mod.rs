@@ -14,6 +14,7 @@ pub mod live;
 pub mod loaders;
 pub mod one_pass;
 pub mod operation_rules;
+pub mod parsed;
 pub mod planning;
 pub mod sales;
 pub mod scalars;
@@ -68,7 +69,8 @@ pub fn build_schema(limits: SchemaLimits) -> AppSchema {
             },
         })
         .extension(FieldAccess)
-        .data(ask::AskDocuments::default())
+        // For `ask`'s inner queries; the HTTP endpoint keeps its own for the texts clients send.
+        .data(parsed::ParsedQueries::default())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }

@@ -1,7 +1,6 @@
 //! The GraphQL endpoint: authentication, the response cache, limits and error codes around
 //! async-graphql's execution.
 
-use super::parsed::NotParsed;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,6 +15,7 @@ use crate::auth::{AuthError, Viewer};
 use crate::cache;
 use crate::export::ExportFormat;
 use crate::graphql::error::ensure_codes;
+use crate::graphql::parsed::{NotParsed, ParsedQueries};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -334,7 +334,7 @@ fn over_rate_limit(state: &HttpState, viewer: &Viewer) -> Option<Response> {
 /// What the parsed document says before any validation: whether it only reads, or why it is
 /// refused. A document that does not parse is left to the schema, which names the error.
 fn inspect(
-    parsed: &super::parsed::ParsedQueries,
+    parsed: &ParsedQueries,
     request: &mut async_graphql::Request,
     max_fields: usize,
     introspection: bool,

@@ -6,7 +6,6 @@ mod dashboard;
 pub mod graphiql;
 mod graphql;
 mod health;
-pub mod parsed;
 pub mod persisted;
 pub mod rate_limit;
 mod subscriptions;
@@ -25,6 +24,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppContext;
 use crate::graphql::AppSchema;
+use crate::graphql::parsed::ParsedQueries;
 use crate::metrics::{PathLabels, RequestLabels};
 
 /// What every handler shares, behind one `Arc`: axum clones the state for the handler and for
@@ -37,12 +37,12 @@ pub struct HttpState(Arc<SharedState>);
 pub struct SharedState {
     pub app: Arc<AppContext>,
     pub schema: AppSchema,
-    pub parsed: parsed::ParsedQueries,
+    pub parsed: ParsedQueries,
 }
 
 impl HttpState {
     pub fn new(app: Arc<AppContext>, schema: AppSchema) -> Self {
-        Self(Arc::new(SharedState { app, schema, parsed: parsed::ParsedQueries::default() }))
+        Self(Arc::new(SharedState { app, schema, parsed: ParsedQueries::default() }))
     }
 }
 

@@ -1,12 +1,13 @@
-//! Parsed query documents by their text. Dashboards send the same few queries over and over:
-//! parsing one (pest) and counting its fields for the limits cost more than a cached answer, so
-//! each distinct text is parsed once and its document cloned for every execution after.
+//! Parsed query documents by their text. Dashboards send the same few queries over and over,
+//! and `ask` writes a few dozen fixed shapes: parsing one (pest) and counting its fields for the
+//! limits cost more than a cached answer, so each distinct text is parsed once and its document
+//! cloned for every execution after.
 
 use std::sync::Arc;
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
-use crate::graphql::limits;
+use super::limits;
 
 /// Distinct query texts remembered, and the longest text remembered: a client sending ever new
 /// texts pushes out old ones, never more than about 8 MiB of them.
