@@ -27,13 +27,19 @@ pub enum TrendDirection {
 /// (`super::one_pass`), declared once below.
 pub struct TrendPoint {
     pub period: Date,
-    pub value: f64,
-    pub moving_average: Option<f64>,
-    pub year_over_year: Option<f64>,
-    pub partial: bool,
+    pub analysed: trend::TrendPoint,
+    /// The figure of the period `compareTo` compares this one with.
     pub previous: Option<f64>,
-    pub change: Option<f64>,
-    pub change_ratio: Option<f64>,
+}
+
+impl TrendPoint {
+    pub fn change(&self) -> Option<f64> {
+        self.previous.map(|before| self.analysed.value - before)
+    }
+
+    pub fn change_ratio(&self) -> Option<f64> {
+        self.previous.filter(|before| *before != 0.0).map(|before| self.analysed.value / before - 1.0)
+    }
 }
 
 one_pass_output!(TrendPoint, schema: TrendPointSchema);
@@ -45,21 +51,21 @@ one_pass_fields! {
         /// First day of the period.
         period "period": Date = point.period;
         /// Units, or revenue in USD, in the period.
-        value "value": f64 = point.value;
+        value "value": f64 = point.analysed.value;
         /// Trailing mean over a year of periods (two years for yearly series).
-        moving_average "movingAverage": Option<f64> = point.moving_average;
+        moving_average "movingAverage": Option<f64> = point.analysed.moving_average;
         /// Change against the same period a year before (0.1 = +10%).
-        year_over_year "yearOverYear": Option<f64> = point.year_over_year;
+        year_over_year "yearOverYear": Option<f64> = point.analysed.year_over_year;
         /// True when the data or the filter covers the period only in part: not comparable.
-        partial "partial": bool = point.partial;
+        partial "partial": bool = point.analysed.partial;
         /// The period `compareTo` compares this one with (the one before, or the same one a year
         /// earlier; the same days of it where this one is partial); null without `compareTo` or
         /// where that period lies before the data.
         previous "previous": Option<f64> = point.previous;
         /// `value` less `previous`; null where `previous` is.
-        change "change": Option<f64> = point.change;
+        change "change": Option<f64> = point.change();
         /// `change` as a part of `previous` (0.1 = +10%); null where `previous` is null or 0.
-        change_ratio "changeRatio": Option<f64> = point.change_ratio;
+        change_ratio "changeRatio": Option<f64> = point.change_ratio();
     }
     answered by TrendPoint as |point| point;
 }
@@ -194,17 +200,10 @@ impl AnalyticsQuery {
                     .iter()
                     .zip(analysis.points)
                     .zip(previous)
-                    .map(|((period, p), previous)| TrendPoint {
+                    .map(|((period, analysed), previous)| TrendPoint {
                         period: Date(*period),
-                        value: p.value,
-                        moving_average: p.moving_average,
-                        year_over_year: p.year_over_year,
-                        partial: p.partial,
+                        analysed,
                         previous,
-                        change: previous.map(|before| p.value - before),
-                        change_ratio: previous
-                            .filter(|before| *before != 0.0)
-                            .map(|before| p.value / before - 1.0),
                     })
                     .collect(),
             ),

@@ -407,6 +407,7 @@ mod tests {
     use crate::auth::{Role, Viewer};
     use crate::store::catalogue::Catalogue;
 
+    use crate::analytics::trend;
     use crate::graphql::analytics::TrendPoint;
     use crate::graphql::catalogue::{CarModel, Country};
     use crate::graphql::loaders::PageNames;
@@ -506,13 +507,13 @@ mod tests {
                     .into_iter()
                     .map(|p| TrendPoint {
                         period: p.period,
-                        value: p.value,
-                        moving_average: p.moving_average,
-                        year_over_year: p.year_over_year,
-                        partial: p.partial,
+                        value: p.analysed.value,
+                        moving_average: p.analysed.moving_average,
+                        year_over_year: p.analysed.year_over_year,
+                        partial: p.analysed.partial,
                         previous: p.previous,
-                        change: p.change,
-                        change_ratio: p.change_ratio,
+                        change: p.change(),
+                        change_ratio: p.change_ratio(),
                     })
                     .collect()
             }
@@ -725,23 +726,23 @@ mod tests {
         vec![
             TrendPoint {
                 period: day(1),
-                value: 120.0,
-                moving_average: None,
-                year_over_year: None,
-                partial: true,
+                analysed: trend::TrendPoint {
+                    value: 120.0,
+                    moving_average: None,
+                    year_over_year: None,
+                    partial: true,
+                },
                 previous: None,
-                change: None,
-                change_ratio: None,
             },
             TrendPoint {
                 period: day(2),
-                value: 1_234.5,
-                moving_average: Some(1_100.25),
-                year_over_year: Some(-0.125),
-                partial: false,
+                analysed: trend::TrendPoint {
+                    value: 1_234.5,
+                    moving_average: Some(1_100.25),
+                    year_over_year: Some(-0.125),
+                    partial: false,
+                },
                 previous: Some(1_000.0),
-                change: Some(234.5),
-                change_ratio: Some(0.2345),
             },
         ]
     }
