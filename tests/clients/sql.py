@@ -14,17 +14,11 @@ import pandas
 import psycopg
 import sqlalchemy
 
+import checklist
+from checklist import check, leave
+
 host, port, expected = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 tokens = expected["tokens"]
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    if not condition:
-        print(f"FAILED: {what}")
-        sys.exit(1)
-    checks += 1
 
 
 def connect(token, **kwargs):
@@ -132,4 +126,5 @@ try:
 except psycopg.OperationalError as error:
     check("password authentication failed" in str(error), f"login refusal: {error}")
 
-print(f"{checks} checks pass")
+print(f"{checklist.passed} checks pass")
+leave(0)
