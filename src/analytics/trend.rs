@@ -4,6 +4,7 @@
 //! whole year apart instead. Partial periods are marked and left out of every comparison.
 
 use super::{mean, median};
+use crate::domain::relative_change;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -46,8 +47,9 @@ pub fn analyze(values: &[f64], partial: &[bool], periods_per_year: usize) -> Tre
         .map(|(i, &value)| {
             let moving_average = (i + 1 >= window && (i + 1 - window..=i).all(|j| !is_partial(j)))
                 .then(|| mean(&values[i + 1 - window..=i]));
-            let year_over_year = (i >= p && !is_partial(i) && !is_partial(i - p) && values[i - p] > 0.0)
-                .then(|| value / values[i - p] - 1.0);
+            let year_over_year = (i >= p && !is_partial(i) && !is_partial(i - p))
+                .then(|| relative_change(value, values[i - p]))
+                .flatten();
             TrendPoint { value, moving_average, year_over_year, partial: is_partial(i) }
         })
         .collect();
@@ -88,7 +90,7 @@ pub fn analyze(values: &[f64], partial: &[bool], periods_per_year: usize) -> Tre
     let year_over_year = (complete.len() >= 2 * p).then(|| {
         let last: f64 = complete[complete.len() - p..].iter().map(|(_, v)| v).sum();
         let before: f64 = complete[complete.len() - 2 * p..complete.len() - p].iter().map(|(_, v)| v).sum();
-        if before > 0.0 { Some(last / before - 1.0) } else { None }
+        relative_change(last, before)
     });
     TrendAnalysis { points, direction, slope_per_period: slope, year_over_year: year_over_year.flatten() }
 }

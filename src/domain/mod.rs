@@ -30,6 +30,15 @@ pub fn date_out_of_range(date: NaiveDate) -> Option<String> {
     })
 }
 
+/// How far `now` is from `base`, as a part of `base` (0.1: 10% more, -0.14: 14% less): the one
+/// definition behind every change ratio, year-over-year figure and growth salesgraph gives.
+/// `None` without a positive base to measure against; sales figures are never negative (a sale
+/// has at least one unit and no negative price), so that is a base of 0. The change is taken
+/// first: for whole numbers it is exact, and the ratio is then rounded once.
+pub fn relative_change(now: f64, base: f64) -> Option<f64> {
+    (base > 0.0).then(|| (now - base) / base)
+}
+
 /// Days since 1970-01-01: how Arrow's and Parquet's date columns hold a date.
 pub fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - NaiveDate::default()).num_days() as i32
@@ -111,6 +120,16 @@ mod tests {
         );
         assert_eq!(date_out_of_range(NaiveDate::from_ymd_opt(2199, 12, 31).unwrap()), None);
         assert!(date_out_of_range(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_relative_change_is_measured_against_a_positive_base_and_rounded_once() {
+        assert_eq!(relative_change(150.0, 100.0), Some(0.5));
+        assert_eq!(relative_change(86.0, 100.0), Some(-0.14));
+        // 110 / 100 - 1 would give 0.10000000000000009.
+        assert_eq!(relative_change(110.0, 100.0), Some(0.1));
+        assert_eq!(relative_change(7.0, 7.0), Some(0.0));
+        assert_eq!(relative_change(5.0, 0.0), None, "no base, no ratio");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::one_pass::{OnePassList, one_pass_fields, one_pass_output};
 use super::scalars::Date;
 use super::{app, resolve_filter};
 use crate::analytics::{seasonality, trend};
+use crate::domain::relative_change;
 use crate::summary::{self, PeriodSeries};
 
 /// Which way a series is heading, seasonality and one-off dips aside.
@@ -38,7 +39,7 @@ impl TrendPoint {
     }
 
     pub fn change_ratio(&self) -> Option<f64> {
-        self.previous.filter(|before| *before != 0.0).map(|before| self.analysed.value / before - 1.0)
+        self.previous.and_then(|before| relative_change(self.analysed.value, before))
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use super::PlanningError;
 use super::forecast::{Backtests, forecast_models};
 use crate::data::Snapshot;
-use crate::domain::ResolvedFilter;
+use crate::domain::{ResolvedFilter, relative_change};
 use crate::store::Store;
 use crate::summary::{self, AggregateRow, Dimension, SummaryRequest};
 
@@ -115,9 +115,10 @@ pub struct AgainstForecast {
 }
 
 impl AgainstForecast {
-    /// Actual / predicted − 1 (−0.14: 14% short).
+    /// Actual against predicted (−0.14: 14% short). Only a positive forecast is compared with,
+    /// so there is always a base.
     pub fn gap(&self) -> f64 {
-        self.units / self.predicted - 1.0
+        relative_change(self.units, self.predicted).unwrap_or(0.0)
     }
 }
 
@@ -125,10 +126,6 @@ impl AgainstForecast {
 const FORECAST_WEIGHT: f64 = 0.5;
 /// Months the comparison with the model's own forecast covers.
 const FORECAST_MONTHS: u32 = 3;
-
-fn change(last: f64, before: f64) -> Option<f64> {
-    (before > 0.0).then(|| last / before - 1.0)
-}
 
 /// Scores models; pure so that it is tested on its own. `names` only words the reasons. A
 /// viewer who may not see money (`with_money` false) gets a ranking on units alone (lag against
@@ -145,12 +142,12 @@ pub fn score(
     let market_revenue: f64 = models.values().map(|m| m.revenue_last).sum();
     let market_priced: f64 = models.values().map(|m| m.priced_units_last).sum();
     let market_price = if market_priced > 0.0 { market_revenue / market_priced } else { 0.0 };
-    let market_change = change(market_last, market_before).unwrap_or(0.0);
+    let market_change = relative_change(market_last, market_before).unwrap_or(0.0);
     let mut priorities: Vec<Priority> = models
         .iter()
         .filter(|(_, m)| m.units_last > 0.0 && m.units_before > 0.0)
         .map(|(&model_id, m)| {
-            let own = change(m.units_last, m.units_before).unwrap_or(0.0);
+            let own = relative_change(m.units_last, m.units_before).unwrap_or(0.0);
             let short_of_forecast = m.against_forecast.map_or(0.0, |against| (-against.gap()).max(0.0));
             let lag = (market_change - own).max(0.0) + FORECAST_WEIGHT * short_of_forecast;
             let price = if m.priced_units_last > 0.0 { m.revenue_last / m.priced_units_last } else { 0.0 };

@@ -9,7 +9,7 @@ use super::PlanningError;
 use crate::analytics::segments::{self, Features, SegmentAnalysis};
 use crate::cube::month_index;
 use crate::data::Snapshot;
-use crate::domain::ResolvedFilter;
+use crate::domain::{ResolvedFilter, relative_change};
 use crate::store::Store;
 use crate::summary::{self, Dimension, SummaryRequest};
 
@@ -77,7 +77,7 @@ pub async fn segment_models(
             average_price: if priced > 0.0 && with_money { revenue / priced } else { 0.0 },
             units_per_year: last,
             // A model new this year counts as doubling rather than as infinite growth.
-            growth: if before > 0.0 { last / before - 1.0 } else { 1.0 },
+            growth: relative_change(last, before).unwrap_or(1.0),
             volatility: if mean > 0.0 { sd / mean } else { 0.0 },
             electric_share: electric / units,
         });

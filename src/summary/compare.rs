@@ -13,7 +13,7 @@ use super::{
     summarize,
 };
 use crate::cube::{Cube, month_index};
-use crate::domain::ResolvedFilter;
+use crate::domain::{ResolvedFilter, relative_change};
 use crate::store::Store;
 use crate::store::catalogue::Catalogue;
 
@@ -92,8 +92,7 @@ impl ComparedRow {
 
     /// The change as a part of the metric then (0.1 = +10%); `None` where that was 0.
     pub fn change_ratio(&self, metric: Metric) -> Option<f64> {
-        let base = self.previous.value(metric);
-        (base != 0.0).then(|| self.change(metric) / base)
+        relative_change(self.current.value(metric), self.previous.value(metric))
     }
 }
 
